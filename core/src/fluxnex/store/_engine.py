@@ -1,0 +1,204 @@
+"""Engine creation (SQLite pragmas, PostgreSQL pre-ping), raw DBAPI connections and Alembic migrations."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+from fluxnex.errors import ConfigurationError, MigrationError
+
+__all__ = [
+    "create_engine",
+    "current_revision",
+    "ensure_schema",
+    "head_revision",
+    "raw_connect",
+    "upgrade",
+]
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+_PG_MIGRATION_LOCK = 0x666C75786E6578  # "fluxnex"
+
+
+def _normalise_url(url: str | URL) -> URL:
+    """Parse a URL, mapping plain ``postgresql://`` to psycopg 3 and rejecting in-memory SQLite."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigurationError("the database URL cannot be parsed") from None
+    backend = parsed.get_backend_name()
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend == "postgresql" and parsed.get_driver_name() != "psycopg":
+        raise ConfigurationError("PostgreSQL is supported through psycopg 3: use postgresql+psycopg://")
+    if backend == "sqlite" and (not parsed.database or parsed.database == ":memory:"):
+        raise ConfigurationError("in-memory SQLite is not supported: give a file path (sqlite:///path.db)")
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigurationError(f"unsupported database backend {backend!r}: use sqlite or postgresql")
+    return parsed
+
+
+def sqlite_setup(dbapi_conn: Any) -> None:
+    """Apply FluxNex's SQLite pragmas to a fresh DBAPI connection."""
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cur.close()
+
+
+def create_engine(url: str | URL) -> sa.Engine:
+    """Create the engine: SQLite in WAL mode with a busy timeout, PostgreSQL via psycopg with pre-ping."""
+    parsed = _normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        assert parsed.database is not None
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy emit BEGIN itself so "BEGIN IMMEDIATE" can be issued where needed.
+            dbapi_conn.isolation_level = None
+            sqlite_setup(dbapi_conn)
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def raw_connect(engine: sa.Engine) -> Any:
+    """Open an autocommit DBAPI connection outside the pool (the per-thread hot-path connection)."""
+    cargs, cparams = engine.dialect.create_connect_args(engine.url)
+    if engine.dialect.name == "sqlite":
+        conn = sqlite3.connect(
+            str(cargs[0]),
+            check_same_thread=False,
+            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+        )
+        sqlite_setup(conn)
+        return conn
+    import psycopg
+
+    params = {k: v for k, v in cparams.items() if k != "context"}
+    pg = psycopg.connect(*cargs, autocommit=True, **params)
+    pg.execute("SET TIME ZONE 'UTC'")
+    return pg
+
+
+def _alembic_config(connection: sa.Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+@functools.cache
+def _script() -> Any:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config())
+
+
+def head_revision() -> str:
+    """Return the newest migration revision this FluxNex ships."""
+    head = _script().get_current_head()
+    assert head is not None
+    return str(head)
+
+
+def _db_revision(conn: sa.Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def _check_known(revision: str | None) -> None:
+    if revision is None:
+        return
+    known = {rev.revision for rev in _script().walk_revisions()}
+    if revision not in known:
+        raise MigrationError(
+            f"database schema is at revision {revision}, newer than this FluxNex "
+            f"(head {head_revision()}): upgrade fluxnex-core"
+        )
+
+
+def _upgrade_on(conn: sa.Connection) -> None:
+    """Upgrade to head on an open connection, unless already there."""
+    from alembic import command
+
+    revision = _db_revision(conn)
+    _check_known(revision)
+    if revision == head_revision():
+        return
+    command.upgrade(_alembic_config(conn), "head")
+
+
+def ensure_schema(engine: sa.Engine) -> None:
+    """Migrate to head (PostgreSQL: under an advisory lock so racing processes apply it once)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_MIGRATION_LOCK})")
+            conn.commit()
+            try:
+                _upgrade_on(conn)
+                conn.commit()
+            finally:
+                conn.rollback()
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_MIGRATION_LOCK})")
+                conn.commit()
+        else:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            _upgrade_on(conn)
+            conn.commit()
+
+
+def check_schema(engine: sa.Engine) -> None:
+    """Raise MigrationError unless the database is exactly at head."""
+    with engine.connect() as conn:
+        revision = _db_revision(conn)
+    _check_known(revision)
+    if revision != head_revision():
+        raise MigrationError(
+            f"database schema is at revision {revision or 'none'}, this FluxNex needs {head_revision()}: "
+            "run `fluxnex db upgrade`"
+        )
+
+
+def upgrade(url: str | URL) -> None:
+    """Migrate the database at ``url`` to head."""
+    engine = create_engine(url)
+    try:
+        ensure_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def current_revision(url: str | URL) -> str | None:
+    """Return the database's current migration revision (None for an empty database)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return _db_revision(conn)
+    finally:
+        engine.dispose()
