@@ -1,0 +1,701 @@
+"""A real OAuth2 provider on 127.0.0.1 with switchable misbehaviour, for tests of OAuth2 clients and plugins.
+
+Usage::
+
+    with SandboxProvider(expires_in=60) as sandbox:
+        data = sandbox.oauth2_data()                  # n8n-style oAuth2Api credential data
+        tokens = sandbox.issue_tokens()               # mint a token pair without the browser flow
+        sandbox.fail_next("429", count=2)             # the next two /token requests answer 429
+        assert sandbox.token_requests_for(tokens["refresh_token"]) == 0
+
+Endpoints: ``GET /authorize`` (auto-approves, 302 to the redirect URI), ``POST /token``
+(authorization_code with PKCE S256, refresh_token, client_credentials), ``POST /revoke`` (RFC 7009 form or
+Intuit-style JSON body), ``POST /introspect`` (RFC 7662) and ``GET /api/me`` (a Bearer-protected resource).
+Refresh tokens belong to a *family* (one authorization); revoking or replaying a rotated refresh token revokes
+the whole family, as RFC 6819 5.2.2.3 and OAuth 2.1 recommend. Nothing secret is ever logged or recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import attrs
+
+__all__ = [
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_CLIENT_SECRET",
+    "FAIL_MODES",
+    "Behaviour",
+    "RequestRecord",
+    "SandboxProvider",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CLIENT_ID = "sandbox-client"
+DEFAULT_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - a published test value
+FAIL_MODES = ("500", "429", "hang", "malformed", "missing_access_token", "invalid_client", "invalid_grant")
+CLIENT_AUTH_STYLES = ("header", "body", "any")
+ROTATION_MODES = ("strict", "off", "omit")
+
+
+@attrs.define
+class Behaviour:
+    """How the sandbox answers; change fields at run time or atomically with ``SandboxProvider.configure``."""
+
+    expires_in: int | None = 3600  # None: omit expires_in (Salesforce); tokens then live `session_seconds`
+    session_seconds: float = 7200.0
+    rotation: str = "strict"  # "strict": new refresh token each time; "off": same one; "omit": none returned
+    reuse_detection: bool = True  # replaying a rotated refresh token revokes its whole family
+    latency: float = 0.0  # seconds slept before answering /token
+    fail: str | None = None  # one of FAIL_MODES, applied to /token requests
+    fail_count: int | None = None  # how many more /token requests fail; None = every one while `fail` is set
+    retry_after: int = 30  # Retry-After seconds sent with the 429 fail mode
+    hang_seconds: float = 60.0  # how long the "hang" fail mode sleeps (cut short by stop())
+    client_auth: str = "any"  # "header" (HTTP Basic), "body" (form fields) or "any"
+    extra_token_fields: dict[str, Any] = attrs.Factory(dict)  # added to every token response
+    extra_callback_params: dict[str, str] = attrs.Factory(dict)  # added to the /authorize redirect
+    deny: bool = False  # /authorize redirects with error=access_denied
+    code_lifetime: float = 600.0
+    unauthorized_body: Any = attrs.Factory(
+        lambda: {"error": "invalid_token", "error_description": "The access token is invalid or expired"}
+    )
+
+
+@attrs.frozen
+class RequestRecord:
+    """One request the sandbox answered, without any secret: parameter names only."""
+
+    method: str
+    path: str
+    query_keys: tuple[str, ...]
+    form_keys: tuple[str, ...]
+    grant_type: str | None
+    client_auth: str  # "header", "body", "both", "none"
+    status: int
+    at: float
+
+
+@attrs.define
+class _Family:
+    client_id: str
+    scope: str
+    revoked: bool = False
+
+
+@attrs.define
+class _Access:
+    family: str
+    expires_at: float
+
+
+@attrs.define
+class _Refresh:
+    family: str
+    used: bool = False
+
+
+@attrs.define
+class _Code:
+    client_id: str
+    redirect_uri: str | None
+    challenge: str | None
+    scope: str
+    expires_at: float
+    family: str | None = None  # set once exchanged, so a replay revokes what it issued
+
+
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
+
+
+def _auth_style(authorization: str, form: Mapping[str, str]) -> str:
+    """Name the client authentication style a request used: header, body, both or none."""
+    header = authorization[:6].lower() == "basic "
+    body = "client_secret" in form
+    return "both" if header and body else "header" if header else "body" if body else "none"
+
+
+class _OAuthError(Exception):
+    """An RFC 6749 error response the token endpoint sends."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(error)
+        self.error = error
+        self.description = description
+        self.status = status
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    provider: SandboxProvider
+
+
+class SandboxProvider:
+    """An OAuth2 authorization server on 127.0.0.1 in a daemon thread; also a context manager."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, **behaviour: Any) -> None:
+        self._host = host
+        self._port = port
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.behaviour = Behaviour(**behaviour)
+        self._check(self.behaviour)
+        self._clients: dict[str, str | None] = {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}
+        self._families: dict[str, _Family] = {}
+        self._access: dict[str, _Access] = {}
+        self._refresh: dict[str, _Refresh] = {}
+        self._codes: dict[str, _Code] = {}
+        self._token_counts: Counter[str] = Counter()
+        self._refresh_counts: Counter[str] = Counter()
+        self._log: list[RequestRecord] = []
+        self._api_requests = 0
+        self.last_authorize_query: dict[str, str] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start serving (idempotent) and return self."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        server = _Server((self._host, self._port), _Handler)
+        server.provider = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fluxnex-sandbox", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving promptly, cutting short any hanging or slow request."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"SandboxProvider(url={self.url if self._server else None!r})"
+
+    # -- addresses ---------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:54321``."""
+        if self._server is None:
+            raise RuntimeError("the sandbox provider is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def authorize_url(self) -> str:
+        return self.url + "/authorize"
+
+    @property
+    def token_url(self) -> str:
+        return self.url + "/token"
+
+    @property
+    def revoke_url(self) -> str:
+        return self.url + "/revoke"
+
+    @property
+    def introspect_url(self) -> str:
+        return self.url + "/introspect"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/me"
+
+    def oauth2_data(self, **overrides: Any) -> dict[str, Any]:
+        """Return n8n-style ``oAuth2Api`` credential data pointing at this sandbox's default client."""
+        data: dict[str, Any] = {
+            "grantType": "authorizationCode",
+            "authUrl": self.authorize_url,
+            "accessTokenUrl": self.token_url,
+            "clientId": DEFAULT_CLIENT_ID,
+            "clientSecret": DEFAULT_CLIENT_SECRET,
+            "scope": "",
+            "authQueryParameters": "",
+            "authentication": "header",
+        }
+        data.update(overrides)
+        return data
+
+    # -- configuration -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check(b: Behaviour) -> None:
+        if b.fail is not None and b.fail not in FAIL_MODES:
+            raise ValueError(f"unknown fail mode {b.fail!r}; expected one of {FAIL_MODES}")
+        if b.client_auth not in CLIENT_AUTH_STYLES:
+            raise ValueError(f"unknown client_auth {b.client_auth!r}; expected one of {CLIENT_AUTH_STYLES}")
+        if b.rotation not in ROTATION_MODES:
+            raise ValueError(f"unknown rotation {b.rotation!r}; expected one of {ROTATION_MODES}")
+
+    def configure(self, **changes: Any) -> None:
+        """Change several behaviour fields atomically."""
+        with self._lock:
+            new = attrs.evolve(self.behaviour, **changes)
+            self._check(new)
+            self.behaviour = new
+
+    def fail_next(self, mode: str, count: int = 1) -> None:
+        """Make the next ``count`` /token requests fail with ``mode``."""
+        self.configure(fail=mode, fail_count=count)
+
+    def fail_always(self, mode: str) -> None:
+        """Make every /token request fail with ``mode`` until ``clear_failures``."""
+        self.configure(fail=mode, fail_count=None)
+
+    def clear_failures(self) -> None:
+        """Answer /token requests normally again."""
+        self.configure(fail=None, fail_count=None)
+
+    def register_client(self, client_id: str, client_secret: str | None) -> None:
+        """Register a client; a ``None`` secret makes it a public (PKCE-only) client."""
+        with self._lock:
+            self._clients[client_id] = client_secret
+
+    # -- counters ----------------------------------------------------------------------------------------
+
+    @property
+    def token_requests(self) -> dict[str, int]:
+        """/token requests received so far, by grant type (failed ones included)."""
+        with self._lock:
+            return dict(self._token_counts)
+
+    def token_requests_for(self, refresh_token: str) -> int:
+        """How many refresh_token grant requests presented this refresh token."""
+        with self._lock:
+            return self._refresh_counts[refresh_token]
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request answered so far (parameter names only, never values)."""
+        with self._lock:
+            return list(self._log)
+
+    @property
+    def api_requests(self) -> int:
+        """Requests received by the protected resource ``/api/me``."""
+        with self._lock:
+            return self._api_requests
+
+    def reset_counters(self) -> None:
+        """Zero the counters and clear the request log."""
+        with self._lock:
+            self._token_counts.clear()
+            self._refresh_counts.clear()
+            self._log.clear()
+            self._api_requests = 0
+
+    # -- token state -------------------------------------------------------------------------------------
+
+    def issue_tokens(
+        self,
+        client_id: str = DEFAULT_CLIENT_ID,
+        *,
+        scope: str = "",
+        expires_in: int | _Unset | None = _Unset.UNSET,
+        refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        """Mint a token response for a new grant, as /token would, without any HTTP."""
+        with self._lock:
+            if client_id not in self._clients:
+                raise ValueError(f"unknown client {client_id!r}")
+            family = secrets.token_urlsafe(8)
+            self._families[family] = _Family(client_id, scope)
+            lifetime = self.behaviour.expires_in if isinstance(expires_in, _Unset) else expires_in
+            return self._mint(family, with_refresh=refresh_token, expires_in=lifetime)
+
+    def expire_access_token(self, token: str) -> None:
+        """Make an access token expired from now on."""
+        with self._lock:
+            if token in self._access:
+                self._access[token].expires_at = time.time() - 1
+
+    def revoke(self, token: str) -> bool:
+        """Revoke the family of an access or refresh token; False if the token is unknown."""
+        with self._lock:
+            family = self._family_of(token)
+            if family is None:
+                return False
+            self._families[family].revoked = True
+            return True
+
+    def is_active(self, token: str) -> bool:
+        """True for a live access token or a usable refresh token."""
+        with self._lock:
+            return self._introspect(token).get("active") is True
+
+    def _family_of(self, token: str) -> str | None:
+        if token in self._access:
+            return self._access[token].family
+        if token in self._refresh:
+            return self._refresh[token].family
+        return None
+
+    def _mint(self, family: str, *, with_refresh: bool, expires_in: int | None,
+              refresh: str | None = None) -> dict[str, Any]:
+        fam = self._families[family]
+        access = secrets.token_urlsafe(32)
+        lifetime = self.behaviour.session_seconds if expires_in is None else expires_in
+        self._access[access] = _Access(family, time.time() + lifetime)
+        body: dict[str, Any] = {"access_token": access, "token_type": "bearer"}
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        if with_refresh:
+            if refresh is None:
+                refresh = secrets.token_urlsafe(32)
+                self._refresh[refresh] = _Refresh(family)
+            body["refresh_token"] = refresh
+        if fam.scope:
+            body["scope"] = fam.scope
+        body.update(self.behaviour.extra_token_fields)
+        return body
+
+    def _introspect(self, token: str) -> dict[str, Any]:
+        access = self._access.get(token)
+        if access is not None:
+            fam = self._families[access.family]
+            if not fam.revoked and access.expires_at > time.time():
+                return {"active": True, "client_id": fam.client_id, "scope": fam.scope,
+                        "token_type": "Bearer", "exp": int(access.expires_at)}
+        refresh = self._refresh.get(token)
+        if refresh is not None:
+            fam = self._families[refresh.family]
+            if not fam.revoked and not refresh.used:
+                return {"active": True, "client_id": fam.client_id, "scope": fam.scope,
+                        "token_type": "refresh_token"}
+        return {"active": False}
+
+    # -- request handling (called from handler threads) --------------------------------------------------
+
+    def _record(self, rec: RequestRecord) -> None:
+        with self._lock:
+            self._log.append(rec)
+        log.debug("sandbox %s %s -> %s", rec.method, rec.path, rec.status)
+
+    def _authenticate_client(self, header: str, form: Mapping[str, str],
+                             query: Mapping[str, str]) -> tuple[str, str]:
+        """Return (client_id, style) or raise invalid_client."""
+        if "client_secret" in query or "client_id" in query:
+            raise _OAuthError("invalid_client", "client credentials must not be in the query string", 401)
+        basic: tuple[str, str] | None = None
+        if header[:6].lower() == "basic ":
+            try:
+                decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                raise _OAuthError("invalid_client", "malformed Basic authorization header", 401) from None
+            user, sep, password = decoded.partition(":")
+            if not sep:
+                raise _OAuthError("invalid_client", "malformed Basic authorization header", 401)
+            basic = (user, password)
+        style = _auth_style(header, form)
+        required = self.behaviour.client_auth
+        if style == "both":
+            raise _OAuthError("invalid_client", "more than one client authentication method used", 401)
+        if required != "any" and style in CLIENT_AUTH_STYLES and style != required:
+            raise _OAuthError("invalid_client", f"this client must authenticate with {required}", 401)
+        if basic is not None:
+            client_id, secret = basic
+            if form.get("client_id", client_id) != client_id:
+                raise _OAuthError("invalid_client", "client_id does not match the authorization header", 401)
+        else:
+            client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        with self._lock:
+            known = client_id in self._clients
+            expected = self._clients.get(client_id)
+        if not known:
+            raise _OAuthError("invalid_client", "unknown client", 401)
+        if expected is not None and not hmac.compare_digest(secret.encode(), expected.encode()):
+            raise _OAuthError("invalid_client", "client authentication failed", 401)
+        return client_id, style
+
+    def _token(self, grant: str | None, form: Mapping[str, str], client_id: str) -> dict[str, Any]:
+        with self._lock:
+            if grant == "authorization_code":
+                return self._grant_code(form, client_id)
+            if grant == "refresh_token":
+                return self._grant_refresh(form, client_id)
+            if grant == "client_credentials":
+                family = secrets.token_urlsafe(8)
+                self._families[family] = _Family(client_id, form.get("scope", ""))
+                return self._mint(family, with_refresh=False, expires_in=self.behaviour.expires_in)
+        raise _OAuthError("unsupported_grant_type", "grant_type is missing or not supported")
+
+    def _grant_code(self, form: Mapping[str, str], client_id: str) -> dict[str, Any]:
+        rec = self._codes.get(form.get("code", ""))
+        if rec is None or rec.client_id != client_id:
+            raise _OAuthError("invalid_grant", "unknown authorization code")
+        if rec.family is not None:
+            self._families[rec.family].revoked = True
+            raise _OAuthError("invalid_grant", "authorization code already used; its tokens are revoked")
+        if rec.expires_at < time.time():
+            raise _OAuthError("invalid_grant", "authorization code expired")
+        if rec.redirect_uri is not None and form.get("redirect_uri") != rec.redirect_uri:
+            raise _OAuthError("invalid_grant", "redirect_uri does not match the authorization request")
+        verifier = form.get("code_verifier")
+        if rec.challenge is None and verifier is not None:
+            raise _OAuthError("invalid_grant", "code_verifier sent but no code_challenge was")
+        if rec.challenge is not None:
+            if verifier is None:
+                raise _OAuthError("invalid_grant", "code_verifier required")
+            digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+            computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+            if not hmac.compare_digest(computed, rec.challenge):
+                raise _OAuthError("invalid_grant", "PKCE verification failed")
+        family = secrets.token_urlsafe(8)
+        self._families[family] = _Family(client_id, rec.scope)
+        rec.family = family
+        return self._mint(family, with_refresh=True, expires_in=self.behaviour.expires_in)
+
+    def _grant_refresh(self, form: Mapping[str, str], client_id: str) -> dict[str, Any]:
+        token = form.get("refresh_token", "")
+        rec = self._refresh.get(token)
+        if rec is None:
+            raise _OAuthError("invalid_grant", "unknown refresh token")
+        fam = self._families[rec.family]
+        if fam.client_id != client_id:
+            raise _OAuthError("invalid_grant", "refresh token was issued to another client")
+        if fam.revoked:
+            raise _OAuthError("invalid_grant", "refresh token revoked")
+        if rec.used:
+            if self.behaviour.reuse_detection:
+                fam.revoked = True
+                raise _OAuthError("invalid_grant", "refresh token reuse detected; the grant is revoked")
+            raise _OAuthError("invalid_grant", "refresh token already used")
+        rotation = self.behaviour.rotation
+        if rotation == "strict":
+            rec.used = True
+            return self._mint(rec.family, with_refresh=True, expires_in=self.behaviour.expires_in)
+        return self._mint(rec.family, with_refresh=rotation == "off", expires_in=self.behaviour.expires_in,
+                          refresh=token)
+
+    def _take_failure(self) -> str | None:
+        with self._lock:
+            b = self.behaviour
+            if b.fail is None:
+                return None
+            mode = b.fail
+            if b.fail_count is not None:
+                b.fail_count -= 1
+                if b.fail_count <= 0:
+                    b.fail, b.fail_count = None, None
+            return mode
+
+
+def _json(body: Any) -> bytes:
+    return json.dumps(body).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "FluxNexSandbox/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default stderr log, which would print query strings."""
+
+    @property
+    def provider(self) -> SandboxProvider:
+        return self.server.provider
+
+    def _split(self) -> tuple[str, dict[str, str]]:
+        parts = urlsplit(self.path)
+        return parts.path, dict(parse_qsl(parts.query, keep_blank_values=True))
+
+    def _body(self) -> tuple[dict[str, str], bool]:
+        """Return the request body as a dict, and whether it was JSON."""
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        if "json" in (self.headers.get("Content-Type") or "") or raw.lstrip().startswith("{"):
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                return {}, True
+            return ({str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}), True
+        return dict(parse_qsl(raw, keep_blank_values=True)), False
+
+    def _send(self, status: int, body: bytes = b"", content_type: str = "application/json",
+              headers: Mapping[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _finish(self, status: int, path: str, query: Mapping[str, str], form: Mapping[str, str],
+                style: str = "none") -> None:
+        self.provider._record(RequestRecord(
+            method=self.command, path=path, query_keys=tuple(query), form_keys=tuple(form),
+            grant_type=form.get("grant_type"), client_auth=style, status=status, at=time.time()))
+
+    def do_GET(self) -> None:
+        path, query = self._split()
+        if path == "/authorize":
+            status = self._authorize(query)
+        elif path == "/api/me":
+            status = self._api()
+        else:
+            status = 404
+            self._send(404, _json({"error": "not_found"}))
+        self._finish(status, path, query, {})
+
+    def do_POST(self) -> None:
+        path, query = self._split()
+        form, _ = self._body()
+        style = _auth_style(self.headers.get("Authorization") or "", form)
+        if path == "/token":
+            status = self._token_endpoint(form, query)
+        elif path in ("/revoke", "/introspect"):
+            status = self._revoke_or_introspect(path, form, query)
+        else:
+            status = 404
+            self._send(404, _json({"error": "not_found"}))
+        self._finish(status, path, query, form, style)
+
+    def _error(self, err: _OAuthError) -> int:
+        headers = {"WWW-Authenticate": 'Basic realm="sandbox"'} if err.status == 401 else None
+        self._send(err.status, _json({"error": err.error, "error_description": err.description}),
+                   headers=headers)
+        return err.status
+
+    def _authorize(self, query: dict[str, str]) -> int:
+        p = self.provider
+        with p._lock:
+            p.last_authorize_query = {k: v for k, v in query.items() if k != "client_secret"}
+            known = query.get("client_id", "") in p._clients
+            b = p.behaviour
+        redirect_uri = query.get("redirect_uri")
+        if not known or not redirect_uri:
+            self._send(400, b"unknown client_id or missing redirect_uri", "text/plain")
+            return 400
+        params: dict[str, str] = {}
+        method = query.get("code_challenge_method", "plain" if "code_challenge" in query else None)
+        if b.deny:
+            params["error"] = "access_denied"
+        elif query.get("response_type") != "code":
+            params["error"] = "unsupported_response_type"
+        elif method is not None and method != "S256":
+            params["error"] = "invalid_request"
+        else:
+            code = secrets.token_urlsafe(24)
+            with p._lock:
+                p._codes[code] = _Code(query["client_id"], redirect_uri, query.get("code_challenge"),
+                                       query.get("scope", ""), time.time() + b.code_lifetime)
+            params["code"] = code
+            params.update(b.extra_callback_params)
+        if "state" in query:
+            params["state"] = query["state"]
+        parts = urlsplit(redirect_uri)
+        merged = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
+        self._send(302, b"", "text/plain", {"Location": urlunsplit(parts._replace(query=merged))})
+        return 302
+
+    def _token_endpoint(self, form: dict[str, str], query: dict[str, str]) -> int:
+        p = self.provider
+        grant = form.get("grant_type")
+        with p._lock:
+            p._token_counts[grant or ""] += 1
+            if grant == "refresh_token":
+                p._refresh_counts[form.get("refresh_token", "")] += 1
+            latency = p.behaviour.latency
+        if latency > 0 and p._stopping.wait(latency):
+            return self._error(_OAuthError("temporarily_unavailable", "shutting down", 503))
+        mode = p._take_failure()
+        if mode is not None:
+            return self._fail(mode)
+        try:
+            client_id, _ = p._authenticate_client(self.headers.get("Authorization") or "", form, query)
+            body = p._token(grant, form, client_id)
+        except _OAuthError as err:
+            return self._error(err)
+        self._send(200, _json(body))
+        return 200
+
+    def _fail(self, mode: str) -> int:
+        p = self.provider
+        if mode == "500":
+            self._send(500, b"<html>Internal Server Error</html>", "text/html")
+            return 500
+        if mode == "429":
+            self._send(429, _json({"error": "rate_limited"}),
+                       headers={"Retry-After": str(p.behaviour.retry_after)})
+            return 429
+        if mode == "hang":
+            p._stopping.wait(p.behaviour.hang_seconds)
+            self._send(503, _json({"error": "temporarily_unavailable"}))
+            return 503
+        if mode == "malformed":
+            self._send(200, b'{"access_token": "abc", "token_type": ')
+            return 200
+        if mode == "missing_access_token":
+            self._send(200, _json({"token_type": "bearer", "expires_in": 3600}))
+            return 200
+        if mode == "invalid_client":
+            return self._error(_OAuthError("invalid_client", "client authentication failed", 401))
+        return self._error(_OAuthError("invalid_grant", "the grant is invalid, expired or revoked"))
+
+    def _revoke_or_introspect(self, path: str, form: dict[str, str], query: dict[str, str]) -> int:
+        p = self.provider
+        try:
+            p._authenticate_client(self.headers.get("Authorization") or "", form, query)
+        except _OAuthError as err:
+            return self._error(err)
+        token = form.get("token", "")
+        if path == "/revoke":
+            p.revoke(token)
+            self._send(200, b"", "text/plain")
+        else:
+            with p._lock:
+                answer = p._introspect(token)
+            self._send(200, _json(answer))
+        return 200
+
+    def _api(self) -> int:
+        p = self.provider
+        header = self.headers.get("Authorization") or ""
+        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        with p._lock:
+            p._api_requests += 1
+            info = p._introspect(token) if token else {"active": False}
+            body = p.behaviour.unauthorized_body
+        if info.get("active") and info.get("token_type") == "Bearer":
+            self._send(200, _json({"client_id": info["client_id"], "scope": info["scope"]}))
+            return 200
+        challenge = 'Bearer realm="sandbox", error="invalid_token"' if token else 'Bearer realm="sandbox"'
+        self._send(401, _json(body), headers={"WWW-Authenticate": challenge})
+        return 401
