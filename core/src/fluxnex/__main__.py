@@ -1,0 +1,5 @@
+"""``python -m fluxnex``: the command line."""
+
+from fluxnex.cli import main
+
+main()

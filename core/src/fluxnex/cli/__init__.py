@@ -1,0 +1,92 @@
+"""The ``fluxnex`` command line: a click group whose subcommands load on demand.
+
+User errors (every ``FluxnexError``) print one line on stderr and exit 1, without a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from ..errors import FluxnexError
+
+__all__ = ["main", "cli"]
+
+# command name -> "module:attribute", imported only when that command runs (keeps `--help` and
+# `types list` fast: nothing here imports SQLAlchemy, requests or cryptography at module level).
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "types": ("fluxnex.cli.types", "types_group"),
+    "plugins": ("fluxnex.cli.types", "plugins_command"),
+    "plugin": ("fluxnex.cli.scaffold", "plugin_group"),
+    "connections": ("fluxnex.cli.connections", "connections_group"),
+    "connect": ("fluxnex.cli.connect", "connect_command"),
+    "keys": ("fluxnex.cli.keys", "keys_group"),
+    "db": ("fluxnex.cli.db", "db_group"),
+    "status": ("fluxnex.cli.status", "status_command"),
+    "worker": ("fluxnex.cli.worker", "worker_command"),
+    "import": ("fluxnex.cli.imports", "import_group"),
+    "demo": ("fluxnex.cli.demo", "demo_command"),
+}
+
+_HELP = {
+    "types": "List and show credential types.",
+    "plugins": "Show loaded and failed plugins.",
+    "plugin": "Scaffold a new plugin distribution.",
+    "connections": "Add, list, show, test and delete connections.",
+    "connect": "Connect an OAuth2 account through the browser.",
+    "keys": "Generate encryption keys and rotate stored data to the primary key.",
+    "db": "Database migrations.",
+    "status": "Database, keys, plugins and connection counts.",
+    "worker": "Run the refresh worker.",
+    "import": "Import credentials from other tools (n8n).",
+    "demo": "Walk through the whole token lifecycle against a local sandbox provider.",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        try:
+            module = importlib.import_module(target[0])
+        except ModuleNotFoundError as exc:
+            if exc.name == target[0]:
+                return None
+            raise
+        command: click.Command = getattr(module, target[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _HELP.get(name, "")) for name in self.list_commands(ctx) if self.get_command(ctx, name)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fluxnex-core", prog_name="fluxnex")
+def cli() -> None:
+    """FluxNex: integration credentials, stored encrypted and kept fresh."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI; user errors become one line on stderr and exit code 1."""
+    try:
+        return cli.main(args=argv, prog_name="fluxnex", standalone_mode=False)
+    except FluxnexError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
