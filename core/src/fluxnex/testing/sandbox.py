@@ -521,6 +521,7 @@ def _json(body: Any) -> bytes:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "FluxNexSandbox/1.0"
+    _context: tuple[str, dict[str, str], dict[str, str], str] = ("", {}, {}, "none")
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr log, which would print query strings."""
@@ -547,6 +548,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes = b"", content_type: str = "application/json",
               headers: Mapping[str, str] | None = None) -> None:
+        path, query, form, style = self._context
+        self.provider._record(RequestRecord(
+            method=self.command, path=path, query_keys=tuple(query), form_keys=tuple(form),
+            grant_type=form.get("grant_type"), client_auth=style, status=status, at=time.time()))
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -557,35 +562,26 @@ class _Handler(BaseHTTPRequestHandler):
         if body and self.command != "HEAD":
             self.wfile.write(body)
 
-    def _finish(self, status: int, path: str, query: Mapping[str, str], form: Mapping[str, str],
-                style: str = "none") -> None:
-        self.provider._record(RequestRecord(
-            method=self.command, path=path, query_keys=tuple(query), form_keys=tuple(form),
-            grant_type=form.get("grant_type"), client_auth=style, status=status, at=time.time()))
-
     def do_GET(self) -> None:
         path, query = self._split()
+        self._context = (path, query, {}, "none")
         if path == "/authorize":
-            status = self._authorize(query)
+            self._authorize(query)
         elif path == "/api/me":
-            status = self._api()
+            self._api()
         else:
-            status = 404
             self._send(404, _json({"error": "not_found"}))
-        self._finish(status, path, query, {})
 
     def do_POST(self) -> None:
         path, query = self._split()
         form, _ = self._body()
-        style = _auth_style(self.headers.get("Authorization") or "", form)
+        self._context = (path, query, form, _auth_style(self.headers.get("Authorization") or "", form))
         if path == "/token":
-            status = self._token_endpoint(form, query)
+            self._token_endpoint(form, query)
         elif path in ("/revoke", "/introspect"):
-            status = self._revoke_or_introspect(path, form, query)
+            self._revoke_or_introspect(path, form, query)
         else:
-            status = 404
             self._send(404, _json({"error": "not_found"}))
-        self._finish(status, path, query, form, style)
 
     def _error(self, err: _OAuthError) -> int:
         headers = {"WWW-Authenticate": 'Basic realm="sandbox"'} if err.status == 401 else None
