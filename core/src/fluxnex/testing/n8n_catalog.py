@@ -1,0 +1,41 @@
+"""Locate n8n's credential catalog (``n8n-nodes-base``'s credentials.json), fetching it with npm once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+N8N_NODES_BASE = "n8n-nodes-base@2.41.2"
+_MEMBER = "package/dist/types/credentials.json"
+
+
+def cache_dir() -> Path:
+    """Return the cache directory (FLUXNEX_N8N_CACHE, default ~/.cache/fluxnex/n8n)."""
+    return Path(os.environ.get("FLUXNEX_N8N_CACHE") or Path.home() / ".cache" / "fluxnex" / "n8n")
+
+
+def catalog_path() -> Path:
+    """Return the path of credentials.json, running ``npm pack`` into the cache the first time."""
+    target = cache_dir() / _MEMBER
+    if target.is_file():
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        raise FileNotFoundError(f"npm is needed to fetch {N8N_NODES_BASE} (n8n's credential catalog)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        out = subprocess.run([npm, "pack", N8N_NODES_BASE, "--silent"], cwd=tmp, check=True,
+                             capture_output=True, text=True, timeout=600)
+        tarball = Path(tmp) / out.stdout.strip().splitlines()[-1]
+        with tarfile.open(tarball) as tar:
+            member = tar.extractfile(_MEMBER)
+            if member is None:
+                raise FileNotFoundError(f"{_MEMBER} missing from {N8N_NODES_BASE}")
+            partial = target.with_suffix(".json.part")
+            partial.write_bytes(member.read())
+            partial.replace(target)
+    return target
