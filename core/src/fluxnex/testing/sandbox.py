@@ -22,18 +22,17 @@ import binascii
 import enum
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
+
+from fluxnex.testing._sandbox_http import OAuthError, Server, auth_style
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
@@ -123,28 +122,6 @@ class _Unset(enum.Enum):
     UNSET = enum.auto()
 
 
-def _auth_style(authorization: str, form: Mapping[str, str]) -> str:
-    """Name the client authentication style a request used: header, body, both or none."""
-    header = authorization[:6].lower() == "basic "
-    body = "client_secret" in form
-    return "both" if header and body else "header" if header else "body" if body else "none"
-
-
-class _OAuthError(Exception):
-    """An RFC 6749 error response the token endpoint sends."""
-
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(error)
-        self.error = error
-        self.description = description
-        self.status = status
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    provider: SandboxProvider
-
-
 class SandboxProvider:
     """An OAuth2 authorization server on 127.0.0.1 in a daemon thread; also a context manager."""
 
@@ -153,7 +130,7 @@ class SandboxProvider:
         self._port = port
         self._lock = threading.RLock()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self.behaviour = Behaviour(**behaviour)
         self._check(self.behaviour)
@@ -175,8 +152,7 @@ class SandboxProvider:
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = _Server((self._host, self._port), _Handler)
-        server.provider = self
+        server = Server((self._host, self._port), self)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fluxnex-sandbox", daemon=True
@@ -352,6 +328,11 @@ class SandboxProvider:
             self._families[family].revoked = True
             return True
 
+    def introspect(self, token: str) -> dict[str, Any]:
+        """Answer as RFC 7662 introspection would: ``{"active": bool, ...}``."""
+        with self._lock:
+            return self._introspect(token)
+
     def is_active(self, token: str) -> bool:
         """True for a live access token or a usable refresh token."""
         with self._lock:
@@ -384,6 +365,7 @@ class SandboxProvider:
         return body
 
     def _introspect(self, token: str) -> dict[str, Any]:
+        """Answer RFC 7662 introspection for a token."""
         access = self._access.get(token)
         if access is not None:
             fam = self._families[access.family]
@@ -400,45 +382,92 @@ class SandboxProvider:
 
     # -- request handling (called from handler threads) --------------------------------------------------
 
-    def _record(self, rec: RequestRecord) -> None:
+    def _record(self, method: str, path: str, query: Mapping[str, str], form: Mapping[str, str],
+                style: str, status: int) -> None:
+        rec = RequestRecord(method=method, path=path, query_keys=tuple(query), form_keys=tuple(form),
+                            grant_type=form.get("grant_type"), client_auth=style, status=status,
+                            at=time.time())
         with self._lock:
             self._log.append(rec)
-        log.debug("sandbox %s %s -> %s", rec.method, rec.path, rec.status)
+        log.debug("sandbox %s %s -> %s", method, path, status)
+
+    def _authorize(self, query: Mapping[str, str]) -> dict[str, str] | None:
+        """Return the redirect parameters for an authorization request, or None if it cannot redirect."""
+        with self._lock:
+            self.last_authorize_query = {k: v for k, v in query.items() if k != "client_secret"}
+            b = self.behaviour
+            if query.get("client_id", "") not in self._clients or not query.get("redirect_uri"):
+                return None
+            params: dict[str, str] = {}
+            method = query.get("code_challenge_method", "plain" if "code_challenge" in query else None)
+            if b.deny:
+                params["error"] = "access_denied"
+            elif query.get("response_type") != "code":
+                params["error"] = "unsupported_response_type"
+            elif method is not None and method != "S256":
+                params["error"] = "invalid_request"
+            else:
+                code = secrets.token_urlsafe(24)
+                self._codes[code] = _Code(
+                    query["client_id"], query["redirect_uri"], query.get("code_challenge"),
+                    query.get("scope", ""), time.time() + b.code_lifetime)
+                params["code"] = code
+                params.update(b.extra_callback_params)
+            if "state" in query:
+                params["state"] = query["state"]
+            return params
+
+    def _count_token_request(self, form: Mapping[str, str]) -> float:
+        """Count a /token request and return the latency to apply."""
+        grant = form.get("grant_type")
+        with self._lock:
+            self._token_counts[grant or ""] += 1
+            if grant == "refresh_token":
+                self._refresh_counts[form.get("refresh_token", "")] += 1
+            return self.behaviour.latency
+
+    def _resource(self, token: str) -> tuple[dict[str, Any] | None, Any]:
+        """Count a protected-resource request; return (token info or None, the 401 body)."""
+        with self._lock:
+            self._api_requests += 1
+            info = self._introspect(token) if token else {"active": False}
+            ok = info.get("active") is True and info.get("token_type") == "Bearer"
+            return (info if ok else None), self.behaviour.unauthorized_body
 
     def _authenticate_client(self, header: str, form: Mapping[str, str],
                              query: Mapping[str, str]) -> tuple[str, str]:
         """Return (client_id, style) or raise invalid_client."""
         if "client_secret" in query or "client_id" in query:
-            raise _OAuthError("invalid_client", "client credentials must not be in the query string", 401)
+            raise OAuthError("invalid_client", "client credentials must not be in the query string", 401)
         basic: tuple[str, str] | None = None
         if header[:6].lower() == "basic ":
             try:
                 decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
-                raise _OAuthError("invalid_client", "malformed Basic authorization header", 401) from None
+                raise OAuthError("invalid_client", "malformed Basic authorization header", 401) from None
             user, sep, password = decoded.partition(":")
             if not sep:
-                raise _OAuthError("invalid_client", "malformed Basic authorization header", 401)
+                raise OAuthError("invalid_client", "malformed Basic authorization header", 401)
             basic = (user, password)
-        style = _auth_style(header, form)
+        style = auth_style(header, form)
         required = self.behaviour.client_auth
         if style == "both":
-            raise _OAuthError("invalid_client", "more than one client authentication method used", 401)
+            raise OAuthError("invalid_client", "more than one client authentication method used", 401)
         if required != "any" and style in CLIENT_AUTH_STYLES and style != required:
-            raise _OAuthError("invalid_client", f"this client must authenticate with {required}", 401)
+            raise OAuthError("invalid_client", f"this client must authenticate with {required}", 401)
         if basic is not None:
             client_id, secret = basic
             if form.get("client_id", client_id) != client_id:
-                raise _OAuthError("invalid_client", "client_id does not match the authorization header", 401)
+                raise OAuthError("invalid_client", "client_id does not match the authorization header", 401)
         else:
             client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
         with self._lock:
             known = client_id in self._clients
             expected = self._clients.get(client_id)
         if not known:
-            raise _OAuthError("invalid_client", "unknown client", 401)
+            raise OAuthError("invalid_client", "unknown client", 401)
         if expected is not None and not hmac.compare_digest(secret.encode(), expected.encode()):
-            raise _OAuthError("invalid_client", "client authentication failed", 401)
+            raise OAuthError("invalid_client", "client authentication failed", 401)
         return client_id, style
 
     def _token(self, grant: str | None, form: Mapping[str, str], client_id: str) -> dict[str, Any]:
@@ -451,29 +480,29 @@ class SandboxProvider:
                 family = secrets.token_urlsafe(8)
                 self._families[family] = _Family(client_id, form.get("scope", ""))
                 return self._mint(family, with_refresh=False, expires_in=self.behaviour.expires_in)
-        raise _OAuthError("unsupported_grant_type", "grant_type is missing or not supported")
+        raise OAuthError("unsupported_grant_type", "grant_type is missing or not supported")
 
     def _grant_code(self, form: Mapping[str, str], client_id: str) -> dict[str, Any]:
         rec = self._codes.get(form.get("code", ""))
         if rec is None or rec.client_id != client_id:
-            raise _OAuthError("invalid_grant", "unknown authorization code")
+            raise OAuthError("invalid_grant", "unknown authorization code")
         if rec.family is not None:
             self._families[rec.family].revoked = True
-            raise _OAuthError("invalid_grant", "authorization code already used; its tokens are revoked")
+            raise OAuthError("invalid_grant", "authorization code already used; its tokens are revoked")
         if rec.expires_at < time.time():
-            raise _OAuthError("invalid_grant", "authorization code expired")
+            raise OAuthError("invalid_grant", "authorization code expired")
         if rec.redirect_uri is not None and form.get("redirect_uri") != rec.redirect_uri:
-            raise _OAuthError("invalid_grant", "redirect_uri does not match the authorization request")
+            raise OAuthError("invalid_grant", "redirect_uri does not match the authorization request")
         verifier = form.get("code_verifier")
         if rec.challenge is None and verifier is not None:
-            raise _OAuthError("invalid_grant", "code_verifier sent but no code_challenge was")
+            raise OAuthError("invalid_grant", "code_verifier sent but no code_challenge was")
         if rec.challenge is not None:
             if verifier is None:
-                raise _OAuthError("invalid_grant", "code_verifier required")
+                raise OAuthError("invalid_grant", "code_verifier required")
             digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
             computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
             if not hmac.compare_digest(computed, rec.challenge):
-                raise _OAuthError("invalid_grant", "PKCE verification failed")
+                raise OAuthError("invalid_grant", "PKCE verification failed")
         family = secrets.token_urlsafe(8)
         self._families[family] = _Family(client_id, rec.scope)
         rec.family = family
@@ -483,17 +512,17 @@ class SandboxProvider:
         token = form.get("refresh_token", "")
         rec = self._refresh.get(token)
         if rec is None:
-            raise _OAuthError("invalid_grant", "unknown refresh token")
+            raise OAuthError("invalid_grant", "unknown refresh token")
         fam = self._families[rec.family]
         if fam.client_id != client_id:
-            raise _OAuthError("invalid_grant", "refresh token was issued to another client")
+            raise OAuthError("invalid_grant", "refresh token was issued to another client")
         if fam.revoked:
-            raise _OAuthError("invalid_grant", "refresh token revoked")
+            raise OAuthError("invalid_grant", "refresh token revoked")
         if rec.used:
             if self.behaviour.reuse_detection:
                 fam.revoked = True
-                raise _OAuthError("invalid_grant", "refresh token reuse detected; the grant is revoked")
-            raise _OAuthError("invalid_grant", "refresh token already used")
+                raise OAuthError("invalid_grant", "refresh token reuse detected; the grant is revoked")
+            raise OAuthError("invalid_grant", "refresh token already used")
         rotation = self.behaviour.rotation
         if rotation == "strict":
             rec.used = True
@@ -512,186 +541,3 @@ class SandboxProvider:
                 if b.fail_count <= 0:
                     b.fail, b.fail_count = None, None
             return mode
-
-
-def _json(body: Any) -> bytes:
-    return json.dumps(body).encode()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "FluxNexSandbox/1.0"
-    _context: tuple[str, dict[str, str], dict[str, str], str] = ("", {}, {}, "none")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the default stderr log, which would print query strings."""
-
-    @property
-    def provider(self) -> SandboxProvider:
-        return self.server.provider
-
-    def _split(self) -> tuple[str, dict[str, str]]:
-        parts = urlsplit(self.path)
-        return parts.path, dict(parse_qsl(parts.query, keep_blank_values=True))
-
-    def _body(self) -> tuple[dict[str, str], bool]:
-        """Return the request body as a dict, and whether it was JSON."""
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode("utf-8", "replace") if length else ""
-        if "json" in (self.headers.get("Content-Type") or "") or raw.lstrip().startswith("{"):
-            try:
-                parsed = json.loads(raw)
-            except ValueError:
-                return {}, True
-            return ({str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}), True
-        return dict(parse_qsl(raw, keep_blank_values=True)), False
-
-    def _send(self, status: int, body: bytes = b"", content_type: str = "application/json",
-              headers: Mapping[str, str] | None = None) -> None:
-        path, query, form, style = self._context
-        self.provider._record(RequestRecord(
-            method=self.command, path=path, query_keys=tuple(query), form_keys=tuple(form),
-            grant_type=form.get("grant_type"), client_auth=style, status=status, at=time.time()))
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if body and self.command != "HEAD":
-            self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        path, query = self._split()
-        self._context = (path, query, {}, "none")
-        if path == "/authorize":
-            self._authorize(query)
-        elif path == "/api/me":
-            self._api()
-        else:
-            self._send(404, _json({"error": "not_found"}))
-
-    def do_POST(self) -> None:
-        path, query = self._split()
-        form, _ = self._body()
-        self._context = (path, query, form, _auth_style(self.headers.get("Authorization") or "", form))
-        if path == "/token":
-            self._token_endpoint(form, query)
-        elif path in ("/revoke", "/introspect"):
-            self._revoke_or_introspect(path, form, query)
-        else:
-            self._send(404, _json({"error": "not_found"}))
-
-    def _error(self, err: _OAuthError) -> int:
-        headers = {"WWW-Authenticate": 'Basic realm="sandbox"'} if err.status == 401 else None
-        self._send(err.status, _json({"error": err.error, "error_description": err.description}),
-                   headers=headers)
-        return err.status
-
-    def _authorize(self, query: dict[str, str]) -> int:
-        p = self.provider
-        with p._lock:
-            p.last_authorize_query = {k: v for k, v in query.items() if k != "client_secret"}
-            known = query.get("client_id", "") in p._clients
-            b = p.behaviour
-        redirect_uri = query.get("redirect_uri")
-        if not known or not redirect_uri:
-            self._send(400, b"unknown client_id or missing redirect_uri", "text/plain")
-            return 400
-        params: dict[str, str] = {}
-        method = query.get("code_challenge_method", "plain" if "code_challenge" in query else None)
-        if b.deny:
-            params["error"] = "access_denied"
-        elif query.get("response_type") != "code":
-            params["error"] = "unsupported_response_type"
-        elif method is not None and method != "S256":
-            params["error"] = "invalid_request"
-        else:
-            code = secrets.token_urlsafe(24)
-            with p._lock:
-                p._codes[code] = _Code(query["client_id"], redirect_uri, query.get("code_challenge"),
-                                       query.get("scope", ""), time.time() + b.code_lifetime)
-            params["code"] = code
-            params.update(b.extra_callback_params)
-        if "state" in query:
-            params["state"] = query["state"]
-        parts = urlsplit(redirect_uri)
-        merged = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
-        self._send(302, b"", "text/plain", {"Location": urlunsplit(parts._replace(query=merged))})
-        return 302
-
-    def _token_endpoint(self, form: dict[str, str], query: dict[str, str]) -> int:
-        p = self.provider
-        grant = form.get("grant_type")
-        with p._lock:
-            p._token_counts[grant or ""] += 1
-            if grant == "refresh_token":
-                p._refresh_counts[form.get("refresh_token", "")] += 1
-            latency = p.behaviour.latency
-        if latency > 0 and p._stopping.wait(latency):
-            return self._error(_OAuthError("temporarily_unavailable", "shutting down", 503))
-        mode = p._take_failure()
-        if mode is not None:
-            return self._fail(mode)
-        try:
-            client_id, _ = p._authenticate_client(self.headers.get("Authorization") or "", form, query)
-            body = p._token(grant, form, client_id)
-        except _OAuthError as err:
-            return self._error(err)
-        self._send(200, _json(body))
-        return 200
-
-    def _fail(self, mode: str) -> int:
-        p = self.provider
-        if mode == "500":
-            self._send(500, b"<html>Internal Server Error</html>", "text/html")
-            return 500
-        if mode == "429":
-            self._send(429, _json({"error": "rate_limited"}),
-                       headers={"Retry-After": str(p.behaviour.retry_after)})
-            return 429
-        if mode == "hang":
-            p._stopping.wait(p.behaviour.hang_seconds)
-            self._send(503, _json({"error": "temporarily_unavailable"}))
-            return 503
-        if mode == "malformed":
-            self._send(200, b'{"access_token": "abc", "token_type": ')
-            return 200
-        if mode == "missing_access_token":
-            self._send(200, _json({"token_type": "bearer", "expires_in": 3600}))
-            return 200
-        if mode == "invalid_client":
-            return self._error(_OAuthError("invalid_client", "client authentication failed", 401))
-        return self._error(_OAuthError("invalid_grant", "the grant is invalid, expired or revoked"))
-
-    def _revoke_or_introspect(self, path: str, form: dict[str, str], query: dict[str, str]) -> int:
-        p = self.provider
-        try:
-            p._authenticate_client(self.headers.get("Authorization") or "", form, query)
-        except _OAuthError as err:
-            return self._error(err)
-        token = form.get("token", "")
-        if path == "/revoke":
-            p.revoke(token)
-            self._send(200, b"", "text/plain")
-        else:
-            with p._lock:
-                answer = p._introspect(token)
-            self._send(200, _json(answer))
-        return 200
-
-    def _api(self) -> int:
-        p = self.provider
-        header = self.headers.get("Authorization") or ""
-        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
-        with p._lock:
-            p._api_requests += 1
-            info = p._introspect(token) if token else {"active": False}
-            body = p.behaviour.unauthorized_body
-        if info.get("active") and info.get("token_type") == "Bearer":
-            self._send(200, _json({"client_id": info["client_id"], "scope": info["scope"]}))
-            return 200
-        challenge = 'Bearer realm="sandbox", error="invalid_token"' if token else 'Bearer realm="sandbox"'
-        self._send(401, _json(body), headers={"WWW-Authenticate": challenge})
-        return 401

@@ -1,0 +1,187 @@
+"""The HTTP side of the sandbox OAuth2 provider: server and request handler; state lives in the provider."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from fluxnex.testing.sandbox import SandboxProvider
+
+
+class OAuthError(Exception):
+    """An RFC 6749 error response the sandbox sends."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(error)
+        self.error = error
+        self.description = description
+        self.status = status
+
+
+def auth_style(authorization: str, form: Mapping[str, str]) -> str:
+    """Name the client authentication style a request used: header, body, both or none."""
+    header = authorization[:6].lower() == "basic "
+    body = "client_secret" in form
+    return "both" if header and body else "header" if header else "body" if body else "none"
+
+
+class Server(ThreadingHTTPServer):
+    """A threading HTTP server whose handlers reach the provider that owns it."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], provider: SandboxProvider) -> None:
+        super().__init__(address, _Handler)
+        self.provider = provider
+
+
+def _json(body: Any) -> bytes:
+    return json.dumps(body).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Server
+    server_version = "FluxNexSandbox/1.0"
+    _context: tuple[str, dict[str, str], dict[str, str], str] = ("", {}, {}, "none")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default stderr log, which would print query strings."""
+
+    @property
+    def provider(self) -> SandboxProvider:
+        return self.server.provider
+
+    @property
+    def authorization(self) -> str:
+        return self.headers.get("Authorization") or ""
+
+    def _split(self) -> tuple[str, dict[str, str]]:
+        parts = urlsplit(self.path)
+        return parts.path, dict(parse_qsl(parts.query, keep_blank_values=True))
+
+    def _body(self) -> dict[str, str]:
+        """Return the request body as a dict: a form, or a JSON object (Intuit's revoke)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        if "json" in (self.headers.get("Content-Type") or "") or raw.lstrip().startswith("{"):
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                return {}
+            return {str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+        return dict(parse_qsl(raw, keep_blank_values=True))
+
+    def _send(self, status: int, body: bytes = b"", content_type: str = "application/json",
+              headers: Mapping[str, str] | None = None) -> None:
+        """Record the request (before answering, so a client sees it logged) and send the response."""
+        path, query, form, style = self._context
+        self.provider._record(self.command, path, query, form, style, status)
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def _error(self, err: OAuthError) -> None:
+        headers = {"WWW-Authenticate": 'Basic realm="sandbox"'} if err.status == 401 else None
+        self._send(err.status, _json({"error": err.error, "error_description": err.description}),
+                   headers=headers)
+
+    def do_GET(self) -> None:
+        path, query = self._split()
+        self._context = (path, query, {}, "none")
+        if path == "/authorize":
+            self._authorize(query)
+        elif path == "/api/me":
+            self._api()
+        else:
+            self._send(404, _json({"error": "not_found"}))
+
+    def do_POST(self) -> None:
+        path, query = self._split()
+        form = self._body()
+        self._context = (path, query, form, auth_style(self.authorization, form))
+        if path == "/token":
+            self._token(form, query)
+        elif path in ("/revoke", "/introspect"):
+            self._revoke_or_introspect(path, form, query)
+        else:
+            self._send(404, _json({"error": "not_found"}))
+
+    def _authorize(self, query: dict[str, str]) -> None:
+        params = self.provider._authorize(query)
+        if params is None:
+            self._send(400, b"unknown client_id or missing redirect_uri", "text/plain")
+            return
+        parts = urlsplit(query["redirect_uri"])
+        merged = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
+        self._send(302, b"", "text/plain", {"Location": urlunsplit(parts._replace(query=merged))})
+
+    def _token(self, form: dict[str, str], query: dict[str, str]) -> None:
+        p = self.provider
+        latency = p._count_token_request(form)
+        if latency > 0 and p._stopping.wait(latency):
+            self._error(OAuthError("temporarily_unavailable", "shutting down", 503))
+            return
+        mode = p._take_failure()
+        if mode is not None:
+            self._fail(mode)
+            return
+        try:
+            client_id, _ = p._authenticate_client(self.authorization, form, query)
+            body = p._token(form.get("grant_type"), form, client_id)
+        except OAuthError as err:
+            self._error(err)
+            return
+        self._send(200, _json(body))
+
+    def _fail(self, mode: str) -> None:
+        behaviour = self.provider.behaviour
+        if mode == "500":
+            self._send(500, b"<html>Internal Server Error</html>", "text/html")
+        elif mode == "429":
+            retry = {"Retry-After": str(behaviour.retry_after)}
+            self._send(429, _json({"error": "rate_limited"}), headers=retry)
+        elif mode == "hang":
+            self.provider._stopping.wait(behaviour.hang_seconds)
+            self._send(503, _json({"error": "temporarily_unavailable"}))
+        elif mode == "malformed":
+            self._send(200, b'{"access_token": "abc", "token_type": ')
+        elif mode == "missing_access_token":
+            self._send(200, _json({"token_type": "bearer", "expires_in": 3600}))
+        elif mode == "invalid_client":
+            self._error(OAuthError("invalid_client", "client authentication failed", 401))
+        else:
+            self._error(OAuthError("invalid_grant", "the grant is invalid, expired or revoked"))
+
+    def _revoke_or_introspect(self, path: str, form: dict[str, str], query: dict[str, str]) -> None:
+        p = self.provider
+        try:
+            p._authenticate_client(self.authorization, form, query)
+        except OAuthError as err:
+            self._error(err)
+            return
+        token = form.get("token", "")
+        if path == "/revoke":
+            p.revoke(token)
+            self._send(200, b"", "text/plain")
+        else:
+            self._send(200, _json(p.introspect(token)))
+
+    def _api(self) -> None:
+        header = self.authorization
+        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        info, unauthorized = self.provider._resource(token)
+        if info is not None:
+            self._send(200, _json({"client_id": info["client_id"], "scope": info["scope"]}))
+            return
+        challenge = 'Bearer realm="sandbox", error="invalid_token"' if token else 'Bearer realm="sandbox"'
+        self._send(401, _json(unauthorized), headers={"WWW-Authenticate": challenge})
