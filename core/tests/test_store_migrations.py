@@ -1,0 +1,84 @@
+"""Tests of the Alembic migrations: fresh databases, unknown revisions, racing migrators."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
+from store_fixtures import pg_schema_url, store_url  # noqa: E402, F401
+
+from fluxnex.errors import ConfigurationError, MigrationError
+from fluxnex.store import ConnectionStore, create_engine, current_revision, head_revision, upgrade
+
+
+def test_fresh_database_migrates_to_head(store_url: str) -> None:
+    assert current_revision(store_url) is None
+    upgrade(store_url)
+    assert current_revision(store_url) == head_revision() == "0001"
+    upgrade(store_url)  # idempotent
+    store = ConnectionStore(store_url, migrate=False)
+    try:
+        assert store.list() == []
+        cols = {c["name"] for c in sa.inspect(store.engine).get_columns("connection")}
+        assert {"id", "tenant_id", "data", "version", "lease_owner", "next_attempt_at"} <= cols
+        indexes = {i["name"] for i in sa.inspect(store.engine).get_indexes("connection")}
+        assert {"ix_connection_status_expires", "ix_connection_tenant"} <= indexes
+    finally:
+        store.dispose()
+
+
+def test_unmigrated_database_without_migrate_is_refused(store_url: str) -> None:
+    with pytest.raises(MigrationError, match="revision none"):
+        ConnectionStore(store_url, migrate=False)
+
+
+def test_unknown_revision_is_a_clear_error(store_url: str) -> None:
+    upgrade(store_url)
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_future'"))
+    engine.dispose()
+    message = r"database schema is at revision 9999_future, newer than this FluxNex \(head 0001\)"
+    for attempt in (lambda: ConnectionStore(store_url), lambda: upgrade(store_url)):
+        with pytest.raises(MigrationError, match=message) as info:
+            attempt()
+        assert info.value.__cause__ is None
+
+
+def test_sqlite_pragmas_and_parent_dirs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/a/b/c.db"
+    store = ConnectionStore(url)
+    try:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "mysql://x/y", "postgresql+psycopg2://x/y"])
+def test_unsupported_urls(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        ConnectionStore(url)
+
+
+def _migrate(url: str) -> None:
+    upgrade(url)
+
+
+def test_concurrent_migrators_on_postgres(pg_schema_url: str) -> None:  # noqa: F811
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_migrate, args=(pg_schema_url,)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert current_revision(pg_schema_url) == head_revision()

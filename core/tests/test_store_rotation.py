@@ -1,0 +1,107 @@
+"""Tests of key rotation: correctness, resumability, conflicts and a concurrent writer."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
+from store_fixtures import pg_schema_url, store, store_url  # noqa: E402, F401
+
+from fluxnex.crypto import Keyring, associated_data, generate_key_line
+from fluxnex.errors import DecryptionError
+from fluxnex.rotation import RotationProgress, rotate_keys
+from fluxnex.store import ConnectionRow, ConnectionStore
+
+OLD = generate_key_line("old")
+NEW = generate_key_line("new")
+
+
+def _fill(store: ConnectionStore, ring: Keyring, n: int) -> dict[uuid.UUID, str]:
+    tenant = uuid.uuid4()
+    secrets: dict[uuid.UUID, str] = {}
+    for i in range(n):
+        cid = uuid.uuid4()
+        secrets[cid] = f"secret-{i}"
+        env = ring.encrypt(json.dumps({"s": secrets[cid]}).encode(), associated_data(tenant, cid, "t"))
+        store.insert(ConnectionRow(id=cid, tenant_id=tenant, type="t", name=f"c{i}", data=env))
+    return secrets
+
+
+def _plain(ring: Keyring, row: ConnectionRow) -> str:
+    value: str = json.loads(ring.decrypt(row.data, associated_data(row.tenant_id, row.id, row.type), what="r"))["s"]
+    return value
+
+
+def test_rotation_reencrypts_everything_and_is_resumable(store: ConnectionStore) -> None:
+    secrets = _fill(store, Keyring.parse(OLD), 25)
+    ring = Keyring.parse(f"{NEW},{OLD}")
+    calls: list[RotationProgress] = []
+
+    def interrupt(p: RotationProgress) -> None:
+        calls.append(p)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rotate_keys(store, ring, batch_size=10, progress=interrupt)
+    assert calls[0].result.rotated == 10 and calls[0].seen == 10
+    result = rotate_keys(store, ring, batch_size=10)
+    assert (result.rotated, result.skipped_already_primary, result.conflicts_retried) == (15, 10, 0)
+    new_only = Keyring.parse(NEW)
+    for row in store.list():
+        assert row.data["kid"] == "new" and row.version == 2
+        assert _plain(new_only, row) == secrets[row.id]
+    again = rotate_keys(store, ring, batch_size=10)
+    assert (again.rotated, again.skipped_already_primary) == (0, 25)
+
+
+def test_rotation_names_an_undecryptable_row(store: ConnectionStore) -> None:
+    _fill(store, Keyring.parse(generate_key_line("lost")), 2)
+    with pytest.raises(DecryptionError, match=r"connection 'c\d' \(id .*key 'lost' is not in the keyring"):
+        rotate_keys(store, Keyring.parse(NEW))
+
+
+def test_batch_write_detects_conflicts(store: ConnectionStore) -> None:
+    _fill(store, Keyring.parse(OLD), 3)
+    rows = store.list()
+    store.update_cas(rows[1].id, 1, last_error="changed")
+    conflicts = store.write_data_batch([(r.id, 1, {"v": 1, "kid": "x", "n": "", "ct": ""}) for r in rows])
+    assert conflicts == [rows[1].id]
+    assert [r.version for r in store.list()] == [2, 2, 2]
+
+
+def test_rotation_with_a_concurrent_writer(store: ConnectionStore) -> None:
+    old = Keyring.parse(OLD)
+    secrets = _fill(store, old, 60)
+    ring = Keyring.parse(f"{NEW},{OLD}")
+    stop = threading.Event()
+    written: dict[uuid.UUID, str] = {}
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set() and n < 400:
+            for row in store.list()[n % 3 :: 7]:
+                secret = f"rewritten-{n}"
+                key = ring if n % 2 else old  # the writer may still run with the old keyring
+                env = key.encrypt(json.dumps({"s": secret}).encode(), associated_data(row.tenant_id, row.id, "t"))
+                if store.update_cas(row.id, row.version, data=env) is not None:
+                    written[row.id] = secret
+            n += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        result = rotate_keys(store, ring, batch_size=7)
+    finally:
+        stop.set()
+        thread.join()
+    rotate_keys(store, ring, batch_size=7)  # rows the old-keyring writer wrote after their batch
+    assert result.rotated + result.skipped_already_primary >= 60
+    for row in store.list():
+        assert row.data["kid"] == "new"
+        assert _plain(Keyring.parse(NEW), row) == written.get(row.id, secrets[row.id])
