@@ -205,3 +205,35 @@ def test_second_store_on_same_database(store: ConnectionStore, store_url: str, k
         assert got is not None and got.refresh_failures == 3 and got.version == 2
     finally:
         other.dispose()
+
+
+def _claim_in_process(url: str, owner: str, out: object) -> None:
+    store = ConnectionStore(url, migrate=False)
+    got: list[str] = []
+    try:
+        while batch := store.claim_due(horizon_until=NOW, owner=owner, lease_seconds=600, limit=2, now=NOW):
+            got += [str(r.id) for r in batch]
+    finally:
+        store.dispose()
+    out.put(got)  # type: ignore[attr-defined]
+
+
+def test_claim_due_two_processes_on_postgres(pg_schema_url: str, keyring: Keyring) -> None:  # noqa: F811
+    import multiprocessing
+
+    store = ConnectionStore(pg_schema_url)
+    try:
+        tenant = uuid.uuid4()
+        ids = {str(store.insert(make_row(keyring, tenant, f"p{i}", expires_at=NOW)).id) for i in range(60)}
+    finally:
+        store.dispose()
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_claim_in_process, args=(pg_schema_url, f"proc{i}", queue)) for i in range(2)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(30)
+    assert not set(results[0]) & set(results[1])
+    assert sorted(results[0] + results[1]) == sorted(ids)
