@@ -53,7 +53,9 @@ def _check_options_default(prop: Property, fail: Callable[[str, str | None], Plu
     allowed = prop.option_values
     if allowed is None or prop.default in (None, UNSET) or _is_expression(prop.default):
         return
-    defaults = prop.default if prop.type == "multiOptions" and isinstance(prop.default, list) else [prop.default]
+    defaults = (
+        prop.default if prop.type == "multiOptions" and isinstance(prop.default, list) else [prop.default]
+    )
     if prop.type == "options" and prop.default == "" and "" not in allowed:
         return  # n8n leaves an options property empty until chosen; `required` decides whether that is valid
     for value in defaults:
@@ -66,7 +68,7 @@ def _check_cycle(ct: CredentialType, lookup: Lookup, fail: Callable[[str], Plugi
 
     def visit(name: str) -> None:
         if name in path:
-            raise fail("inheritance cycle: " + " -> ".join([*path[path.index(name):], name]))
+            raise fail("inheritance cycle: " + " -> ".join([*path[path.index(name) :], name]))
         definition = ct if name == ct.name else lookup(name)
         if definition is None:
             return

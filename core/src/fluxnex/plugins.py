@@ -23,7 +23,14 @@ from .definitions import check_definition, resolve_properties
 from .errors import FluxnexError, PluginError, UnknownCredentialType
 from .schema import CredentialType
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "PluginFailure", "TypeRegistry", "get_registry", "reset_registry"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginFailure",
+    "PluginInfo",
+    "TypeRegistry",
+    "get_registry",
+    "reset_registry",
+]
 
 ENTRY_POINT_GROUP = "fluxnex"
 CORE_DISTRIBUTION = "fluxnex-core"
@@ -117,7 +124,9 @@ class TypeRegistry:
 
     # -- registration -------------------------------------------------------------------------------
 
-    def add(self, definitions: Iterable[Any], provider: PluginInfo, *, n8n_catalog: bool = False) -> list[str]:
+    def add(
+        self, definitions: Iterable[Any], provider: PluginInfo, *, n8n_catalog: bool = False
+    ) -> list[str]:
         """Register the types of one plugin, all or none; returns their names; raises ``PluginError``.
 
         ``n8n_catalog`` relaxes the duplicate-property check for n8n's own catalog (see ``check_definition``).
@@ -225,7 +234,9 @@ def _discover() -> TypeRegistry:
             continue
         info = PluginInfo(ep.name, dist, ep.dist.version if ep.dist is not None else "?")
         if pm.has_plugin(ep.name):
-            registry.failures.append(PluginFailure(ep.name, dist, f"a plugin named {ep.name!r} is already loaded"))
+            registry.failures.append(
+                PluginFailure(ep.name, dist, f"a plugin named {ep.name!r} is already loaded")
+            )
             continue
         try:
             module = ep.load()
@@ -243,7 +254,9 @@ def _load_plugin(registry: TypeRegistry, module: object, info: PluginInfo) -> No
     try:
         pm.register(module, name=info.name)
     except Exception as exc:
-        registry.failures.append(PluginFailure(info.name, info.distribution, f"invalid plugin: {_one_line(exc)}"))
+        registry.failures.append(
+            PluginFailure(info.name, info.distribution, f"invalid plugin: {_one_line(exc)}")
+        )
         return
     collected: list[Any] = []
     try:
@@ -254,7 +267,11 @@ def _load_plugin(registry: TypeRegistry, module: object, info: PluginInfo) -> No
         registry.add(collected, info)
     except Exception as exc:
         pm.unregister(module)
-        message = str(exc) if isinstance(exc, FluxnexError) else f"register_credential_types failed: {_one_line(exc)}"
+        message = (
+            str(exc)
+            if isinstance(exc, FluxnexError)
+            else f"register_credential_types failed: {_one_line(exc)}"
+        )
         registry.failures.append(PluginFailure(info.name, info.distribution, message))
         return
     registry.plugins.append(info)
@@ -292,4 +309,3 @@ def _version(distribution: str) -> str:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return "0+unknown"
-

@@ -18,7 +18,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from .errors import PluginError
 
-__all__ = ["UNSET", "PROPERTY_TYPES", "Property", "CredentialType", "converter"]
+__all__ = ["PROPERTY_TYPES", "UNSET", "CredentialType", "Property", "converter"]
 
 
 class _Unset:
@@ -43,8 +43,19 @@ UNSET: Final = _Unset()
 #: Property types FluxNex understands: n8n's, plus the seed's ``password`` (a secret string).
 PROPERTY_TYPES: Final = frozenset(
     {
-        "string", "password", "hidden", "number", "boolean", "options", "multiOptions", "json", "notice",
-        "collection", "fixedCollection", "dateTime", "color",
+        "string",
+        "password",
+        "hidden",
+        "number",
+        "boolean",
+        "options",
+        "multiOptions",
+        "json",
+        "notice",
+        "collection",
+        "fixedCollection",
+        "dateTime",
+        "color",
     }
 )
 
@@ -82,16 +93,22 @@ class Property:
         options = self.type_options or {}
         if self.type == "password" or options.get("password") or options.get("expirable"):
             return True
-        return self.type == "hidden" and bool(_SECRET_NAME.search(self.name)) and not _URL_NAME.search(self.name)
+        return (
+            self.type == "hidden" and bool(_SECRET_NAME.search(self.name)) and not _URL_NAME.search(self.name)
+        )
 
     @property
     def default_value(self) -> Any:
         """The default n8n would use: the declared one, else the type's empty value."""
         if self.default is not UNSET:
             return self.default
-        return {"boolean": False, "number": 0, "multiOptions": [], "collection": {}, "fixedCollection": {}}.get(
-            self.type, ""
-        )
+        return {
+            "boolean": False,
+            "number": 0,
+            "multiOptions": [],
+            "collection": {},
+            "fixedCollection": {},
+        }.get(self.type, "")
 
     @property
     def option_values(self) -> list[Any] | None:
@@ -139,7 +156,9 @@ class CredentialType:
         try:
             return converter.structure(dict(obj), CredentialType)
         except (cattrs.BaseValidationError, TypeError, KeyError, ValueError) as exc:
-            raise PluginError(f"credential type {obj.get('name')!r}: malformed definition ({_first_error(exc)})")
+            raise PluginError(
+                f"credential type {obj.get('name')!r}: malformed definition ({_first_error(exc)})"
+            )
 
     def to_n8n(self) -> dict[str, Any]:
         """Return n8n JSON for this type; ``from_n8n(x).to_n8n() == x``."""
@@ -160,9 +179,12 @@ class CredentialType:
                 if attr is not attrs.NOTHING and not isinstance(attr, property):
                     values[field.name] = list(attr) if field.name == "properties" else attr
             if "name" not in values or "display_name" not in values:
-                raise PluginError(f"credential type class {value.__qualname__} must set `name` and `display_name`")
-            values["properties"] = [p if isinstance(p, Property) else Property.from_n8n(p) for p in values.get(
-                "properties", [])]
+                raise PluginError(
+                    f"credential type class {value.__qualname__} must set `name` and `display_name`"
+                )
+            values["properties"] = [
+                p if isinstance(p, Property) else Property.from_n8n(p) for p in values.get("properties", [])
+            ]
             return value(**values)
         if isinstance(value, Mapping):
             return cls.from_n8n(value)
@@ -224,13 +246,19 @@ def _make_converter() -> cattrs.Converter:
     for cls in (Property, CredentialType):
         fields = [f for f in attrs.fields(cls) if f.name != "extra"]
         renames = {
-            f.name: override(rename=_camel(f.name), omit_if_default=False if f.name in ("properties", "type") else None)
+            f.name: override(
+                rename=_camel(f.name), omit_if_default=False if f.name in ("properties", "type") else None
+            )
             for f in fields
         }
         known = {_camel(f.name) for f in fields}
         structure = make_dict_structure_fn(cls, conv, extra=override(omit=True), **renames)  # type: ignore[arg-type]
         unstructure = make_dict_unstructure_fn(
-            cls, conv, _cattrs_omit_if_default=True, extra=override(omit=True), **renames  # type: ignore[arg-type]
+            cls,
+            conv,
+            _cattrs_omit_if_default=True,
+            extra=override(omit=True),
+            **renames,  # type: ignore[arg-type]
         )
 
         def structure_hook(obj: Any, _: Any, *, _s: Any = structure, _known: set[str] = known) -> Any:

@@ -18,7 +18,7 @@ from typing import Any, Final
 from .errors import ExpressionError, ValidationError
 from .schema import CredentialType, Property
 
-__all__ = ["MANAGED_FIELDS", "MAX_VALUE_BYTES", "MAX_DATA_BYTES", "validate", "visible_properties"]
+__all__ = ["MANAGED_FIELDS", "MAX_DATA_BYTES", "MAX_VALUE_BYTES", "validate", "visible_properties"]
 
 #: Fields the framework writes itself (OAuth2 token responses, as n8n stores them).
 MANAGED_FIELDS: Final = frozenset({"oauthTokenData"})
@@ -127,10 +127,10 @@ def _check_value(prop: Property, value: Any) -> str | None:
 
 
 def _check_expression(value: str) -> str | None:
-    from .expressions import parse_template
+    from .expressions import parse
 
     try:
-        parse_template(value)
+        parse(value)
     except ExpressionError as exc:
         return f"invalid expression ({exc})"
     return None

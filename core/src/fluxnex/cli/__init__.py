@@ -13,7 +13,7 @@ import click
 
 from ..errors import FluxnexError
 
-__all__ = ["main", "cli"]
+__all__ = ["cli", "main"]
 
 # command name -> "module:attribute", imported only when that command runs (keeps `--help` and
 # `types list` fast: nothing here imports SQLAlchemy, requests or cryptography at module level).
@@ -64,7 +64,9 @@ class _LazyGroup(click.Group):
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, _HELP.get(name, "")) for name in self.list_commands(ctx) if self.get_command(ctx, name)]
+        rows = [
+            (name, _HELP.get(name, "")) for name in self.list_commands(ctx) if self.get_command(ctx, name)
+        ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

@@ -84,7 +84,13 @@ def show_type(name: str, as_json: bool) -> None:
     echo_table(
         ["PROPERTY", "TYPE", "REQUIRED", "SECRET", "DEFAULT"],
         [
-            [p["name"], p["type"], "yes" if p["required"] else "", "secret" if p["secret"] else "", _short(p["default"])]
+            [
+                p["name"],
+                p["type"],
+                "yes" if p["required"] else "",
+                "secret" if p["secret"] else "",
+                _short(p["default"]),
+            ]
             for p in props
         ],
     )
@@ -105,9 +111,7 @@ def plugins_command(as_json: bool) -> None:
         for p in registry.plugins
     ]
     failed = [{"name": f.name, "distribution": f.distribution, "error": f.error} for f in registry.failures]
-    conflicts = {
-        name: [p.label for p in providers] for name, providers in sorted(registry.conflicts.items())
-    }
+    conflicts = {name: [p.label for p in providers] for name, providers in sorted(registry.conflicts.items())}
     if as_json:
         echo_json({"loaded": loaded, "failed": failed, "conflicts": conflicts})
         return

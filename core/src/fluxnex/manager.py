@@ -1,0 +1,368 @@
+"""``CredentialManager``: the API worker runtimes import.
+
+One manager per process is the normal use; it is thread-safe. Every read and write filters by tenant: a
+connection of another tenant is simply not found. Data is validated against its type before anything is
+written, encrypted with AES-256-GCM bound to (tenant, connection id, type), and OAuth2 tokens are refreshed
+on demand (``get_connection``) through the exactly-once protocol of :mod:`fluxnex.refresh`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from . import config
+from .errors import (
+    ConcurrentUpdateError,
+    ConnectionExpired,
+    ConnectionNotFound,
+    FluxnexError,
+    ValidationError,
+)
+from .plugins import TypeRegistry, get_registry
+from .store import ConnectionRow, ConnectionStore, Status
+from .validation import validate
+
+if TYPE_CHECKING:
+    import requests
+
+    from .crypto import Keyring
+    from .schema import CredentialType
+
+__all__ = ["DEFAULT_REFRESH_LEEWAY", "ConnectionInfo", "CredentialManager"]
+
+_log = logging.getLogger("fluxnex.manager")
+UTC = dt.UTC
+
+#: Seconds before expiry at which ``get_connection`` refreshes a token (a type may set ``refresh_leeway``).
+DEFAULT_REFRESH_LEEWAY: Final = 60.0
+_CAS_ATTEMPTS: Final = 8
+
+
+@attrs.frozen
+class ConnectionInfo:
+    """What can be shown about a connection without its secrets."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    type: str
+    name: str
+    status: Status
+    expires_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    last_refreshed_at: dt.datetime | None = None
+    refresh_failures: int = 0
+    last_error: str | None = None
+
+    @classmethod
+    def from_row(cls, row: ConnectionRow) -> ConnectionInfo:
+        """Build the info of a stored row (never reads its data)."""
+        return cls(
+            id=row.id,
+            tenant_id=row.tenant_id,
+            type=row.type,
+            name=row.name,
+            status=Status(row.status),
+            expires_at=row.expires_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            last_refreshed_at=row.last_refreshed_at,
+            refresh_failures=row.refresh_failures,
+            last_error=row.last_error,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (ISO timestamps, string UUIDs)."""
+        out: dict[str, Any] = {}
+        for key, value in attrs.asdict(self, recurse=False).items():
+            if isinstance(value, uuid.UUID | dt.datetime):
+                value = value.isoformat() if isinstance(value, dt.datetime) else str(value)
+            out[key] = value.value if isinstance(value, Status) else value
+        return out
+
+
+def parse_tenant(value: uuid.UUID | str) -> uuid.UUID:
+    """Accept a UUID or its string form; anything else is a one-line error."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, AttributeError, TypeError):
+        raise FluxnexError(f"tenant_id must be a UUID, got {value!r}") from None
+
+
+def with_token_expiry(data: dict[str, Any]) -> dict[str, Any]:
+    """Add ``oauthTokenData.expires_at`` from ``expires_in`` when a caller stored a raw token response."""
+    token = data.get("oauthTokenData")
+    if isinstance(token, Mapping) and "expires_at" not in token:
+        expires_in = token.get("expires_in")
+        if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+            data["oauthTokenData"] = {**token, "expires_at": time.time() + float(expires_in)}
+    return data
+
+
+def token_expiry(data: Mapping[str, Any]) -> dt.datetime | None:
+    """The plaintext expiry column's value for ``data``: ``oauthTokenData.expires_at``, else None."""
+    token = data.get("oauthTokenData")
+    if not isinstance(token, Mapping):
+        return None
+    value = token.get("expires_at")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return dt.datetime.fromtimestamp(float(value), UTC)
+
+
+class CredentialManager:
+    """Create, read, update and delete connections; ``get_connection`` always returns fresh credentials."""
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        encryption_keys: Keyring | str | None = None,
+        *,
+        registry: TypeRegistry | None = None,
+        refresh_leeway: float = DEFAULT_REFRESH_LEEWAY,
+        lease_seconds: float = 30.0,
+        http_timeout: float = 10.0,
+    ) -> None:
+        from .refresh import RefreshCoordinator
+
+        self.database_url = config.database_url(database_url)
+        self.keyring = config.load_keyring(self.database_url, encryption_keys)
+        self.store = ConnectionStore(self.database_url)
+        self._registry = registry
+        self.refresh_leeway = refresh_leeway
+        self.http_timeout = http_timeout
+        self._local = threading.local()
+        self.refresher = RefreshCoordinator(self, lease_seconds=lease_seconds)
+
+    def __repr__(self) -> str:
+        return (
+            f"CredentialManager({config.redact_url(self.database_url)!r}, keys={list(self.keyring.kids)!r})"
+        )
+
+    # -- plumbing shared with the refresher, the CLI and the worker --------------------------------------
+
+    @property
+    def registry(self) -> TypeRegistry:
+        """The type registry (discovered plugins unless one was given)."""
+        if self._registry is None:
+            self._registry = get_registry()
+        return self._registry
+
+    def credential_type(self, name: str) -> CredentialType:
+        """The resolved credential type ``name``."""
+        return self.registry.get(name)
+
+    @property
+    def http(self) -> requests.Session:
+        """A per-thread ``requests.Session`` for provider calls (timeouts are set on every call)."""
+        session = getattr(self._local, "http", None)
+        if session is None:
+            import requests
+
+            session = requests.Session()
+            session.headers["User-Agent"] = "fluxnex"
+            self._local.http = session
+        return session
+
+    def encrypt(
+        self, tenant_id: uuid.UUID, connection_id: uuid.UUID, type_name: str, data: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The envelope of ``data`` bound to its row."""
+        from .crypto import associated_data
+
+        plaintext = json.dumps(data, separators=(",", ":")).encode()
+        return self.keyring.encrypt(plaintext, associated_data(tenant_id, connection_id, type_name))
+
+    def decrypt(self, row: ConnectionRow) -> dict[str, Any]:
+        """The plaintext data of a stored row; ``DecryptionError`` names the connection and the key."""
+        from .crypto import associated_data
+
+        plaintext = self.keyring.decrypt(
+            row.data,
+            associated_data(row.tenant_id, row.id, row.type),
+            what=f"connection {row.name!r} (id {row.id})",
+        )
+        data: dict[str, Any] = json.loads(plaintext)
+        return data
+
+    def leeway_for(self, type_name: str) -> float:
+        """Seconds before expiry at which tokens of ``type_name`` are refreshed."""
+        try:
+            value = getattr(self.credential_type(type_name), "refresh_leeway", None)
+        except FluxnexError:
+            value = None
+        return float(value) if isinstance(value, int | float) else self.refresh_leeway
+
+    def _row(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionRow:
+        tenant = parse_tenant(tenant_id)
+        row = self.store.get(tenant, name)
+        if row is None:
+            raise ConnectionNotFound(tenant, name)
+        return row
+
+    def expires_at_for(self, ct: CredentialType, data: Mapping[str, Any]) -> dt.datetime | None:
+        """Expiry of the access token in ``data``: from the token response, else from a plugin hook."""
+        expiry = token_expiry(data)
+        if expiry is not None or not isinstance(data.get("oauthTokenData"), Mapping):
+            return expiry
+        value = self.registry.hook.token_expires_at(credential_type=ct, data=dict(data), http=self.http)
+        return None if value is None else dt.datetime.fromtimestamp(float(value), UTC)
+
+    # -- the API -------------------------------------------------------------------------------------------
+
+    def create_connection(
+        self, tenant_id: uuid.UUID | str, type: str, name: str, data: Mapping[str, Any]
+    ) -> ConnectionInfo:
+        """Validate ``data`` against ``type`` and store it encrypted as a new connection."""
+        tenant = parse_tenant(tenant_id)
+        _check_name(name)
+        ct = self.credential_type(type)
+        clean = with_token_expiry(validate(ct, data))
+        deprecated = getattr(ct, "deprecated", None)
+        if deprecated:
+            warnings.warn(
+                f"credential type {ct.name!r} is deprecated: {deprecated}", DeprecationWarning, stacklevel=2
+            )
+            _log.warning("creating connection %r of deprecated type %s: %s", name, ct.name, deprecated)
+        connection_id = uuid.uuid4()
+        now = dt.datetime.now(UTC)
+        row = ConnectionRow(
+            id=connection_id,
+            tenant_id=tenant,
+            type=ct.name,
+            name=name,
+            data=self.encrypt(tenant, connection_id, ct.name, clean),
+            status=Status.ACTIVE,
+            expires_at=self.expires_at_for(ct, clean),
+            version=1,
+            lease_owner=None,
+            lease_until=None,
+            refresh_failures=0,
+            last_error=None,
+            next_attempt_at=None,
+            last_refreshed_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+        return ConnectionInfo.from_row(self.store.insert(row))
+
+    def get_connection(self, tenant_id: uuid.UUID | str, name: str) -> dict[str, Any]:
+        """The connection's plain data, its access token refreshed first when it expires within the leeway."""
+        return self.read_connection(tenant_id, name)[1]
+
+    def read_connection(self, tenant_id: uuid.UUID | str, name: str) -> tuple[ConnectionRow, dict[str, Any]]:
+        """``get_connection`` plus the row it read (callers that may force a refresh later pass it back)."""
+        row = self._row(tenant_id, name)
+        if row.status == Status.EXPIRED:
+            raise _expired(row)
+        expires_at = row.expires_at
+        if expires_at is not None:
+            leeway = self.leeway_for(row.type)
+            if expires_at.timestamp() - leeway <= dt.datetime.now(UTC).timestamp():
+                return row, self.refresher.ensure_fresh(row)
+        return row, self.decrypt(row)
+
+    def refresh_connection(self, tenant_id: uuid.UUID | str, name: str) -> dict[str, Any]:
+        """Refresh now, whatever the expiry (once across every caller that saw the same version)."""
+        row = self._row(tenant_id, name)
+        if row.status == Status.EXPIRED:
+            raise _expired(row)
+        return self.refresher.ensure_fresh(row, force=True)
+
+    def get_connection_info(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionInfo:
+        """The connection's info (no secrets)."""
+        return ConnectionInfo.from_row(self._row(tenant_id, name))
+
+    def list_connections(
+        self, tenant_id: uuid.UUID | str, type: str | None = None, status: Status | str | None = None
+    ) -> list[ConnectionInfo]:
+        """The tenant's connections, optionally of one type or status, ordered by name."""
+        tenant = parse_tenant(tenant_id)
+        if status is not None:
+            try:
+                status = Status(str(status).upper())
+            except ValueError:
+                raise FluxnexError(f"unknown status {status!r}: use one of ACTIVE, ERROR, EXPIRED") from None
+        return [ConnectionInfo.from_row(r) for r in self.store.list(tenant, type=type, status=status)]
+
+    def update_connection(
+        self,
+        tenant_id: uuid.UUID | str,
+        name: str,
+        data: Mapping[str, Any] | None = None,
+        new_name: str | None = None,
+    ) -> ConnectionInfo:
+        """Replace the data (the stored token is kept unless ``data`` has one) and/or rename; version-checked."""
+        if new_name is not None:
+            _check_name(new_name)
+        for _ in range(_CAS_ATTEMPTS):
+            row = self._row(tenant_id, name)
+            changes: dict[str, Any] = {}
+            if data is not None:
+                ct = self.credential_type(row.type)
+                merged = dict(data)
+                if "oauthTokenData" not in merged:
+                    old_token = self.decrypt(row).get("oauthTokenData")
+                    if old_token is not None:
+                        merged["oauthTokenData"] = old_token
+                clean = with_token_expiry(validate(ct, merged))
+                changes.update(
+                    data=self.encrypt(row.tenant_id, row.id, row.type, clean),
+                    expires_at=self.expires_at_for(ct, clean),
+                )
+                if row.status == Status.EXPIRED and "oauthTokenData" in data:
+                    changes.update(status=Status.ACTIVE.value, refresh_failures=0, last_error=None)
+            if new_name is not None:
+                changes["name"] = new_name
+            if not changes:
+                return ConnectionInfo.from_row(row)
+            updated = self.store.update_cas(row.id, row.version, **changes)
+            if updated is not None:
+                return ConnectionInfo.from_row(updated)
+        raise ConcurrentUpdateError(
+            f"connection {name!r} kept changing under {_CAS_ATTEMPTS} update attempts; try again"
+        )
+
+    def delete_connection(self, tenant_id: uuid.UUID | str, name: str) -> None:
+        """Delete the connection; ``ConnectionNotFound`` if the tenant has none of that name."""
+        tenant = parse_tenant(tenant_id)
+        if not self.store.delete(tenant, name):
+            raise ConnectionNotFound(tenant, name)
+
+    def session(self, tenant_id: uuid.UUID | str, name: str) -> requests.Session:
+        """A ``requests.Session`` that authenticates every request with the connection's fresh credentials."""
+        from .session import ConnectionSession
+
+        self._row(tenant_id, name)  # fail now, not at the first request, when there is no such connection
+        return ConnectionSession(self, parse_tenant(tenant_id), name)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.store.dispose()
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise ValidationError(
+            "(connection)", [("name", "must be a non-empty string of at most 200 characters")]
+        )
+
+
+def _expired(row: ConnectionRow) -> ConnectionExpired:
+    reason = f" ({row.last_error})" if row.last_error else ""
+    return ConnectionExpired(
+        f"connection {row.name!r} has expired{reason}: reconnect it with "
+        f"`fluxnex connect --tenant {row.tenant_id} --type {row.type} --name {row.name!r}`"
+    )
