@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fluxnex.expressions import UNDEFINED, evaluate, find_expressions
 from fluxnex.testing.n8n_catalog import catalog_path
 
@@ -80,27 +79,32 @@ _EXTRA_DATA = {"n": 5, "f": 1.5, "z": 0, "s": "a-b-c", "e": "", "t": True, "nul"
 EXTRA_EXPRESSIONS = [
     "={{$credentials.n + 1}}", "={{$credentials.n + '1'}}", "={{$credentials.f * 2}}", "={{ 7 % 3 }}",
     "={{ 1 / 3 }}", "=x{{ 1 / 3 }}", "={{ -$credentials.z }}", "=v{{ 0.000001 }}{{ 1e-7 }}",
-    "={{ 1e21 + 1 }}", "={{ 123456789012345680000 }}", "={{$credentials.num == 12}}", "={{ null == undefined }}",
-    "={{ null === undefined }}", "={{ '' == 0 }}", "={{ [1] == 1 }}", "={{ '10' < '9' }}", "={{ 10 < '9' }}",
-    "={{ $credentials.nul }}", "=a{{ $credentials.nul }}b{{ $credentials.missing }}c{{ $credentials.t }}",
-    "={{ $credentials.arr }}", "=a{{ $credentials.arr }}", "=a{{ $credentials.obj }}", "={{ $credentials.obj.k }}",
-    "={{ $credentials.missing.deep }}", "=a{{ $credentials.missing.deep }}b", "={{ $credentials.missing?.deep }}",
-    "={{ $credentials.missing ?? 'd' }}", "={{ $credentials.z ?? 'd' }}", "={{ $credentials.z || 'd' }}",
-    "={{ $credentials.e && 'y' }}", "={{ !$credentials.e }}", "={{ typeof $credentials.n }}",
-    "={{ $credentials.s.split('-') }}", "={{ $credentials.s.split('-', 2).join('+') }}",
-    "={{ $credentials.s.split(/-/) }}", "={{ $credentials.s.split('') }}", "={{ $credentials.s.replace('-', '_') }}",
+    "={{ 1e21 + 1 }}", "={{ 123456789012345680000 }}", "={{$credentials.num == 12}}",
+    "={{ null == undefined }}", "={{ null === undefined }}", "={{ '' == 0 }}", "={{ [1] == 1 }}",
+    "={{ '10' < '9' }}", "={{ 10 < '9' }}", "={{ $credentials.nul }}",
+    "=a{{ $credentials.nul }}b{{ $credentials.missing }}c{{ $credentials.t }}", "={{ $credentials.arr }}",
+    "=a{{ $credentials.arr }}", "=a{{ $credentials.obj }}", "={{ $credentials.obj.k }}",
+    "={{ $credentials.missing.deep }}", "=a{{ $credentials.missing.deep }}b",
+    "={{ $credentials.missing?.deep }}", "={{ $credentials.missing ?? 'd' }}",
+    "={{ $credentials.z ?? 'd' }}", "={{ $credentials.z || 'd' }}", "={{ $credentials.e && 'y' }}",
+    "={{ !$credentials.e }}", "={{ typeof $credentials.n }}", "={{ $credentials.s.split('-') }}",
+    "={{ $credentials.s.split('-', 2).join('+') }}", "={{ $credentials.s.split(/-/) }}",
+    "={{ $credentials.s.split('') }}", "={{ $credentials.s.replace('-', '_') }}",
     "={{ $credentials.s.replace(/-/g, '_') }}", "={{ $credentials.s.replace(/(\\w)-/g, '$1$1') }}",
     "={{ $credentials.s.replaceAll('-', '') }}", "={{ $credentials.url.replace(/\\/+$/, '') }}",
-    "={{ $credentials.s.slice(-3) }}", "={{ $credentials.s.slice(1, -1) }}", "={{ $credentials.s.substring(3, 1) }}",
-    "={{ $credentials.s.indexOf('b') }}", "={{ $credentials.s.includes('c') }}", "={{ $credentials.s.toUpperCase() }}",
+    "={{ $credentials.s.slice(-3) }}", "={{ $credentials.s.slice(1, -1) }}",
+    "={{ $credentials.s.substring(3, 1) }}", "={{ $credentials.s.indexOf('b') }}",
+    "={{ $credentials.s.includes('c') }}", "={{ $credentials.s.toUpperCase() }}",
     "={{ $credentials.s.padStart(8, '*') }}", "={{ $credentials.s.length }}", "={{ $credentials.s[2] }}",
     "={{ `t-${$credentials.n}-${$credentials.nul}` }}", "={{ [1, 2, 3].includes(2) }}", "={{ ({a: 1}).a }}",
-    "={{ String(1.50) + String(true) }}", "={{ Number('0x10') }}", "={{ Number(' 12 ') }}", "={{ Number('1e3') }}",
-    "={{ encodeURIComponent('a b&c/é') }}", "={{ parseInt('42px') }}", "={{ btoa('user:pw') }}",
-    "={{ $credentials.n.toString() }}", "={{ $credentials.arr.length }}", "={{ $credentials.arr.indexOf('x') }}",
-    "={{ 'a' + {} }}", "={{ 'a' + [1, [2, 3]] }}", "={{ 1 + null }}", "={{ 1 + undefined }}", "={{ true + 1 }}",
-    "={{ 0.1 * 3 }}", "={{ 100 / 3 }}", "={{ -1 / 0 }}", "={{ 5e-324 }}", "={{ 9007199254740992 + 2 }}", "={{ btoa('u') }}",
-    "={{ $credentials.missing() }}", "=a{{ $credentials.s.nope() }}b", "={{ 1 + }}", "={{ $credentials.constructor }}",
+    "={{ String(1.50) + String(true) }}", "={{ Number('0x10') }}", "={{ Number(' 12 ') }}",
+    "={{ Number('1e3') }}", "={{ encodeURIComponent('a b&c/é') }}", "={{ parseInt('42px') }}",
+    "={{ btoa('user:pw') }}", "={{ $credentials.n.toString() }}", "={{ $credentials.arr.length }}",
+    "={{ $credentials.arr.indexOf('x') }}", "={{ 'a' + {} }}", "={{ 'a' + [1, [2, 3]] }}",
+    "={{ 1 + null }}", "={{ 1 + undefined }}", "={{ true + 1 }}", "={{ 0.1 * 3 }}", "={{ 100 / 3 }}",
+    "={{ -1 / 0 }}", "={{ 5e-324 }}", "={{ 9007199254740992 + 2 }}", "={{ btoa('u') }}",
+    "={{ $credentials.missing() }}", "=a{{ $credentials.s.nope() }}b", "={{ 1 + }}",
+    "={{ $credentials.constructor }}",
 ]
 
 

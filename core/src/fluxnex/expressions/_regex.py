@@ -182,6 +182,9 @@ def _translate(src: str, *, dotall: bool, multiline: bool) -> str:
             out.append(token)
             last_atom_group = None
             continue
+        elif c == "^":
+            out.append("^")
+            i += 1
         elif c == ".":
             out.append("[\\s\\S]" if dotall else "[^\\n\\r\\u2028\\u2029]")
             i += 1
