@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy.engine import make_url
-
 from fluxnex.crypto import Keyring, generate_key_line
 from fluxnex.store import ConnectionStore
+from sqlalchemy.engine import make_url
+
+__all__ = ["keyring", "pg_schema_url", "store", "store_url"]
 
 PG_ENV = "FLUXNEX_TEST_POSTGRES_URL"
 
@@ -32,8 +33,10 @@ def pg_schema_url() -> Iterator[str]:
     with psycopg.connect(pg_conninfo(base), autocommit=True) as admin:  # fails, not skips, if unreachable
         admin.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
+        yield (
+            make_url(base)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
         )
     finally:
         with psycopg.connect(pg_conninfo(base), autocommit=True) as admin:

@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from fluxnex import config
 from fluxnex.crypto import Keyring, associated_data, generate_key_line
 from fluxnex.errors import ConfigurationError, DecryptionError
@@ -196,7 +195,7 @@ def test_racing_key_file_creators_share_one_key(env: Path) -> None:
 
 def test_keyring_precedence_and_missing_key(env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     pg = "postgresql+psycopg://u:pw@h/db"
-    with pytest.raises(ConfigurationError, match="no encryption key configured.*FLUXNEX_ENCRYPTION_KEYS") as info:
+    with pytest.raises(ConfigurationError, match=r"no encryption key configured.*FLUXNEX_ENCRYPTION_KEYS") as info:
         config.load_keyring(pg)
     assert "pw" not in str(info.value)
     with pytest.raises(ConfigurationError):

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
-from store_fixtures import keyring, pg_conninfo, pg_schema_url, store, store_url  # noqa: E402, F401
-
 from fluxnex.crypto import Keyring, associated_data
 from fluxnex.errors import ConnectionExists
 from fluxnex.store import ConnectionRow, ConnectionStore, Status
+from store_fixtures import *  # noqa: F403 - fixtures
+from store_fixtures import pg_conninfo
 
 UTC = dt.UTC
 NOW = dt.datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -174,9 +174,10 @@ def test_raw_database_holds_no_plaintext(store: ConnectionStore, store_url: str,
     for i, secret in enumerate(secrets):
         row = store.insert(make_row(keyring, tenant, f"s{i}", {"clientSecret": secret, "accessToken": secret}))
         store.update_cas(row.id, 1, last_error="HTTP 400 invalid_grant")
-    assert json.loads(keyring.decrypt(row.data, associated_data(tenant, row.id, row.type), what="s"))[
-        "clientSecret"
-    ] == secrets[-1]
+    assert (
+        json.loads(keyring.decrypt(row.data, associated_data(tenant, row.id, row.type), what="s"))["clientSecret"]
+        == secrets[-1]
+    )
     if store_url.startswith("sqlite"):
         db = Path(make_url(store_url).database or "")
         blobs = [p.read_bytes() for p in db.parent.iterdir() if p.name.startswith(db.name)]
@@ -191,7 +192,7 @@ def test_raw_database_holds_no_plaintext(store: ConnectionStore, store_url: str,
         assert b"s0" in dump
     for secret in secrets:
         assert secret.encode() not in dump
-        assert "PLAINTEXT-SECRET".encode() not in dump
+        assert b"PLAINTEXT-SECRET" not in dump
 
 
 def test_second_store_on_same_database(store: ConnectionStore, store_url: str, keyring: Keyring) -> None:
@@ -218,7 +219,7 @@ def _claim_in_process(url: str, owner: str, out: object) -> None:
     out.put(got)  # type: ignore[attr-defined]
 
 
-def test_claim_due_two_processes_on_postgres(pg_schema_url: str, keyring: Keyring) -> None:  # noqa: F811
+def test_claim_due_two_processes_on_postgres(pg_schema_url: str, keyring: Keyring) -> None:
     import multiprocessing
 
     store = ConnectionStore(pg_schema_url)

@@ -10,10 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
-from store_fixtures import pg_schema_url, store_url  # noqa: E402, F401
-
 from fluxnex.errors import ConfigurationError, MigrationError
 from fluxnex.store import ConnectionStore, create_engine, current_revision, head_revision, upgrade
+from store_fixtures import *  # noqa: F403 - fixtures
 
 
 def test_fresh_database_migrates_to_head(store_url: str) -> None:
@@ -73,7 +72,7 @@ def _migrate(url: str) -> None:
     upgrade(url)
 
 
-def test_concurrent_migrators_on_postgres(pg_schema_url: str) -> None:  # noqa: F811
+def test_concurrent_migrators_on_postgres(pg_schema_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_migrate, args=(pg_schema_url,)) for _ in range(3)]
     for p in procs:

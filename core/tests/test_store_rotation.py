@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
-from store_fixtures import pg_schema_url, store, store_url  # noqa: E402, F401
-
 from fluxnex.crypto import Keyring, associated_data, generate_key_line
 from fluxnex.errors import DecryptionError
 from fluxnex.rotation import RotationProgress, rotate_keys
 from fluxnex.store import ConnectionRow, ConnectionStore
+from store_fixtures import *  # noqa: F403 - fixtures
 
 OLD = generate_key_line("old")
 NEW = generate_key_line("new")

@@ -78,9 +78,7 @@ class Keyring:
             if kid in aead:
                 raise ConfigurationError(f"duplicate key id {kid!r} in the encryption keyring")
             if len(key) != _KEY_BYTES:
-                raise ConfigurationError(
-                    f"key {kid!r} is {len(key)} bytes long; AES-256 needs {_KEY_BYTES} bytes"
-                )
+                raise ConfigurationError(f"key {kid!r} is {len(key)} bytes long; AES-256 needs {_KEY_BYTES} bytes")
             aead[kid] = AESGCM(key)
         self._aead = aead
         self._kids = tuple(kid for kid, _ in pairs)

@@ -49,8 +49,7 @@ class RawAccess:
             self.sql_after = _SELECT + " WHERE id > ? ORDER BY id LIMIT ?"
             self.sql_first = _SELECT + " ORDER BY id LIMIT ?"
             self.sql_set_data = (
-                "UPDATE connection SET data = ?, version = version + 1, updated_at = ? "
-                "WHERE id = ? AND version = ?"
+                "UPDATE connection SET data = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?"
             )
             self.decode: Callable[[Sequence[Any]], ConnectionRow] = self._decode_sqlite
         else:
@@ -59,8 +58,7 @@ class RawAccess:
             self.sql_after = _SELECT + " WHERE id > %s ORDER BY id LIMIT %s"
             self.sql_first = _SELECT + " ORDER BY id LIMIT %s"
             self.sql_set_data = (
-                "UPDATE connection SET data = %s, version = version + 1, updated_at = %s "
-                "WHERE id = %s AND version = %s"
+                "UPDATE connection SET data = %s, version = version + 1, updated_at = %s WHERE id = %s AND version = %s"
             )
             self.decode = self._decode_pg
 

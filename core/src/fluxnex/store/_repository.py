@@ -170,9 +170,7 @@ class ConnectionStore:
             raise
         return _from_core(stored)
 
-    def update_cas(
-        self, connection_id: uuid.UUID, expected_version: int, **changes: Any
-    ) -> ConnectionRow | None:
+    def update_cas(self, connection_id: uuid.UUID, expected_version: int, **changes: Any) -> ConnectionRow | None:
         """Apply ``changes`` if the row is still at ``expected_version``; the new row, or None on mismatch."""
         values = _clean_changes(changes)
         values.update(version=T.c.version + 1, updated_at=_now())
@@ -200,9 +198,7 @@ class ConnectionStore:
             result = conn.execute(T.delete().where(*where))
         return bool(result.rowcount)
 
-    def write_data_batch(
-        self, updates: Sequence[tuple[uuid.UUID, int, dict[str, Any]]]
-    ) -> builtins.list[uuid.UUID]:
+    def write_data_batch(self, updates: Sequence[tuple[uuid.UUID, int, dict[str, Any]]]) -> builtins.list[uuid.UUID]:
         """Set ``data`` on many rows by compare-and-set in one transaction; return the ids that conflicted."""
         raw = self._raw
         now = raw.dt_param(_now())
@@ -294,9 +290,9 @@ class ConnectionStore:
             ids = builtins.list(conn.execute(pick).scalars())
             if not ids:
                 return []
-            rows = conn.execute(
-                T.update().where(T.c.id.in_(ids), due).values(**values).returning(*T.c)
-            ).mappings().all()
+            rows = (
+                conn.execute(T.update().where(T.c.id.in_(ids), due).values(**values).returning(*T.c)).mappings().all()
+            )
         claimed = [_from_core(m) for m in rows]
         claimed.sort(key=lambda r: (r.expires_at or t, r.id))
         return claimed
