@@ -1,0 +1,34 @@
+"""Shared CLI plumbing: the manager from the environment, the tenant option, masking."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from ..manager import CredentialManager
+    from ..schema import CredentialType
+
+TENANT_OPTION = click.option(
+    "--tenant", "tenant", required=True, envvar="FLUXNEX_TENANT", show_envvar=True, help="Tenant UUID."
+)
+MASK = "********"
+
+
+def manager() -> CredentialManager:
+    """A manager configured from the environment (FLUXNEX_DATABASE_URL, FLUXNEX_ENCRYPTION_KEYS, ...)."""
+    from ..manager import CredentialManager
+
+    return CredentialManager()
+
+
+def masked(ct: CredentialType | None, data: dict[str, Any], reveal: bool) -> dict[str, Any]:
+    """``data`` with secret values replaced by a mask (every value of unknown types), unless ``reveal``."""
+    if reveal:
+        return data
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        secret = True if ct is None else ct.is_secret(key)
+        out[key] = (MASK if value not in ("", None) else value) if secret else value
+    return out

@@ -1,0 +1,182 @@
+"""``fluxnex connections add|list|show|test|refresh|delete``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from ..errors import FluxnexError
+from ._context import TENANT_OPTION, manager, masked
+from ._output import JSON_OPTION, echo_json, echo_table
+
+
+@click.group("connections")
+def connections_group() -> None:
+    """Add, list, show, test, refresh and delete connections."""
+
+
+def _read_data(source: str | None) -> dict[str, Any]:
+    if source is None:
+        return {}
+    text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()  # noqa: SIM115
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise FluxnexError(f"--data {source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise FluxnexError(f"--data {source}: expected a JSON object")
+    return data
+
+
+def prompt_missing(type_name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Prompt for the properties shown under displayOptions that ``data`` lacks (hidden input for secrets)."""
+    from ..plugins import get_registry
+    from ..validation import visible_properties
+
+    ct = get_registry().get(type_name)
+    asked: set[str] = set()
+    while True:  # a choice can show further properties (displayOptions), so look again after each answer
+        pending = [p for p in visible_properties(ct, data) if p.name not in data and p.name not in asked
+                   and p.type != "hidden"]
+        if not pending:
+            return data
+        prop = pending[0]
+        asked.add(prop.name)
+        default = prop.default_value
+        label = prop.display_name + (" (required)" if prop.required else "")
+        if prop.type == "boolean":
+            data[prop.name] = click.confirm(label, default=bool(default))
+        elif prop.option_values is not None and prop.type == "options":
+            choice = click.Choice([str(v) for v in prop.option_values])
+            answer = click.prompt(label, type=choice, default=str(default) if default != "" else None)
+            data[prop.name] = next(v for v in prop.option_values if str(v) == answer)
+        elif prop.type == "number":
+            data[prop.name] = click.prompt(label, type=float, default=default if default != "" else None)
+            if float(data[prop.name]).is_integer():
+                data[prop.name] = int(data[prop.name])
+        else:
+            secret = prop.is_secret
+            value = click.prompt(label, default="" if secret else (default or ""), hide_input=secret,
+                                 show_default=not secret)
+            if value != "" or prop.required:
+                data[prop.name] = value
+
+
+@connections_group.command("add")
+@TENANT_OPTION
+@click.option("--type", "type_name", required=True, help="Credential type name (see `fluxnex types list`).")
+@click.option("--name", required=True, help="Connection name, unique per tenant.")
+@click.option("--data", "data_source", metavar="FILE|-", help="JSON object with the values; prompts for the rest.")
+@click.option("--no-input", is_flag=True, help="Never prompt: fail on missing required values.")
+@JSON_OPTION
+def add_connection(tenant: str, type_name: str, name: str, data_source: str | None, no_input: bool,
+                   as_json: bool) -> None:
+    """Validate and store a new connection."""
+    from ..manager import parse_tenant
+
+    parse_tenant(tenant)
+    data = _read_data(data_source)
+    if not no_input and data_source != "-":
+        data = prompt_missing(type_name, data)
+    info = manager().create_connection(tenant, type_name, name, data)
+    if as_json:
+        echo_json(info.to_json())
+    else:
+        click.echo(f"Stored connection {info.name!r} ({info.type}) id {info.id} status {info.status.value}")
+
+
+@connections_group.command("list")
+@TENANT_OPTION
+@click.option("--type", "type_name", help="Only this credential type.")
+@click.option("--status", type=click.Choice(["ACTIVE", "ERROR", "EXPIRED"], case_sensitive=False))
+@JSON_OPTION
+def list_connections(tenant: str, type_name: str | None, status: str | None, as_json: bool) -> None:
+    """List a tenant's connections (no secrets)."""
+    infos = manager().list_connections(tenant, type=type_name, status=status)
+    if as_json:
+        echo_json([i.to_json() for i in infos])
+        return
+    echo_table(
+        ["NAME", "TYPE", "STATUS", "EXPIRES AT", "LAST ERROR"],
+        [[i.name, i.type, i.status.value, i.expires_at.isoformat(timespec="seconds") if i.expires_at else "never",
+          (i.last_error or "")[:60]] for i in infos],
+    )
+
+
+@connections_group.command("show")
+@TENANT_OPTION
+@click.argument("name")
+@click.option("--reveal", is_flag=True, help="Print secret values instead of masking them.")
+@JSON_OPTION
+def show_connection(tenant: str, name: str, reveal: bool, as_json: bool) -> None:
+    """Show a connection's info and data, secrets masked unless --reveal."""
+    mgr = manager()
+    info = mgr.get_connection_info(tenant, name)
+    row = mgr.store.get(info.tenant_id, name)
+    assert row is not None
+    data = mgr.decrypt(row)
+    try:
+        ct = mgr.credential_type(info.type)
+    except FluxnexError:
+        ct = None
+    shown = masked(ct, data, reveal)
+    if as_json:
+        echo_json({**info.to_json(), "data": shown})
+        return
+    for key, value in info.to_json().items():
+        click.echo(f"{key}: {value}")
+    click.echo("data:")
+    for key, value in shown.items():
+        click.echo(f"  {key}: {json.dumps(value) if not isinstance(value, str) else value}")
+
+
+@connections_group.command("refresh")
+@TENANT_OPTION
+@click.argument("name")
+@JSON_OPTION
+def refresh_connection(tenant: str, name: str, as_json: bool) -> None:
+    """Refresh the connection's token now."""
+    mgr = manager()
+    mgr.refresh_connection(tenant, name)
+    info = mgr.get_connection_info(tenant, name)
+    if as_json:
+        echo_json(info.to_json())
+    else:
+        expiry = info.expires_at.isoformat(timespec="seconds") if info.expires_at else "never"
+        click.echo(f"Refreshed {name!r}: status {info.status.value}, expires at {expiry}")
+
+
+@connections_group.command("test")
+@TENANT_OPTION
+@click.argument("name")
+@JSON_OPTION
+def test_connection(tenant: str, name: str, as_json: bool) -> None:
+    """Send the type's test request and report whether the credentials work."""
+    result = manager().test_connection(tenant, name)  # type: ignore[attr-defined]
+    if as_json:
+        echo_json({"ok": result.ok, "message": result.message, "status_code": result.status_code})
+    else:
+        click.echo(("OK" if result.ok else "FAILED") + (f": {result.message}" if result.message else ""))
+    if not result.ok:
+        sys.exit(1)
+
+
+@connections_group.command("delete")
+@TENANT_OPTION
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Revoke the token at the provider first (types that support it).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_connection(tenant: str, name: str, revoke: bool, yes: bool) -> None:
+    """Delete a connection."""
+    mgr = manager()
+    info = mgr.get_connection_info(tenant, name)
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Delete connection {name!r} ({info.type})?", abort=True)
+    if revoke:
+        revoked = mgr.revoke_connection(tenant, name)  # type: ignore[attr-defined]
+        click.echo("Revoked at the provider." if revoked else "Nothing to revoke for this type.")
+    mgr.delete_connection(tenant, name)
+    click.echo(f"Deleted connection {name!r}.")

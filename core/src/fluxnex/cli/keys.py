@@ -1,0 +1,53 @@
+"""``fluxnex keys generate|rotate``."""
+
+from __future__ import annotations
+
+import click
+
+from ._output import JSON_OPTION, echo_json
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Generate encryption keys and re-encrypt stored data under the primary key."""
+
+
+@keys_group.command("generate")
+@click.option("--kid", help="Key id (default: k<date>-<random>).")
+def generate_key(kid: str | None) -> None:
+    """Print a new key line `kid:<urlsafe base64 of 32 random bytes>` for FLUXNEX_ENCRYPTION_KEYS."""
+    from ..crypto import generate_key_line
+
+    click.echo(generate_key_line(kid))
+
+
+@keys_group.command("rotate")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@JSON_OPTION
+def rotate(batch_size: int, as_json: bool) -> None:
+    """Re-encrypt every connection under the primary (first) key; resumable, safe while others read and write."""
+    from ..config import database_url, load_keyring
+    from ..rotation import RotationProgress, rotate_keys
+    from ..store import ConnectionStore
+
+    url = database_url()
+    keyring = load_keyring(url)
+    store = ConnectionStore(url)
+    total = sum(store.count_by_status().values())
+    with click.progressbar(length=total, label=f"re-encrypting under {keyring.primary_kid}",
+                           file=click.get_text_stream("stderr"), show_pos=True) as bar:
+        seen = 0
+
+        def progress(step: RotationProgress) -> None:
+            nonlocal seen
+            bar.update(step.seen - seen)
+            seen = step.seen
+
+        result = rotate_keys(store, keyring, batch_size=batch_size, progress=progress)
+    summary = {"primary_kid": keyring.primary_kid, "rotated": result.rotated,
+               "already_primary": result.skipped_already_primary, "conflicts_retried": result.conflicts_retried}
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(f"Rotated {result.rotated} connection(s) to key {keyring.primary_kid!r}; "
+                   f"{result.skipped_already_primary} already under it; {result.conflicts_retried} conflict(s) retried.")

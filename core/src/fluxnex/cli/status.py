@@ -1,0 +1,42 @@
+"""``fluxnex status``: database, migration revision, key ids, plugins and connections per status."""
+
+from __future__ import annotations
+
+import click
+
+from ._output import JSON_OPTION, echo_json
+
+
+@click.command("status")
+@JSON_OPTION
+def status_command(as_json: bool) -> None:
+    """Show where data lives, the key ids, the plugins and how many connections are in each status."""
+    from ..config import redact_url
+    from ..store import current_revision, head_revision
+    from ._context import manager
+
+    mgr = manager()
+    registry = mgr.registry
+    counts = {status.value: n for status, n in mgr.store.count_by_status().items()}
+    report = {
+        "database": redact_url(mgr.database_url),
+        "revision": current_revision(mgr.database_url),
+        "head_revision": head_revision(),
+        "key_ids": list(mgr.keyring.kids),
+        "primary_key_id": mgr.keyring.primary_kid,
+        "plugins": [p.label for p in registry.plugins],
+        "failed_plugins": [f"{f.distribution}: {f.error}" for f in registry.failures],
+        "types": len(registry.names()),
+        "connections": counts,
+    }
+    if as_json:
+        echo_json(report)
+        return
+    click.echo(f"database:    {report['database']}")
+    click.echo(f"revision:    {report['revision']} (newest known {report['head_revision']})")
+    click.echo(f"keys:        {', '.join(report['key_ids'])} (primary {report['primary_key_id']})")
+    click.echo(f"plugins:     {', '.join(report['plugins'])}")
+    for failed in report["failed_plugins"]:
+        click.echo(f"  FAILED {failed}")
+    click.echo(f"types:       {report['types']}")
+    click.echo("connections: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -1,0 +1,149 @@
+"""Connecting an OAuth2 account: the native-app authorization-code flow (RFC 8252) and client credentials.
+
+``connect_oauth2`` validates the client settings, and then either fetches a token with the client-credentials
+grant, or runs the authorization-code flow with PKCE: a one-shot HTTP server on 127.0.0.1 receives the
+redirect, ``state`` is checked, the code is exchanged with the PKCE verifier, every extra callback parameter is
+kept (``oauthTokenData.callbackQueryString``, where n8n keeps QuickBooks' ``realmId``), and the connection is
+stored ACTIVE. A timeout or a denied consent stores nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .errors import FluxnexError
+from .validation import validate
+
+if TYPE_CHECKING:
+    from .manager import ConnectionInfo, CredentialManager
+
+__all__ = ["ConnectError", "connect_oauth2"]
+
+OAUTH2_BASE = "oAuth2Api"
+_PAGE = (
+    "<!doctype html><meta charset=utf-8><title>FluxNex</title>"
+    "<body style='font-family:sans-serif'><h1>{title}</h1><p>{text}</p><p>You can close this window.</p>"
+)
+
+
+class ConnectError(FluxnexError):
+    """The authorization flow did not complete (timeout, denied consent, state mismatch)."""
+
+
+class _Callback:
+    """The one redirect the local server waits for."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, str] | None = None
+        self.done = threading.Event()
+
+
+def _make_handler(callback: _Callback, path: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # the query holds the code: never log it
+            return
+
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            if parts.path != path or callback.done.is_set():
+                self.send_error(404)
+                return
+            params = dict(parse_qsl(parts.query, keep_blank_values=True))
+            denied = "error" in params
+            body = _PAGE.format(
+                title="Authorization denied" if denied else "Connected",
+                text="The provider did not grant access." if denied else "FluxNex received the authorization.",
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            callback.params = params
+            callback.done.set()
+
+    return Handler
+
+
+def connect_oauth2(
+    manager: CredentialManager,
+    tenant_id: uuid.UUID | str,
+    type_name: str,
+    name: str,
+    data: Mapping[str, Any],
+    *,
+    open_url: Callable[[str], object] | None = None,
+    timeout: float = 300.0,
+    port: int = 0,
+) -> ConnectionInfo:
+    """Authorize ``data``'s client with the provider and store the connection; returns its info.
+
+    ``open_url`` receives the authorization URL (the CLI opens a browser or prints it; tests follow it).
+    """
+    from . import oauth2
+    from .manager import parse_tenant
+
+    tenant = parse_tenant(tenant_id)
+    ct = manager.credential_type(type_name)
+    if not manager.registry.is_a(ct.name, OAUTH2_BASE):
+        raise FluxnexError(f"credential type {ct.name!r} is not OAuth2: use `fluxnex connections add`")
+    if manager.store.get(tenant, name) is not None:
+        from .errors import ConnectionExists
+
+        raise ConnectionExists(tenant, name)
+    settings = validate(ct, {k: v for k, v in data.items() if k != "oauthTokenData"})
+    effective = ct.effective_data(settings)
+    if effective.get("grantType") == "clientCredentials":
+        token_data = oauth2.client_credentials(effective, http=manager.http, timeout=manager.http_timeout)
+    else:
+        token_data = _authorization_code(manager, effective, open_url=open_url, timeout=timeout, port=port)
+    return manager.create_connection(tenant, ct.name, name, {**settings, "oauthTokenData": token_data["oauthTokenData"]})
+
+
+def _authorization_code(
+    manager: CredentialManager, effective: dict[str, Any], *, open_url: Callable[[str], object] | None,
+    timeout: float, port: int,
+) -> dict[str, Any]:
+    from . import oauth2
+
+    callback = _Callback()
+    path = "/callback"
+    server = HTTPServer(("127.0.0.1", port), _make_handler(callback, path))
+    server.timeout = 0.2
+    redirect_uri = f"http://127.0.0.1:{server.server_address[1]}{path}"
+    thread = threading.Thread(target=_serve_until, args=(server, callback), daemon=True, name="fluxnex-callback")
+    thread.start()
+    try:
+        request = oauth2.authorization_url(effective, redirect_uri)
+        if open_url is not None:
+            open_url(request.url)
+        if not callback.done.wait(timeout):
+            raise ConnectError(f"no authorization arrived within {timeout:g} s: nothing was stored")
+    finally:
+        callback.done.set()
+        thread.join(5)
+        server.server_close()
+    params = callback.params or {}
+    if "error" in params:
+        reason = params.get("error_description") or params["error"]
+        raise ConnectError(f"the provider did not grant access ({reason[:200]}): nothing was stored")
+    if params.get("state") != request.state:
+        raise ConnectError("the redirect's state does not match this flow (possible CSRF): nothing was stored")
+    code = params.get("code")
+    if not code:
+        raise ConnectError("the redirect carried no authorization code: nothing was stored")
+    extra = {k: v for k, v in params.items() if k not in ("code", "state")}
+    return oauth2.exchange_code(
+        effective, code=code, redirect_uri=redirect_uri, code_verifier=request.code_verifier, http=manager.http,
+        callback_params=extra or None, timeout=manager.http_timeout,
+    )
+
+
+def _serve_until(server: HTTPServer, callback: _Callback) -> None:
+    while not callback.done.is_set():
+        server.handle_request()
