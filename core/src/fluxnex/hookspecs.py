@@ -52,3 +52,14 @@ def test_connection(credential_type: Any, data: dict[str, Any], http: Any) -> An
 def token_expires_at(credential_type: Any, data: dict[str, Any], http: Any) -> float | None:
     """Return the epoch second the access token in ``data`` expires, for providers whose token response has no
     ``expires_in`` (Salesforce), else None."""
+
+
+@hookspec(firstresult=True)
+def check_token_response(credential_type: Any, data: dict[str, Any]) -> dict[str, Any] | None:
+    """Raise ``FluxnexError`` naming the provider when freshly connected ``data`` breaks its contract, else
+    return a replacement data dict or None (called by ``connect`` before anything is stored)."""
+
+
+@hookspec(firstresult=True)
+def revoke_token(credential_type: Any, data: dict[str, Any], http: Any) -> bool | None:
+    """Revoke the connection's token at the provider and return True, for types you handle, else None."""
