@@ -102,7 +102,9 @@ def connect_oauth2(
         token_data = oauth2.client_credentials(effective, http=manager.http, timeout=manager.http_timeout)
     else:
         token_data = _authorization_code(manager, effective, open_url=open_url, timeout=timeout, port=port)
-    return manager.create_connection(tenant, ct.name, name, {**settings, "oauthTokenData": token_data["oauthTokenData"]})
+    full = {**settings, "oauthTokenData": token_data["oauthTokenData"]}
+    checked = manager.registry.hook.check_token_response(credential_type=ct, data=full)
+    return manager.create_connection(tenant, ct.name, name, full if checked is None else checked)
 
 
 def _authorization_code(
