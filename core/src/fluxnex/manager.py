@@ -341,6 +341,16 @@ class CredentialManager:
         if not self.store.delete(tenant, name):
             raise ConnectionNotFound(tenant, name)
 
+    def revoke_connection(self, tenant_id: uuid.UUID | str, name: str) -> bool:
+        """Revoke the connection's token at the provider (``revoke_token`` hook); False when no plugin can."""
+        row = self._row(tenant_id, name)
+        ct = self.credential_type(row.type)
+        data = self.decrypt(row)
+        revoked = self.registry.hook.revoke_token(credential_type=ct, data=data, http=self.http)
+        if revoked:
+            _log.info("revoked connection=%s type=%s at the provider", row.id, row.type)
+        return bool(revoked)
+
     def session(self, tenant_id: uuid.UUID | str, name: str) -> requests.Session:
         """A ``requests.Session`` that authenticates every request with the connection's fresh credentials."""
         from .session import ConnectionSession
