@@ -1,0 +1,290 @@
+"""``RefreshWorker``: refreshes OAuth2 tokens before they expire, in batches, concurrently, across processes.
+
+A cycle claims the connections that expire within the horizon (``ConnectionStore.claim_due``: a lease on each
+row, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any number of workers on any number of hosts share the work
+and never claim the same row) and refreshes them on a thread pool through the coordinator's exactly-once
+protocol (``RefreshCoordinator.refresh_leased``). It keeps claiming until nothing due is left.
+
+- Concurrency: a refresh is almost all waiting on the provider's HTTP answer, so threads are cheap; the
+  default of 32 refreshes about 300 tokens a second against a provider that answers in 100 ms.
+- Bounded queue: at most ``2 * concurrency`` claimed rows are queued or running, so a claimed row starts within
+  about one refresh time, well inside its lease; a row still waiting after half its lease has the lease
+  extended first, and is skipped if the lease was lost meanwhile (never refreshed twice).
+- Jitter: the pause between cycles is ``interval`` times a random factor in ``[1 - jitter, 1 + jitter]``, so
+  workers started together drift apart instead of hitting the database and the providers in lockstep. There is
+  no per-refresh delay: the pool size already bounds the load on a provider, and per-connection retries are
+  spread by the coordinator's jittered backoff (``next_attempt_at``, which ``claim_due`` honours).
+- Failures: the coordinator records transient ones (backoff, ERROR once lapsed) and permanent ones (EXPIRED).
+  Anything else (a plugin bug, undecryptable data, an unknown type) is recorded here the same way as a
+  transient failure, with backoff, so a broken row is not retried every cycle.
+- Stopping: ``stop()`` (the CLI calls it on SIGTERM/SIGINT) ends claiming; refreshes already running finish and
+  claimed rows not yet started have their leases released.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from .errors import ConnectionExpired, FluxnexError, RefreshError
+from .refresh import backoff_seconds
+from .store import ConnectionRow, Status
+
+if TYPE_CHECKING:
+    from .manager import CredentialManager
+
+__all__ = ["DEFAULT_CONCURRENCY", "CycleSummary", "RefreshWorker"]
+
+_log = logging.getLogger("fluxnex.worker")
+UTC = dt.UTC
+
+#: Refreshes run at once: enough to refresh 1,000 tokens in a few seconds from a provider answering in 100 ms.
+DEFAULT_CONCURRENCY: Final = 32
+
+_REFRESHED: Final = "refreshed"
+_FAILED: Final = "failed"
+_EXPIRED: Final = "expired"
+_RELEASED: Final = "released"
+_SKIPPED: Final = "skipped"
+
+
+@attrs.frozen
+class CycleSummary:
+    """What one cycle did: rows claimed, and how each claimed row ended."""
+
+    started_at: dt.datetime
+    claimed: int = 0
+    refreshed: int = 0
+    failed: int = 0
+    expired: int = 0
+    released: int = 0  # claimed but not started because the worker was stopping: lease given back
+    skipped: int = 0  # lease lost before the refresh started (another worker took the row over)
+    duration: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (ISO timestamp, duration in seconds)."""
+        out = attrs.asdict(self)
+        out["started_at"] = self.started_at.isoformat()
+        out["duration"] = round(self.duration, 3)
+        return out
+
+    def __str__(self) -> str:
+        extra = "".join(f", {n} {k}" for k, n in (("released", self.released), ("skipped", self.skipped)) if n)
+        return (
+            f"claimed {self.claimed}: {self.refreshed} refreshed, {self.failed} failed, {self.expired} expired"
+            f"{extra} in {self.duration:.2f}s"
+        )
+
+
+class RefreshWorker:
+    """Refresh every connection whose token expires within ``horizon`` seconds, every ``interval`` seconds."""
+
+    def __init__(
+        self,
+        manager: CredentialManager,
+        *,
+        interval: float = 30.0,
+        horizon: float = 600.0,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        batch_size: int = 100,
+        jitter: float = 0.1,
+    ) -> None:
+        if interval < 0 or horizon < 0:
+            raise FluxnexError("interval and horizon must not be negative")
+        if concurrency < 1 or batch_size < 1:
+            raise FluxnexError("concurrency and batch size must be at least 1")
+        if not 0 <= jitter < 1:
+            raise FluxnexError("jitter must be a fraction in [0, 1)")
+        self.manager = manager
+        self.interval = interval
+        self.horizon = horizon
+        self.concurrency = concurrency
+        self.batch_size = batch_size
+        self.jitter = jitter
+        self._stop = threading.Event()
+
+    def __repr__(self) -> str:
+        return (
+            f"RefreshWorker(interval={self.interval}, horizon={self.horizon}, concurrency={self.concurrency}, "
+            f"batch_size={self.batch_size}, owner={self.owner!r})"
+        )
+
+    @property
+    def owner(self) -> str:
+        """The lease owner id of this process (the coordinator's)."""
+        return self.manager.refresher.owner
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claim holds a row."""
+        return self.manager.refresher.lease_seconds
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop()`` was called."""
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """Stop claiming; running refreshes finish, claimed rows not started are released (signal-safe)."""
+        self._stop.set()
+
+    # -- cycles ----------------------------------------------------------------------------------------
+
+    def run_forever(self, on_cycle: Callable[[CycleSummary], object] | None = None) -> None:
+        """Run cycles until ``stop()``, pausing a jittered ``interval`` between them; a failed cycle is logged."""
+        while not self._stop.is_set():
+            try:
+                summary = self.run_once()
+            except Exception as exc:
+                _log.error("worker cycle failed: %s: %s", type(exc).__name__, _first_line(exc))
+            else:
+                if on_cycle is not None:
+                    on_cycle(summary)
+            if self._stop.wait(self.next_pause()):
+                break
+
+    def next_pause(self) -> float:
+        """Seconds to wait before the next cycle: ``interval`` with jitter."""
+        return self.interval * random.uniform(1 - self.jitter, 1 + self.jitter)
+
+    def run_once(self) -> CycleSummary:
+        """Claim and refresh everything due now, batch after batch, until nothing due is left or stopping."""
+        started_at = dt.datetime.now(UTC)
+        started = time.monotonic()
+        counts: Counter[str] = Counter()
+        seen: set[uuid.UUID] = set()
+        pending: set[Future[str]] = set()
+        window = 2 * self.concurrency
+        exhausted = False
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="fluxnex-refresh") as pool:
+            while True:
+                if not exhausted and not self._stop.is_set() and len(pending) <= self.concurrency:
+                    limit = min(self.batch_size, window - len(pending))
+                    rows = self._claim(limit)
+                    fresh = [row for row in rows if row.id not in seen]
+                    for row in rows:
+                        if row.id in seen:  # refreshed this cycle and due again (token lifetime < horizon)
+                            self.manager.store.release_lease(row.id, self.owner)
+                    exhausted = len(rows) < limit or not fresh
+                    claimed_at = time.monotonic()
+                    for row in fresh:
+                        seen.add(row.id)
+                        pending.add(pool.submit(self._refresh_one, row, claimed_at))
+                    counts["claimed"] += len(fresh)
+                if not pending:
+                    break
+                done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in done:
+                    counts[future.result()] += 1
+        summary = CycleSummary(
+            started_at=started_at,
+            claimed=counts["claimed"],
+            refreshed=counts[_REFRESHED],
+            failed=counts[_FAILED],
+            expired=counts[_EXPIRED],
+            released=counts[_RELEASED],
+            skipped=counts[_SKIPPED],
+            duration=time.monotonic() - started,
+        )
+        _log.info(
+            "cycle claimed=%d refreshed=%d failed=%d expired=%d released=%d skipped=%d duration_ms=%d",
+            summary.claimed,
+            summary.refreshed,
+            summary.failed,
+            summary.expired,
+            summary.released,
+            summary.skipped,
+            summary.duration * 1000,
+        )
+        return summary
+
+    def _claim(self, limit: int) -> list[ConnectionRow]:
+        now = dt.datetime.now(UTC)
+        return self.manager.store.claim_due(
+            horizon_until=now + dt.timedelta(seconds=self.horizon),
+            owner=self.owner,
+            lease_seconds=self.lease_seconds,
+            limit=limit,
+            now=now,
+        )
+
+    # -- one row (runs on a pool thread) -----------------------------------------------------------------
+
+    def _refresh_one(self, row: ConnectionRow, claimed_at: float) -> str:
+        store = self.manager.store
+        if self._stop.is_set():
+            store.release_lease(row.id, self.owner)
+            return _RELEASED
+        if time.monotonic() - claimed_at > self.lease_seconds / 2:
+            extended = store.acquire_lease(row.id, self.owner, self.lease_seconds)
+            if extended is None or extended.version != row.version:
+                if extended is not None:
+                    store.release_lease(row.id, self.owner)
+                _log.warning("refresh connection=%s: lease lost before the refresh started; skipped", row.id)
+                return _SKIPPED
+            row = extended
+        try:
+            self.manager.refresher.refresh_leased(row)
+        except ConnectionExpired:
+            return _EXPIRED
+        except RefreshError:
+            return _FAILED
+        except Exception as exc:
+            self._record_unexpected(row, exc)
+            return _FAILED
+        # The coordinator returns the current data, without raising, after a transient failure while the
+        # token is still valid; the row's failure counter tells the two apart.
+        after = self._failures_of(row.id)
+        return _FAILED if after is not None and after > row.refresh_failures else _REFRESHED
+
+    def _failures_of(self, connection_id: uuid.UUID) -> int | None:
+        import sqlalchemy as sa
+
+        from .store import connection_table as t
+
+        with self.manager.store.engine.connect() as conn:  # pooled: per-thread connections would multiply
+            value = conn.execute(sa.select(t.c.refresh_failures).where(t.c.id == connection_id)).scalar()
+        return None if value is None else int(value)
+
+    def _record_unexpected(self, row: ConnectionRow, exc: Exception) -> None:
+        """Record a failure the coordinator did not (not a ``RefreshError``) with backoff, like a transient one."""
+        reason = f"{type(exc).__name__}: {_first_line(exc)}" if isinstance(exc, FluxnexError) else type(exc).__name__
+        failures = row.refresh_failures + 1
+        _log.warning(
+            "refresh connection=%s type=%s outcome=error failures=%d error=%s", row.id, row.type, failures, reason
+        )
+        store = self.manager.store
+        try:
+            leased = store.acquire_lease(row.id, self.owner, self.lease_seconds)
+            if leased is None:
+                return
+            if leased.version != row.version:  # somebody else wrote meanwhile: leave their result alone
+                store.release_lease(row.id, self.owner)
+                return
+            now = dt.datetime.now(UTC)
+            lapsed = leased.expires_at is None or leased.expires_at <= now
+            store.complete_lease(
+                row.id,
+                self.owner,
+                status=Status.ERROR.value if lapsed else leased.status.value,
+                refresh_failures=failures,
+                last_error=reason[:500],
+                next_attempt_at=now + dt.timedelta(seconds=backoff_seconds(failures)),
+            )
+        except Exception as write_error:
+            _log.error("refresh connection=%s: recording the failure failed: %s", row.id, type(write_error).__name__)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
