@@ -63,6 +63,13 @@ class _LazyGroup(click.Group):
         command: click.Command = getattr(module, target[1])
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a ``FluxnexError`` becomes a one-line ``Error: ...`` and exit code 1."""
+        try:
+            return super().invoke(ctx)
+        except FluxnexError as exc:
+            raise click.ClickException(str(exc)) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [
             (name, _HELP.get(name, "")) for name in self.list_commands(ctx) if self.get_command(ctx, name)

@@ -31,8 +31,14 @@ def _read_data(source: str | None) -> dict[str, Any]:
     return data
 
 
-def prompt_missing(type_name: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Prompt for the properties shown under displayOptions that ``data`` lacks (hidden input for secrets)."""
+def prompt_missing(type_name: str, data: dict[str, Any], *, only_required: bool | None = None) -> dict[str, Any]:
+    """Prompt for the properties shown under displayOptions that ``data`` lacks (hidden input for secrets).
+
+    On a terminal every such property is asked, its default offered; otherwise (piped input, scripts) only the
+    required and secret ones without a default are.
+    """
+    if only_required is None:
+        only_required = not sys.stdin.isatty()
     from ..plugins import get_registry
     from ..validation import visible_properties
 
@@ -40,7 +46,7 @@ def prompt_missing(type_name: str, data: dict[str, Any]) -> dict[str, Any]:
     asked: set[str] = set()
     while True:  # a choice can show further properties (displayOptions), so look again after each answer
         pending = [p for p in visible_properties(ct, data) if p.name not in data and p.name not in asked
-                   and p.type != "hidden"]
+                   and p.type != "hidden" and (not only_required or ((p.required or p.is_secret) and p.default_value in ("", None)))]
         if not pending:
             return data
         prop = pending[0]
