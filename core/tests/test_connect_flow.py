@@ -11,7 +11,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
-
 from fluxnex import ConnectionExists, CredentialManager, FluxnexError, ValidationError
 from fluxnex.connect import ConnectError, connect_oauth2
 from fluxnex.testing.sandbox import SandboxProvider
@@ -68,7 +67,7 @@ def test_denied_consent_stores_nothing(manager: CredentialManager, sandbox: Sand
 
 
 def test_timeout_stores_nothing(manager: CredentialManager, sandbox: SandboxProvider) -> None:
-    with pytest.raises(ConnectError, match="no authorization arrived within 0.5 s"):
+    with pytest.raises(ConnectError, match=r"no authorization arrived within 0\.5 s"):
         connect_oauth2(manager, TENANT, "oAuth2Api", "sb", sandbox.oauth2_data(), open_url=lambda url: None,
                        timeout=0.5)
     assert manager.list_connections(TENANT) == []

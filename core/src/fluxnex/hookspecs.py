@@ -34,7 +34,7 @@ def refresh_token(credential_type: Any, data: dict[str, Any], http: Any) -> dict
 
 @hookspec(firstresult=True)
 def authenticate(credential_type: Any, data: dict[str, Any], request: Any) -> Any:
-    """Add credentials to ``request`` (a ``requests.PreparedRequest``) for a type whose auth is code; return it, else None.
+    """Add credentials to ``request`` (a ``PreparedRequest``) for a type whose auth is code; return it, else None.
 
     Types with a declarative ``authenticate`` block need no implementation.
     """

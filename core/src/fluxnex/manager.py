@@ -74,8 +74,8 @@ class ConnectionInfo:
             name=row.name,
             status=Status(row.status),
             expires_at=row.expires_at,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
+            created_at=_required(row.created_at),
+            updated_at=_required(row.updated_at),
             last_refreshed_at=row.last_refreshed_at,
             refresh_failures=row.refresh_failures,
             last_error=row.last_error,
@@ -376,3 +376,8 @@ def _expired(row: ConnectionRow) -> ConnectionExpired:
         f"connection {row.name!r} has expired{reason}: reconnect it with "
         f"`fluxnex connect --tenant {row.tenant_id} --type {row.type} --name {row.name!r}`"
     )
+
+
+def _required(value: dt.datetime | None) -> dt.datetime:
+    assert value is not None, "stored rows always carry their timestamps"
+    return value

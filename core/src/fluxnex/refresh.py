@@ -55,7 +55,7 @@ def backoff_seconds(failures: int, retry_after: float | None = None) -> float:
     """Seconds to wait after ``failures`` consecutive failures: exponential with jitter, at least Retry-After."""
     base = min(_BACKOFF_MAX, _BACKOFF_BASE * (2 ** max(0, failures - 1)))
     delay = base * random.uniform(0.5, 1.0)
-    return max(delay, retry_after or 0.0)
+    return float(max(delay, retry_after or 0.0))
 
 
 class RefreshCoordinator:
@@ -86,7 +86,8 @@ class RefreshCoordinator:
                 flight = Future()
                 self._flights[row.id] = flight
         if not leader:
-            return flight.result()
+            shared: dict[str, Any] = flight.result()
+            return shared
         try:
             result = work()
         except BaseException as exc:
@@ -146,7 +147,9 @@ class RefreshCoordinator:
         ct = manager.credential_type(row.type)
         started = time.monotonic()
         try:
-            new_data = manager.registry.hook.refresh_token(credential_type=ct, data=data, http=manager.http)
+            new_data: dict[str, Any] | None = manager.registry.hook.refresh_token(
+                credential_type=ct, data=data, http=manager.http
+            )
             if new_data is None:
                 raise RefreshError(f"no plugin can refresh credentials of type {row.type!r}", transient=False)
         except RefreshError as exc:

@@ -158,7 +158,7 @@ class CredentialType:
         except (cattrs.BaseValidationError, TypeError, KeyError, ValueError) as exc:
             raise PluginError(
                 f"credential type {obj.get('name')!r}: malformed definition ({_first_error(exc)})"
-            )
+            ) from None
 
     def to_n8n(self) -> dict[str, Any]:
         """Return n8n JSON for this type; ``from_n8n(x).to_n8n() == x``."""

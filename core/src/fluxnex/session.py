@@ -44,7 +44,7 @@ class ConnectionSession(requests.Session):
         is_oauth2 = manager.registry.is_a(type_name, _OAUTH2_BASE)
         return apply_authentication(ct, data, request, hook=manager.registry.hook, is_oauth2=is_oauth2)
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         """Authenticate, send, and on an expired-token status refresh once and resend once."""
         kwargs.setdefault("timeout", self.default_timeout)
         original = request.copy()

@@ -115,7 +115,7 @@ def _check_value(prop: Property, value: Any) -> str | None:
                 return None
             try:
                 json.loads(value)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 return f"is not valid JSON ({exc.msg} at position {exc.pos})"
             return None
         return None if isinstance(value, dict | list) else f"expected JSON text, got {_js_type(value)}"

@@ -24,7 +24,7 @@ def _read_data(source: str | None) -> dict[str, Any]:
     text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()  # noqa: SIM115
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise FluxnexError(f"--data {source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(data, dict):
         raise FluxnexError(f"--data {source}: expected a JSON object")
@@ -45,8 +45,11 @@ def prompt_missing(type_name: str, data: dict[str, Any], *, only_required: bool 
     ct = get_registry().get(type_name)
     asked: set[str] = set()
     while True:  # a choice can show further properties (displayOptions), so look again after each answer
-        pending = [p for p in visible_properties(ct, data) if p.name not in data and p.name not in asked
-                   and p.type != "hidden" and (not only_required or ((p.required or p.is_secret) and p.default_value in ("", None)))]
+        pending = [
+            p for p in visible_properties(ct, data)
+            if p.name not in data and p.name not in asked and p.type != "hidden"
+            and (not only_required or ((p.required or p.is_secret) and p.default_value in ("", None)))
+        ]
         if not pending:
             return data
         prop = pending[0]
@@ -182,7 +185,7 @@ def delete_connection(tenant: str, name: str, revoke: bool, yes: bool) -> None:
     if not yes and sys.stdin.isatty():
         click.confirm(f"Delete connection {name!r} ({info.type})?", abort=True)
     if revoke:
-        revoked = mgr.revoke_connection(tenant, name)  # type: ignore[attr-defined]
+        revoked = mgr.revoke_connection(tenant, name)
         click.echo("Revoked at the provider." if revoked else "Nothing to revoke for this type.")
     mgr.delete_connection(tenant, name)
     click.echo(f"Deleted connection {name!r}.")

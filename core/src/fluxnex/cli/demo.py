@@ -9,6 +9,7 @@ provider's redirect to the local callback, as a person's browser would after the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
@@ -54,10 +55,8 @@ def demo_command(token_lifetime: int) -> None:
 
     with SandboxProvider(expires_in=token_lifetime) as sandbox:
         say(f"sandbox OAuth2 provider listening on {sandbox.url} (strict refresh-token rotation)")
-        try:
+        with contextlib.suppress(ConnectionNotFound):
             mgr.delete_connection(DEMO_TENANT, DEMO_NAME)
-        except ConnectionNotFound:
-            pass
         info = connect_oauth2(mgr, DEMO_TENANT, "oAuth2Api", DEMO_NAME, sandbox.oauth2_data(),
                               open_url=_follow_like_a_browser, timeout=30)
         say(f"connected {info.name!r} through authorization code + PKCE; stored in {mgr!r}")

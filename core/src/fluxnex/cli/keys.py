@@ -49,5 +49,7 @@ def rotate(batch_size: int, as_json: bool) -> None:
     if as_json:
         echo_json(summary)
     else:
-        click.echo(f"Rotated {result.rotated} connection(s) to key {keyring.primary_kid!r}; "
-                   f"{result.skipped_already_primary} already under it; {result.conflicts_retried} conflict(s) retried.")
+        click.echo(
+            f"Rotated {result.rotated} connection(s) to key {keyring.primary_kid!r}; "
+            f"{result.skipped_already_primary} already under it; {result.conflicts_retried} conflict(s) retried."
+        )

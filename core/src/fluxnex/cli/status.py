@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ._output import JSON_OPTION, echo_json
@@ -18,7 +20,7 @@ def status_command(as_json: bool) -> None:
     mgr = manager()
     registry = mgr.registry
     counts = {status.value: n for status, n in mgr.store.count_by_status().items()}
-    report = {
+    report: dict[str, Any] = {
         "database": redact_url(mgr.database_url),
         "revision": current_revision(mgr.database_url),
         "head_revision": head_revision(),
