@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 
-
 class PluginVenv:
     """A real venv that sees this environment's packages (through a .pth) plus what is installed into it."""
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from fluxnex.cli import cli
 
 TENANT = str(uuid.uuid4())
