@@ -130,9 +130,11 @@ def test_types_show_table() -> None:
     assert "ignoreSSLIssues" not in rows and "jweEnabled" not in rows  # doNotInherit
 
 
-def test_an_unknown_type_raises_through_the_click_group() -> None:
-    with pytest.raises(UnknownCredentialType):
-        CliRunner().invoke(cli, ["types", "show", "nopeApi"], catch_exceptions=False)
+def test_an_unknown_type_is_one_line_and_exit_1_through_the_click_group() -> None:
+    result = CliRunner().invoke(cli, ["types", "show", "nopeApi"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == f"Error: {UnknownCredentialType('nopeApi')}\n"
 
 
 # -- plugins ----------------------------------------------------------------------------------------
@@ -201,11 +203,13 @@ def test_python_m_fluxnex_version() -> None:
     assert result.stdout.strip() == f"fluxnex, version {metadata.version('fluxnex-core')}"
 
 
-def test_types_list_imports_no_heavy_library() -> None:
+@pytest.mark.parametrize("args", [["types", "list"], ["--help"]])
+def test_types_list_and_help_import_no_heavy_library(args: list[str]) -> None:
     code = (
-        "import sys\n"
+        "import contextlib, io, sys\n"
         "from fluxnex.cli import main\n"
-        "main(['types', 'list'])\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        f"    main({args!r})\n"
         "heavy = sorted(m for m in ('sqlalchemy', 'requests', 'cryptography', 'alembic', 'oauthlib')"
         " if m in sys.modules)\n"
         "print('HEAVY=' + ','.join(heavy))\n"

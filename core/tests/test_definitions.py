@@ -192,6 +192,17 @@ def test_the_same_definition_from_two_distributions_is_no_conflict() -> None:
     assert registry.get("sharedApi").secret_fields == {"a", "oauthTokenData"}
 
 
+def test_a_child_of_a_conflicting_type_reports_the_conflict() -> None:
+    registry = _registry()
+    registry.add([_type("sharedApi", _p("a")), _type("childApi", _p("c"), extends=["sharedApi"])], ACME)
+    registry.add([_type("sharedApi", _p("b"))], OTHER)
+    with pytest.raises(PluginError) as caught:
+        registry.get("childApi")
+    # the real cause is the conflict over the parent, which names both distributions
+    assert "'sharedApi'" in str(caught.value)
+    assert "acme-fluxnex" in str(caught.value) and "other-fluxnex" in str(caught.value)
+
+
 def test_unknown_type_error() -> None:
     registry = _registry()
     with pytest.raises(UnknownCredentialType, match="nopeApi"):

@@ -49,7 +49,7 @@ def test_class_style_properties_may_be_n8n_json_and_the_class_list_is_not_shared
         name = "jsonProps"
         display_name = "JSON props"
         extends = ["oAuth2Api"]
-        properties = [{"displayName": "Scope", "name": "scope", "type": "hidden", "default": "read"}]
+        properties = [{"displayName": "Scope", "name": "scope", "type": "hidden", "default": "read"}]  # type: ignore[list-item]
 
     ct = CredentialType.coerce(JsonProps)
     assert isinstance(ct.properties[0], Property)
