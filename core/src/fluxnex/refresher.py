@@ -163,7 +163,8 @@ class RefreshWorker:
         started = time.monotonic()
         counts: Counter[str] = Counter()
         seen: set[uuid.UUID] = set()
-        pending: set[Future[str]] = set()
+        pending: set[Future[str | ConnectionRow]] = set()
+        returned: dict[uuid.UUID, int] = {}  # rows whose refresh returned normally -> failures at claim time
         window = 2 * self.concurrency
         exhausted = False
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="fluxnex-refresh") as pool:
@@ -185,7 +186,14 @@ class RefreshWorker:
                     break
                 done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in done:
-                    counts[future.result()] += 1
+                    outcome = future.result()
+                    if isinstance(outcome, ConnectionRow):
+                        returned[outcome.id] = outcome.refresh_failures
+                    else:
+                        counts[outcome] += 1
+        failed = self._failed_meanwhile(returned)
+        counts[_FAILED] += failed
+        counts[_REFRESHED] += len(returned) - failed
         summary = CycleSummary(
             started_at=started_at,
             claimed=counts["claimed"],
@@ -220,7 +228,8 @@ class RefreshWorker:
 
     # -- one row (runs on a pool thread) -----------------------------------------------------------------
 
-    def _refresh_one(self, row: ConnectionRow, claimed_at: float) -> str:
+    def _refresh_one(self, row: ConnectionRow, claimed_at: float) -> str | ConnectionRow:
+        """Refresh one claimed row; an outcome name, or the row when the refresh returned normally."""
         store = self.manager.store
         if self._stop.is_set():
             store.release_lease(row.id, self.owner)
@@ -242,19 +251,24 @@ class RefreshWorker:
         except Exception as exc:
             self._record_unexpected(row, exc)
             return _FAILED
-        # The coordinator returns the current data, without raising, after a transient failure while the
-        # token is still valid; the row's failure counter tells the two apart.
-        after = self._failures_of(row.id)
-        return _FAILED if after is not None and after > row.refresh_failures else _REFRESHED
+        return row
 
-    def _failures_of(self, connection_id: uuid.UUID) -> int | None:
+    def _failed_meanwhile(self, returned: dict[uuid.UUID, int]) -> int:
+        """How many of ``returned`` recorded a failure: one query per 500 rows, not one per refresh.
+
+        The coordinator returns the current data without raising after a transient failure while the token is
+        still valid; the row's failure counter, bumped by that failure, tells it apart from a success.
+        """
         import sqlalchemy as sa
 
         from .store import connection_table as t
 
-        with self.manager.store.engine.connect() as conn:  # pooled: per-thread connections would multiply
-            value = conn.execute(sa.select(t.c.refresh_failures).where(t.c.id == connection_id)).scalar()
-        return None if value is None else int(value)
+        ids, failed = list(returned), 0
+        with self.manager.store.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                query = sa.select(t.c.id, t.c.refresh_failures).where(t.c.id.in_(ids[start : start + 500]))
+                failed += sum(1 for cid, failures in conn.execute(query) if failures > returned[cid])
+        return failed
 
     def _record_unexpected(self, row: ConnectionRow, exc: Exception) -> None:
         """Record a failure the coordinator did not (not a ``RefreshError``) with backoff, like a transient one."""
