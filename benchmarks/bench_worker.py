@@ -67,7 +67,7 @@ def main() -> int:
     keys = "k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode()
 
     wall, summary, once = measure(args.rows, args.latency, args.concurrency, keys)
-    s_wall, s_summary, s_once = measure(args.sample, args.latency, 1, keys)
+    _, s_summary, s_once = measure(args.sample, args.latency, 1, keys)
     per_row = s_summary["duration"] / args.sample
     print(f"rows={args.rows} latency={args.latency * 1000:.0f}ms concurrency={args.concurrency}")
     print(f"  worker cycle:          {summary['duration']:.2f}s  ({args.rows / summary['duration']:.0f} refreshes/s)")
