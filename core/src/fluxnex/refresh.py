@@ -67,16 +67,46 @@ class RefreshCoordinator:
         self.owner = process_owner()
         self._flights: dict[uuid.UUID, Future[dict[str, Any]]] = {}
         self._lock = threading.Lock()
+        # refresh results not yet written (database unavailable): connection id -> (data, changes)
+        self._pending: dict[uuid.UUID, tuple[dict[str, Any], dict[str, Any]]] = {}
 
     # -- entry points ----------------------------------------------------------------------------------
 
     def ensure_fresh(self, row: ConnectionRow, *, force: bool = False) -> dict[str, Any]:
         """Return fresh data for ``row``, refreshing at most once for every caller in this process."""
-        return self._single_flight(row, lambda: self._across_processes(row, force=force))
+        return self._single_flight(row, lambda: self._pending_or(row, lambda: self._across_processes(row, force=force)))
 
     def refresh_leased(self, row: ConnectionRow) -> dict[str, Any]:
         """Refresh a row whose lease this process already holds (the worker's claim); returns the data."""
-        return self._single_flight(row, lambda: self._refresh_holding_lease(row, force=True))
+        return self._single_flight(
+            row, lambda: self._pending_or(row, lambda: self._refresh_holding_lease(row, force=True))
+        )
+
+    def _pending_or(self, row: ConnectionRow, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Serve a refresh result still waiting to be written (its refresh token is spent), else run ``work``."""
+        with self._lock:
+            pending = self._pending.get(row.id)
+        if pending is None:
+            return work()
+        data, changes = pending
+        try:
+            self._complete(row, changes)
+        except Exception as exc:
+            _log.warning(
+                "refresh connection=%s: serving the unwritten new token; write still failing: %s",
+                row.id,
+                type(exc).__name__,
+            )
+            return data
+        self._forget_pending(row.id, pending)
+        return data
+
+    def _forget_pending(self, connection_id: uuid.UUID, pending: tuple[dict[str, Any], dict[str, Any]]) -> bool:
+        with self._lock:
+            if self._pending.get(connection_id) is not pending:
+                return False
+            del self._pending[connection_id]
+            return True
 
     def _single_flight(self, row: ConnectionRow, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         with self._lock:
@@ -203,21 +233,28 @@ class RefreshCoordinator:
                 )
                 time.sleep(delay)
                 delay *= 4
+        pending = (data, changes)
+        with self._lock:
+            self._pending[row.id] = pending
         thread = threading.Thread(
             target=self._persist_in_background,
-            args=(row, changes),
+            args=(row, pending),
             name=f"fluxnex-persist-{row.id}",
             daemon=False,
         )
         thread.start()
 
-    def _persist_in_background(self, row: ConnectionRow, changes: dict[str, Any]) -> None:
+    def _persist_in_background(self, row: ConnectionRow, pending: tuple[dict[str, Any], dict[str, Any]]) -> None:
         delay = 0.5
         attempt = _WRITE_ATTEMPTS_INLINE
         while True:
             attempt += 1
+            with self._lock:
+                if self._pending.get(row.id) is not pending:
+                    return  # written meanwhile by a caller (see _pending_or)
             try:
-                self._complete(row, changes)
+                self._complete(row, pending[1])
+                self._forget_pending(row.id, pending)
                 _log.info("refresh connection=%s: new token written after %d attempts", row.id, attempt)
                 return
             except Exception as exc:
