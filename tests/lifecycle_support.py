@@ -24,7 +24,7 @@ from fluxnex.manager import CredentialManager
 from fluxnex.testing.sandbox import SandboxProvider
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core" / "tests"))
-from store_fixtures import PG_ENV, pg_conninfo, pg_schema_url  # noqa: E402
+from store_fixtures import PG_ENV, pg_conninfo, pg_schema_url
 
 __all__ = [
     "PG_ENV",
@@ -159,7 +159,9 @@ class StormPool:
         self._results: Any = SPAWN.Queue()
         self._commands = [SPAWN.Queue() for _ in range(processes)]
         self._procs = [
-            SPAWN.Process(target=_storm_process, args=(url, keys, lease_seconds, threads, q, self._results), daemon=True)
+            SPAWN.Process(
+                target=_storm_process, args=(url, keys, lease_seconds, threads, q, self._results), daemon=True
+            )
             for q in self._commands
         ]
         for p in self._procs:

@@ -26,7 +26,9 @@ def storm_sandbox() -> Iterator[SandboxProvider]:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def storm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CredentialManager, StormPool]]:
+def storm(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[CredentialManager, StormPool]]:
     """A manager in this process and a reusable pool of 4 worker processes x 16 threads on one database."""
     drop = None
     if request.param == "sqlite":
