@@ -166,6 +166,8 @@ class TypeRegistry:
 
     def _definitions_lookup(self, name: str) -> CredentialType | None:
         entry = self._entries.get(name)
+        if entry is None and name in self.conflicts:
+            return self._entry(name).definition  # raises the PluginError naming both distributions
         return entry.definition if entry is not None else None
 
     def _entry(self, name: str) -> _Entry:

@@ -71,8 +71,13 @@ class _LazyGroup(click.Group):
             raise click.ClickException(str(exc)) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands from ``_HELP`` without importing their modules (keeps ``--help`` fast)."""
+        import importlib.util
+
         rows = [
-            (name, _HELP.get(name, "")) for name in self.list_commands(ctx) if self.get_command(ctx, name)
+            (name, _HELP.get(name, ""))
+            for name in self.list_commands(ctx)
+            if importlib.util.find_spec(_COMMANDS[name][0]) is not None
         ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
