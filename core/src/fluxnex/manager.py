@@ -166,12 +166,10 @@ class CredentialManager:
 
     @property
     def http(self) -> requests.Session:
-        """A per-thread ``requests.Session`` for provider calls (timeouts are set on every call)."""
+        """A per-thread ``requests.Session`` for provider calls; no call waits longer than ``http_timeout``."""
         session = getattr(self._local, "http", None)
         if session is None:
-            import requests
-
-            session = requests.Session()
+            session = _bounded_session(self.http_timeout)
             session.headers["User-Agent"] = "fluxnex"
             self._local.http = session
         return session
@@ -381,3 +379,20 @@ def _expired(row: ConnectionRow) -> ConnectionExpired:
 def _required(value: dt.datetime | None) -> dt.datetime:
     assert value is not None, "stored rows always carry their timestamps"
     return value
+
+
+def _bounded_session(timeout: float) -> requests.Session:
+    """A ``requests.Session`` whose every call times out after at most ``timeout`` seconds."""
+    import requests
+
+    def bound(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return tuple(timeout if v is None else min(float(v), timeout) for v in value)
+        return timeout if value is None else min(float(value), timeout)
+
+    class BoundedSession(requests.Session):
+        def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+            kwargs["timeout"] = bound(kwargs.get("timeout"))
+            return super().request(*args, **kwargs)
+
+    return BoundedSession()
