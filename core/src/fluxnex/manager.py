@@ -268,7 +268,8 @@ class CredentialManager:
         expires_at = row.expires_at
         if expires_at is not None:
             leeway = self.leeway_for(row.type)
-            if expires_at.timestamp() - leeway <= dt.datetime.now(UTC).timestamp():
+            now = dt.datetime.now(UTC).timestamp()
+            if expires_at.timestamp() - leeway <= now and not _backing_off(row, now):
                 return row, self.refresher.ensure_fresh(row)
         return row, self.decrypt(row)
 
@@ -379,6 +380,14 @@ def _expired(row: ConnectionRow) -> ConnectionExpired:
 def _required(value: dt.datetime | None) -> dt.datetime:
     assert value is not None, "stored rows always carry their timestamps"
     return value
+
+
+def _backing_off(row: ConnectionRow, now: float) -> bool:
+    """True while a transient failure's backoff (or Retry-After) runs and the current token still works."""
+    retry_at, expires_at = row.next_attempt_at, row.expires_at
+    if retry_at is None or expires_at is None:
+        return False
+    return retry_at.timestamp() > now and expires_at.timestamp() > now
 
 
 def _bounded_session(timeout: float) -> requests.Session:
