@@ -1,0 +1,157 @@
+"""Import the output of ``n8n export:credentials`` (``--decrypted`` or encrypted) into a tenant's connections.
+
+Every entry is decrypted first: one entry that the n8n key cannot decrypt stops the import before anything is
+written (a wrong key is one error, not N partial imports). Then each entry is checked and stored encrypted
+under FluxNex's keys; the report lists what was imported and what was skipped, and why. Fields n8n keeps but
+the type does not declare are ignored, as n8n ignores them; ``oauthTokenData`` (with its
+``callbackQueryString``, where QuickBooks' ``realmId`` lives) is kept as n8n stored it. A re-run skips
+entries already imported (same name, type and data), so it never duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from ..errors import ConnectionExists, DecryptionError, FluxnexError, UnknownCredentialType, ValidationError
+from .cipher import decrypt_n8n
+
+if TYPE_CHECKING:
+    from ..manager import CredentialManager
+
+__all__ = ["KEY_ENV", "ImportItem", "ImportReport", "import_export", "read_export"]
+
+KEY_ENV = "N8N_ENCRYPTION_KEY"
+Outcome = Literal["imported", "already imported", "unknown type", "invalid data", "name taken"]
+
+
+@attrs.frozen
+class ImportItem:
+    """One exported credential and what happened to it (``reason`` never holds a secret)."""
+
+    name: str
+    type: str
+    n8n_id: str | None
+    outcome: Outcome
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return attrs.asdict(self)
+
+
+@attrs.define
+class ImportReport:
+    """What an import did: the imported entries and the skipped ones, each with its reason."""
+
+    imported: list[ImportItem] = attrs.field(factory=list)
+    skipped: list[ImportItem] = attrs.field(factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"imported": [i.to_json() for i in self.imported], "skipped": [i.to_json() for i in self.skipped]}
+
+
+def read_export(source: str | os.PathLike[str] | Iterable[Any]) -> list[dict[str, Any]]:
+    """The entries of an export: a JSON array file (or one object), or an already-parsed list."""
+    if isinstance(source, str | os.PathLike):
+        try:
+            raw = json.loads(Path(source).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise FluxnexError(f"{source}: cannot read ({exc.strerror or exc})") from None
+        except ValueError as exc:
+            raise FluxnexError(f"{source}: not valid JSON ({exc})") from None
+    else:
+        raw = list(source)
+    entries = [raw] if isinstance(raw, Mapping) else raw
+    if not isinstance(entries, list):
+        raise FluxnexError("an n8n export must be a JSON array of credentials")
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str) \
+                or not isinstance(entry.get("type"), str) or "data" not in entry:
+            raise FluxnexError(f"entry {index} of the export is not an n8n credential (name, type and data)")
+    return [dict(e) for e in entries]
+
+
+def _decrypt_all(entries: list[dict[str, Any]], key: str | None) -> list[dict[str, Any]]:
+    plain: list[dict[str, Any]] = []
+    for entry in entries:
+        data = entry["data"]
+        if isinstance(data, str):
+            if not key:
+                raise DecryptionError(
+                    f"the export is encrypted: give n8n's encryption key with --n8n-key or {KEY_ENV}")
+            data = decrypt_n8n(data, key, what=f"n8n credential {entry['name']!r}")
+        elif not isinstance(data, Mapping):
+            raise FluxnexError(f"n8n credential {entry['name']!r}: data must be an object or n8n ciphertext")
+        plain.append(dict(data))
+    return plain
+
+
+def _comparable(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` without the expiry FluxNex derives on write (it depends on the time of the import)."""
+    out = dict(data)
+    token = out.get("oauthTokenData")
+    if isinstance(token, Mapping) and "expires_in" in token:
+        out["oauthTokenData"] = {k: v for k, v in token.items() if k != "expires_at"}
+    return out
+
+
+def import_export(manager: CredentialManager, tenant_id: uuid.UUID | str,
+                  source: str | os.PathLike[str] | Iterable[Any], *, n8n_key: str | None = None) -> ImportReport:
+    """Import an n8n credentials export into ``tenant_id``; raises ``DecryptionError`` before writing anything."""
+    from ..manager import parse_tenant, with_token_expiry
+    from ..validation import MANAGED_FIELDS, validate
+
+    tenant = parse_tenant(tenant_id)
+    entries = read_export(source)
+    key = n8n_key if n8n_key is not None else os.environ.get(KEY_ENV)
+    plain = _decrypt_all(entries, key)
+    report = ImportReport()
+    for entry, data in zip(entries, plain, strict=True):
+        name, type_name = entry["name"], entry["type"]
+        n8n_id = str(entry["id"]) if entry.get("id") is not None else None
+
+        def skip(outcome: Outcome, reason: str, *, _n: str = name, _t: str = type_name,
+                 _i: str | None = n8n_id) -> None:
+            report.skipped.append(ImportItem(_n, _t, _i, outcome, reason))
+
+        try:
+            ct = manager.credential_type(type_name)
+        except UnknownCredentialType:
+            skip("unknown type", f"no installed plugin or catalog provides the credential type {type_name!r}")
+            continue
+        except FluxnexError as exc:
+            skip("unknown type", str(exc))
+            continue
+        known = {p.name for p in ct.properties} | MANAGED_FIELDS
+        ignored = sorted(k for k in data if k not in known)
+        usable = {k: v for k, v in data.items() if k in known}
+        try:
+            clean = validate(ct, usable)
+        except ValidationError as exc:
+            skip("invalid data", str(exc))
+            continue
+        existing = manager.store.get(tenant, name)
+        if existing is not None:
+            same = existing.type == ct.name and _comparable(manager.decrypt(existing)) == _comparable(
+                with_token_expiry(dict(clean)))
+            if same:
+                skip("already imported", "a connection of this name, type and data exists")
+            else:
+                skip("name taken", f"the tenant already has a connection named {name!r} ({existing.type})")
+            continue
+        try:
+            manager.create_connection(tenant, ct.name, name, usable)
+        except ConnectionExists:
+            skip("name taken", f"the tenant already has a connection named {name!r}")
+            continue
+        note = f"ignored fields the type does not declare: {', '.join(ignored)}" if ignored else ""
+        report.imported.append(ImportItem(name, ct.name, n8n_id, "imported", note))
+    return report
