@@ -80,7 +80,7 @@ def test_transient_failure_while_the_token_still_works(
     assert (info.status, info.refresh_failures, info.last_error) == (Status.ACTIVE, 0, None)
     row = mgr.store.get(tenant, "c")
     assert row is not None and row.next_attempt_at is None
-    for secret in secrets_of(data) + [fresh["access_token"], fresh["refresh_token"]]:
+    for secret in [*secrets_of(data), fresh["access_token"], fresh["refresh_token"]]:
         assert secret not in caplog.text and secret not in (info.last_error or "")
 
 
@@ -113,7 +113,7 @@ def test_transient_failure_after_the_token_lapsed_is_error_then_recovers(
     info = mgr.get_connection_info(tenant, "c")
     assert (info.status, info.refresh_failures, info.last_error) == (Status.ACTIVE, 0, None)
     text = caplog.text + str(caught.value)
-    for secret in secrets_of(data) + [fresh["access_token"], fresh["refresh_token"]]:
+    for secret in [*secrets_of(data), fresh["access_token"], fresh["refresh_token"]]:
         assert secret not in text
 
 
