@@ -35,6 +35,7 @@ from .validation import validate
 if TYPE_CHECKING:
     import requests
 
+    from .connection_test import TestResult
     from .crypto import Keyring
     from .schema import CredentialType
 
@@ -349,6 +350,12 @@ class CredentialManager:
         if revoked:
             _log.info("revoked connection=%s type=%s at the provider", row.id, row.type)
         return bool(revoked)
+
+    def test_connection(self, tenant_id: uuid.UUID | str, name: str) -> TestResult:
+        """Test the connection's credentials as n8n does (see :mod:`fluxnex.connection_test`)."""
+        from .connection_test import test_connection
+
+        return test_connection(self, tenant_id, name)
 
     def session(self, tenant_id: uuid.UUID | str, name: str) -> requests.Session:
         """A ``requests.Session`` that authenticates every request with the connection's fresh credentials."""
