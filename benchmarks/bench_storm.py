@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fluxnex.crypto import generate_key_line  # noqa: E402
-from fluxnex.manager import CredentialManager  # noqa: E402
-from fluxnex.testing.sandbox import SandboxProvider  # noqa: E402
-from lifecycle_support import StormPool, oauth_data  # noqa: E402
+from fluxnex.crypto import generate_key_line
+from fluxnex.manager import CredentialManager
+from fluxnex.testing.sandbox import SandboxProvider
+from lifecycle_support import StormPool, oauth_data
 
 
 def run(url: str, label: str, rounds: int, latency: float) -> bool:
