@@ -18,7 +18,7 @@ from store_fixtures import *  # noqa: F403 - fixtures
 def test_fresh_database_migrates_to_head(store_url: str) -> None:
     assert current_revision(store_url) is None
     upgrade(store_url)
-    assert current_revision(store_url) == head_revision() == "0001"
+    assert current_revision(store_url) == head_revision() == "0002"
     upgrade(store_url)  # idempotent
     store = ConnectionStore(store_url, migrate=False)
     try:
@@ -42,7 +42,7 @@ def test_unknown_revision_is_a_clear_error(store_url: str) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_future'"))
     engine.dispose()
-    message = r"database schema is at revision 9999_future, newer than this FluxNex \(head 0001\)"
+    message = rf"database schema is at revision 9999_future, newer than this FluxNex \(head {head_revision()}\)"
     for attempt in (lambda: ConnectionStore(store_url), lambda: upgrade(store_url)):
         with pytest.raises(MigrationError, match=message) as info:
             attempt()
@@ -81,3 +81,29 @@ def test_concurrent_migrators_on_postgres(pg_schema_url: str) -> None:
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0]
     assert current_revision(pg_schema_url) == head_revision()
+
+
+def test_upgrade_from_0001_keeps_rows_and_adds_refresh_expiry(store_url: str) -> None:
+    """A database created by the first release migrates in place: rows survive, the new column is NULL."""
+    from alembic import command
+
+    from fluxnex.store._engine import _alembic_config
+
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0001")
+        conn.execute(sa.text(
+            "INSERT INTO connection (id, tenant_id, type, name, data, status, version, refresh_failures, "
+            "created_at, updated_at) VALUES (:id, :t, 'revenovaApi', 'old', :d, 'ACTIVE', 1, 0, :now, :now)"
+        ), {"id": "0" * 32 if engine.dialect.name == "sqlite" else "00000000-0000-0000-0000-000000000000",
+            "t": "1" * 32 if engine.dialect.name == "sqlite" else "11111111-1111-1111-1111-111111111111",
+            "d": '{"v": 1}', "now": "2026-01-01 00:00:00"})
+    engine.dispose()
+    assert current_revision(store_url) == "0001"
+    store = ConnectionStore(store_url)  # migrates to head on first use
+    try:
+        assert current_revision(store_url) == head_revision() == "0002"
+        [row] = store.list()
+        assert row.name == "old" and row.refresh_expires_at is None
+    finally:
+        store.dispose()

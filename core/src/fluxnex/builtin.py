@@ -29,11 +29,18 @@ def refresh_token(credential_type: Any, data: dict[str, Any], http: Any) -> dict
     from . import oauth2
     from .plugins import get_registry
 
-    if not get_registry().is_a(credential_type.name, OAUTH2_BASE):
+    registry = get_registry()
+    known = credential_type.name in registry
+    if not (registry.is_a(credential_type.name, OAUTH2_BASE) if known else OAUTH2_BASE in (credential_type.extends or [])):
         return None
-    if data.get("grantType") == "clientCredentials":
-        return oauth2.client_credentials(data, http=http)
-    return oauth2.refresh(data, http=http)
+    # talk to the provider with the data n8n would use (defaults, `={{$self...}}` URLs resolved), but store
+    # only the new token next to the connection's own values
+    effective = {**credential_type.effective_data(data), "oauthTokenData": data.get("oauthTokenData")}
+    if effective.get("grantType") == "clientCredentials":
+        fresh = oauth2.client_credentials(effective, http=http)
+    else:
+        fresh = oauth2.refresh(effective, http=http)
+    return {**data, "oauthTokenData": fresh["oauthTokenData"]}
 
 
 @hookimpl(trylast=True)

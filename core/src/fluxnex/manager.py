@@ -47,6 +47,8 @@ UTC = dt.UTC
 #: Seconds before expiry at which ``get_connection`` refreshes a token (a type may set ``refresh_leeway``).
 DEFAULT_REFRESH_LEEWAY: Final = 60.0
 _CAS_ATTEMPTS: Final = 8
+#: A connection whose refresh token expires within this many days is flagged for reconnection.
+RECONNECT_WARNING_DAYS: Final = 14
 
 
 @attrs.frozen
@@ -64,6 +66,14 @@ class ConnectionInfo:
     last_refreshed_at: dt.datetime | None = None
     refresh_failures: int = 0
     last_error: str | None = None
+    refresh_expires_at: dt.datetime | None = None
+
+    @property
+    def reconnect_soon(self) -> bool:
+        """Whether the refresh token itself expires within ``RECONNECT_WARNING_DAYS``: a person must act soon."""
+        if self.refresh_expires_at is None:
+            return False
+        return self.refresh_expires_at - dt.datetime.now(UTC) <= dt.timedelta(days=RECONNECT_WARNING_DAYS)
 
     @classmethod
     def from_row(cls, row: ConnectionRow) -> ConnectionInfo:
@@ -80,6 +90,7 @@ class ConnectionInfo:
             last_refreshed_at=row.last_refreshed_at,
             refresh_failures=row.refresh_failures,
             last_error=row.last_error,
+            refresh_expires_at=row.refresh_expires_at,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -89,6 +100,7 @@ class ConnectionInfo:
             if isinstance(value, uuid.UUID | dt.datetime):
                 value = value.isoformat() if isinstance(value, dt.datetime) else str(value)
             out[key] = value.value if isinstance(value, Status) else value
+        out["reconnect_soon"] = self.reconnect_soon
         return out
 
 
@@ -108,8 +120,25 @@ def with_token_expiry(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(token, Mapping) and "expires_at" not in token:
         expires_in = token.get("expires_in")
         if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
-            data["oauthTokenData"] = {**token, "expires_at": time.time() + float(expires_in)}
+            data["oauthTokenData"] = token = {**token, "expires_at": time.time() + float(expires_in)}
+    if isinstance(token, Mapping) and "refresh_token_expires_at" not in token:
+        from .oauth2 import REFRESH_LIFETIME_FIELDS
+
+        for field in REFRESH_LIFETIME_FIELDS:
+            value = token.get(field)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+                data["oauthTokenData"] = {**token, "refresh_token_expires_at": time.time() + float(value)}
+                break
     return data
+
+
+def refresh_token_expiry(data: Mapping[str, Any]) -> dt.datetime | None:
+    """When the refresh token itself expires (``oauthTokenData.refresh_token_expires_at``), else None."""
+    token = data.get("oauthTokenData")
+    value = token.get("refresh_token_expires_at") if isinstance(token, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return dt.datetime.fromtimestamp(float(value), UTC)
 
 
 def token_expiry(data: Mapping[str, Any]) -> dt.datetime | None:
@@ -245,6 +274,7 @@ class CredentialManager:
             data=self.encrypt(tenant, connection_id, ct.name, clean),
             status=Status.ACTIVE,
             expires_at=self.expires_at_for(ct, clean),
+            refresh_expires_at=refresh_token_expiry(clean),
             version=1,
             lease_owner=None,
             lease_until=None,
@@ -321,6 +351,7 @@ class CredentialManager:
                 changes.update(
                     data=self.encrypt(row.tenant_id, row.id, row.type, clean),
                     expires_at=self.expires_at_for(ct, clean),
+                    refresh_expires_at=refresh_token_expiry(clean),
                 )
                 if row.status == Status.EXPIRED and "oauthTokenData" in data:
                     changes.update(status=Status.ACTIVE.value, refresh_failures=0, last_error=None)

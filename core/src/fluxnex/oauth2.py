@@ -54,6 +54,8 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 10.0
+#: Token-response fields that give the refresh token's own lifetime in seconds (Intuit, Keycloak).
+REFRESH_LIFETIME_FIELDS = ("x_refresh_token_expires_in", "refresh_token_expires_in", "refresh_expires_in")
 PERMANENT_ERRORS = frozenset({
     "invalid_grant", "invalid_client", "unauthorized_client", "access_denied", "unsupported_grant_type",
     "invalid_request", "invalid_scope", "invalid_token", "token_revoked", "revoked",
@@ -249,6 +251,11 @@ def _token_data(raw: Mapping[str, Any], received_at: float,
         merged["expires_at"] = round(received_at + lifetime, 3)
     elif isinstance(raw.get("expires_at"), int | float) and not isinstance(raw.get("expires_at"), bool):
         merged["expires_at"] = raw["expires_at"]
+    for field in REFRESH_LIFETIME_FIELDS:  # a rolling refresh-token lifetime, renewed with each response
+        value = raw.get(field)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            merged["refresh_token_expires_at"] = round(received_at + float(value), 3)
+            break
     return merged
 
 

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any, Final
 from .errors import ConnectionExpired, ConnectionNotFound, FluxnexError, RefreshError
 from .store import ConnectionRow, Status
 
+from .manager import refresh_token_expiry
+
 if TYPE_CHECKING:
     from .manager import CredentialManager
 
@@ -211,6 +213,7 @@ class RefreshCoordinator:
         changes = {
             "data": envelope,
             "expires_at": expires_at,
+            "refresh_expires_at": refresh_token_expiry(data),
             "status": Status.ACTIVE.value,
             "refresh_failures": 0,
             "last_error": None,

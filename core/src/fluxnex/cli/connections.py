@@ -109,10 +109,20 @@ def list_connections(tenant: str, type_name: str | None, status: str | None, as_
         echo_json([i.to_json() for i in infos])
         return
     echo_table(
-        ["NAME", "TYPE", "STATUS", "EXPIRES AT", "LAST ERROR"],
-        [[i.name, i.type, i.status.value, i.expires_at.isoformat(timespec="seconds") if i.expires_at else "never",
-          (i.last_error or "")[:60]] for i in infos],
+        ["NAME", "TYPE", "STATUS", "EXPIRES AT", "REFRESH TOKEN EXPIRES", "LAST ERROR"],
+        [[i.name, i.type, i.status.value, _when(i.expires_at), _refresh_expiry(i), (i.last_error or "")[:60]]
+         for i in infos],
     )
+
+
+def _when(value: Any) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else "never"
+
+
+def _refresh_expiry(info: Any) -> str:
+    if info.refresh_expires_at is None:
+        return ""
+    return _when(info.refresh_expires_at) + (" RECONNECT SOON" if info.reconnect_soon else "")
 
 
 @connections_group.command("show")
@@ -164,7 +174,7 @@ def refresh_connection(tenant: str, name: str, as_json: bool) -> None:
 @JSON_OPTION
 def test_connection(tenant: str, name: str, as_json: bool) -> None:
     """Send the type's test request and report whether the credentials work."""
-    result = manager().test_connection(tenant, name)  # type: ignore[attr-defined]
+    result = manager().test_connection(tenant, name)
     if as_json:
         echo_json({"ok": result.ok, "message": result.message, "status_code": result.status_code})
     else:

@@ -75,6 +75,7 @@ connection_table = sa.Table(
     sa.Column("last_refreshed_at", UTCDateTime(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("refresh_expires_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("tenant_id", "name", name="uq_connection_tenant_name"),
     sa.Index("ix_connection_status_expires", "status", "expires_at"),
     sa.Index("ix_connection_tenant", "tenant_id"),
@@ -103,6 +104,7 @@ class ConnectionRow:
     last_refreshed_at: dt.datetime | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    refresh_expires_at: dt.datetime | None = None
 
     def __repr__(self) -> str:
         return (

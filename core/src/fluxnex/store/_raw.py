@@ -90,7 +90,7 @@ class RawAccess:
             _UUID(r[0]), _UUID(r[1]), r[2], r[3], json.loads(r[4]), _STATUS[r[5]],
             None if r[6] is None else _fromiso(r[6]).replace(tzinfo=UTC),
             r[7], r[8], _sqlite_dt(r[9]), r[10], r[11], _sqlite_dt(r[12]), _sqlite_dt(r[13]),
-            _fromiso(r[14]).replace(tzinfo=UTC), _fromiso(r[15]).replace(tzinfo=UTC),
+            _fromiso(r[14]).replace(tzinfo=UTC), _fromiso(r[15]).replace(tzinfo=UTC), _sqlite_dt(r[16]),
         )  # fmt: skip
 
     @staticmethod
@@ -98,7 +98,7 @@ class RawAccess:
         data = r[4] if isinstance(r[4], dict) else json.loads(r[4])
         return ConnectionRow(
             r[0], r[1], r[2], r[3], data, _STATUS[r[5]], _pg_dt(r[6]), r[7], r[8], _pg_dt(r[9]),
-            r[10], r[11], _pg_dt(r[12]), _pg_dt(r[13]), _pg_dt(r[14]), _pg_dt(r[15]),
+            r[10], r[11], _pg_dt(r[12]), _pg_dt(r[13]), _pg_dt(r[14]), _pg_dt(r[15]), _pg_dt(r[16]),
         )  # fmt: skip
 
     # -- connections ----------------------------------------------------------------------------

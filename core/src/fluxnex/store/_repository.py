@@ -25,7 +25,7 @@ T = connection_table
 CHANGEABLE = frozenset(
     {
         "data", "name", "status", "expires_at", "refresh_failures", "last_error", "next_attempt_at",
-        "last_refreshed_at", "lease_owner", "lease_until",
+        "last_refreshed_at", "lease_owner", "lease_until", "refresh_expires_at",
     }
 )  # fmt: skip
 _STATUS = {s.value: s for s in Status}
