@@ -33,6 +33,7 @@ class Server(ThreadingHTTPServer):
     """A threading HTTP server whose handlers reach the provider that owns it."""
 
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 drops connections when dozens of refreshes arrive at once
 
     def __init__(self, address: tuple[str, int], provider: SandboxProvider) -> None:
         super().__init__(address, _Handler)
