@@ -69,7 +69,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on core."""
-    session.install("mypy", "types-requests", "-e", "core[postgres]")
+    session.install("mypy", "types-requests", "pytest", "-e", "core[postgres]")
     session.run("mypy", "--strict", "core/src/fluxnex")
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
 from ._output import JSON_OPTION, echo_json
@@ -34,8 +37,10 @@ def rotate(batch_size: int, as_json: bool) -> None:
     keyring = load_keyring(url)
     store = ConnectionStore(url)
     total = sum(store.count_by_status().values())
-    with click.progressbar(length=total, label=f"re-encrypting under {keyring.primary_kid}",
-                           file=click.get_text_stream("stderr"), show_pos=True) as bar:
+    bar_context: Any = click.progressbar(
+        length=total, label=f"re-encrypting under {keyring.primary_kid}", file=sys.stderr, show_pos=True
+    )
+    with bar_context as bar:
         seen = 0
 
         def progress(step: RotationProgress) -> None:
