@@ -89,8 +89,9 @@ def test_run_once_refreshes_exactly_the_due_connections(
     for name, (cid, token) in due.items():
         assert sandbox.token_requests_for(token) == 1, name
         after = row(manager, cid)
-        assert after.expires_at is not None and before[name].expires_at is not None
-        assert after.expires_at > before[name].expires_at
+        old_expiry = before[name].expires_at
+        assert after.expires_at is not None and old_expiry is not None
+        assert after.expires_at > old_expiry
         assert after.expires_at.timestamp() >= start + 3600 - 5
         assert (after.status, after.refresh_failures, after.last_error) == (Status.ACTIVE, 0, None)
         assert after.last_refreshed_at is not None
