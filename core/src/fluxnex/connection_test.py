@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .manager import CredentialManager
     from .schema import CredentialType
 
-__all__ = ["TestResult", "judge", "test_connection", "request_url"]
+__all__ = ["TestResult", "judge", "request_url", "test_connection"]
 
 SUCCESS: Final = "Connection successful!"
 OAUTH2_OK: Final = "Connection Successful!"
