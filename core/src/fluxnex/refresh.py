@@ -41,8 +41,8 @@ __all__ = ["RefreshCoordinator", "backoff_seconds", "process_owner"]
 _log = logging.getLogger("fluxnex.refresh")
 UTC = dt.UTC
 
-_POLL_START: Final = 0.01
-_POLL_MAX: Final = 0.2
+_POLL_START: Final = 0.005
+_POLL_MAX: Final = 0.025
 _WRITE_ATTEMPTS_INLINE: Final = 3
 _BACKOFF_BASE: Final = 30.0
 _BACKOFF_MAX: Final = 3600.0
@@ -156,7 +156,13 @@ class RefreshCoordinator:
                 return self.manager.decrypt(current)  # somebody else refreshed since we looked
             if not force and self._is_fresh(current):
                 return self.manager.decrypt(current)
-            leased = store.acquire_lease(seen.id, self.owner, self.lease_seconds)
+            held_elsewhere = (
+                current.lease_owner not in (None, self.owner)
+                and current.lease_until is not None
+                and current.lease_until.timestamp() > time.time()
+            )
+            # a live lease of another process: just poll (reads), don't queue for the write lock
+            leased = None if held_elsewhere else store.acquire_lease(seen.id, self.owner, self.lease_seconds)
             if leased is not None:
                 if leased.version != seen.version and (force or self._is_fresh(leased)):
                     store.release_lease(leased.id, self.owner)

@@ -43,6 +43,10 @@ class RawAccess:
         self._lock = threading.Lock()
         self._all: list[Any] = []
         self.sqlite = engine.dialect.name == "sqlite"
+        mark = "?" if self.sqlite else "%s"
+        self.sql_insert = (
+            f"INSERT INTO connection ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))})"  # noqa: S608
+        )
         if self.sqlite:
             self.sql_get = _SELECT + " WHERE tenant_id = ? AND name = ?"
             self.sql_get_id = _SELECT + " WHERE id = ?"
@@ -138,6 +142,32 @@ class RawAccess:
                 if attempt:
                     raise
         return None if row is None else self._decode_pg(row)
+
+    def insert(self, row: ConnectionRow) -> None:
+        """INSERT one row on this thread's autocommit connection; the driver's IntegrityError on a duplicate."""
+        params = []
+        for column in COLUMNS:
+            value = getattr(row, column)
+            if isinstance(value, uuid.UUID):
+                value = self.uuid_param(value)
+            elif isinstance(value, dt.datetime):
+                value = self.dt_param(value)
+            elif column == "data":
+                value = self.json_param(value)
+            elif column == "status":
+                value = Status(value).value
+            params.append(value)
+        if self.sqlite:
+            self.connection().execute(self.sql_insert, params)
+            return
+        try:
+            self.connection().execute(self.sql_insert, params)
+        except Exception as exc:
+            import psycopg
+
+            if isinstance(exc, psycopg.OperationalError):
+                self.reset()
+            raise
 
     def fetch_all(self, sql: str, params: Sequence[Any]) -> list[ConnectionRow]:
         """Run a SELECT on this thread's connection and decode every row."""

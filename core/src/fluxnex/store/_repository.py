@@ -154,21 +154,16 @@ class ConnectionStore:
     def insert(self, row: ConnectionRow) -> ConnectionRow:
         """Insert a new connection at version 1; ConnectionExists if the tenant already has the name."""
         now = _now()
-        values = attrs.asdict(row, recurse=False)
-        values.update(
-            status=Status(row.status).value,
-            version=1,
-            created_at=row.created_at or now,
-            updated_at=now,
-        )
+        stored = attrs.evolve(row, status=Status(row.status), version=1, created_at=row.created_at or now, updated_at=now)
         try:
-            with self._write() as conn:
-                stored = conn.execute(T.insert().values(**values).returning(*T.c)).mappings().one()
-        except IntegrityError:
+            self._raw.insert(stored)  # prepared SQL on the per-thread connection: the create path is hot too
+        except Exception as exc:
+            if not _is_integrity_error(exc):
+                raise
             if self.get(row.tenant_id, row.name) is not None:
                 raise ConnectionExists(row.tenant_id, row.name) from None
             raise
-        return _from_core(stored)
+        return stored
 
     def update_cas(self, connection_id: uuid.UUID, expected_version: int, **changes: Any) -> ConnectionRow | None:
         """Apply ``changes`` if the row is still at ``expected_version``; the new row, or None on mismatch."""
@@ -301,3 +296,16 @@ class ConnectionStore:
         """Close every connection (pooled and per-thread)."""
         self._raw.close_all()
         self.engine.dispose()
+
+
+def _is_integrity_error(exc: BaseException) -> bool:
+    """Whether a driver exception is a constraint violation (sqlite3 or psycopg)."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.IntegrityError | IntegrityError):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is optional
+        return False
+    return isinstance(exc, psycopg.IntegrityError)
