@@ -29,9 +29,8 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Final
 
 from .errors import ConnectionExpired, ConnectionNotFound, FluxnexError, RefreshError
-from .store import ConnectionRow, Status
-
 from .manager import refresh_token_expiry
+from .store import ConnectionRow, Status
 
 if TYPE_CHECKING:
     from .manager import CredentialManager

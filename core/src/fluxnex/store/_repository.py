@@ -154,7 +154,9 @@ class ConnectionStore:
     def insert(self, row: ConnectionRow) -> ConnectionRow:
         """Insert a new connection at version 1; ConnectionExists if the tenant already has the name."""
         now = _now()
-        stored = attrs.evolve(row, status=Status(row.status), version=1, created_at=row.created_at or now, updated_at=now)
+        stored = attrs.evolve(
+            row, status=Status(row.status), version=1, created_at=row.created_at or now, updated_at=now
+        )
         try:
             self._raw.insert(stored)  # prepared SQL on the per-thread connection: the create path is hot too
         except Exception as exc:
