@@ -74,6 +74,8 @@ class TypeRegistry:
         self.plugins: list[PluginInfo] = []
         self.failures: list[PluginFailure] = []
         self.conflicts: dict[str, list[PluginInfo]] = {}
+        #: n8n catalog types left out because an installed plugin provides that name (``fluxnex.n8n``).
+        self.shadowed: list[Any] = []
         self._entries: dict[str, _Entry] = {}
         self._resolved: dict[str, CredentialType] = {}
         self._lock = threading.RLock()

@@ -112,8 +112,9 @@ def plugins_command(as_json: bool) -> None:
     ]
     failed = [{"name": f.name, "distribution": f.distribution, "error": f.error} for f in registry.failures]
     conflicts = {name: [p.label for p in providers] for name, providers in sorted(registry.conflicts.items())}
+    shadowed = [str(note) for note in registry.shadowed]
     if as_json:
-        echo_json({"loaded": loaded, "failed": failed, "conflicts": conflicts})
+        echo_json({"loaded": loaded, "failed": failed, "conflicts": conflicts, "shadowed": shadowed})
         return
     echo_table(
         ["PLUGIN", "DISTRIBUTION", "VERSION", "TYPES"],
@@ -123,6 +124,8 @@ def plugins_command(as_json: bool) -> None:
         click.echo(f"FAILED {failure['name']} ({failure['distribution']}): {failure['error']}")
     for name, labels in conflicts.items():
         click.echo(f"CONFLICT {name}: registered by {' and '.join(labels)}")
+    for note in shadowed:
+        click.echo(f"SHADOWED {note}")
 
 
 def _short(value: Any) -> str:

@@ -113,7 +113,7 @@ def register_catalog(registry: TypeRegistry, path_or_list: str | os.PathLike[str
                 continue
         incoming.append(ct)
     added = registry.add(incoming, info, n8n_catalog=True)
-    setattr(registry, "shadowed", notes)  # noqa: B010 -- TypeRegistry has no such field yet
+    registry.shadowed = notes
     if info not in registry.plugins:
         registry.plugins.append(info)
     return added

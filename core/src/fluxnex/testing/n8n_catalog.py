@@ -11,6 +11,7 @@ from pathlib import Path
 
 N8N_NODES_BASE = "n8n-nodes-base@2.41.2"
 _MEMBER = "package/dist/types/credentials.json"
+_PACKAGE_JSON = "package/package.json"
 
 
 def cache_dir() -> Path:
@@ -32,10 +33,15 @@ def catalog_path() -> Path:
                              capture_output=True, text=True, timeout=600)
         tarball = Path(tmp) / out.stdout.strip().splitlines()[-1]
         with tarfile.open(tarball) as tar:
-            member = tar.extractfile(_MEMBER)
-            if member is None:
-                raise FileNotFoundError(f"{_MEMBER} missing from {N8N_NODES_BASE}")
-            partial = target.with_suffix(".json.part")
-            partial.write_bytes(member.read())
-            partial.replace(target)
+            # package.json first: it names the version the catalog reports; credentials.json last, since its
+            # presence is what marks the cache complete
+            for name in (_PACKAGE_JSON, _MEMBER):
+                member = tar.extractfile(name)
+                if member is None:
+                    raise FileNotFoundError(f"{name} missing from {N8N_NODES_BASE}")
+                destination = cache_dir() / name
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                partial = destination.with_suffix(".json.part")
+                partial.write_bytes(member.read())
+                partial.replace(destination)
     return target
