@@ -170,6 +170,16 @@ class StormPool:
             kind, _pid, _ = self._results.get(timeout=120)
             assert kind == "ready"
 
+    def warm(self, connections: list[tuple[uuid.UUID, str]], *, lead: float = 0.3) -> None:
+        """Each process refreshes its own connection once (first-use costs: imports, compiled SQL, sockets)."""
+        assert len(connections) == len(self._commands)
+        go_at = time.time() + lead
+        for q, (tenant, name) in zip(self._commands, connections, strict=True):
+            q.put((str(tenant), name, go_at))
+        for _ in self._procs:
+            kind, _pid, _ = self._results.get(timeout=120)
+            assert kind == "done"
+
     def round(self, tenant: uuid.UUID, name: str, *, lead: float = 0.3) -> list[tuple[str, str, float]]:
         """Every thread of every process calls ``get_connection(tenant, name)`` at the same instant."""
         go_at = time.time() + lead

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Final
 
+from . import oauth2 as _oauth2  # noqa: F401 - loaded with the coordinator so a first refresh pays no import
 from .errors import ConnectionExpired, ConnectionNotFound, FluxnexError, RefreshError
 from .manager import refresh_token_expiry
 from .store import ConnectionRow, Status
