@@ -44,6 +44,7 @@ class RawAccess:
         self._all: list[Any] = []
         self.sqlite = engine.dialect.name == "sqlite"
         mark = "?" if self.sqlite else "%s"
+        self._update_sql: dict[tuple[Any, ...], str] = {}
         self.sql_insert = (
             f"INSERT INTO connection ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))})"  # noqa: S608
         )
@@ -143,31 +144,59 @@ class RawAccess:
                     raise
         return None if row is None else self._decode_pg(row)
 
-    def insert(self, row: ConnectionRow) -> None:
-        """INSERT one row on this thread's autocommit connection; the driver's IntegrityError on a duplicate."""
-        params = []
-        for column in COLUMNS:
-            value = getattr(row, column)
-            if isinstance(value, uuid.UUID):
-                value = self.uuid_param(value)
-            elif isinstance(value, dt.datetime):
-                value = self.dt_param(value)
-            elif column == "data":
-                value = self.json_param(value)
-            elif column == "status":
-                value = Status(value).value
-            params.append(value)
+    def param(self, column: str, value: Any) -> Any:
+        """Encode ``value`` of ``column`` as the driver stores it."""
+        if value is None:
+            return None
+        if isinstance(value, uuid.UUID):
+            return self.uuid_param(value)
+        if isinstance(value, dt.datetime):
+            return self.dt_param(value)
+        if column == "data":
+            return self.json_param(value)
+        if column == "status":
+            return Status(value).value
+        return value
+
+    def _run(self, sql: str, params: Sequence[Any]) -> Any:
+        """Execute on this thread's autocommit connection (PostgreSQL: drop it when the error broke it)."""
         if self.sqlite:
-            self.connection().execute(self.sql_insert, params)
-            return
+            return self.connection().execute(sql, params)
         try:
-            self.connection().execute(self.sql_insert, params)
+            return self.connection().execute(sql, params)
         except Exception as exc:
             import psycopg
 
             if isinstance(exc, psycopg.OperationalError):
                 self.reset()
             raise
+
+    def insert(self, row: ConnectionRow) -> None:
+        """INSERT one row on this thread's autocommit connection; the driver's IntegrityError on a duplicate."""
+        self._run(self.sql_insert, [self.param(column, getattr(row, column)) for column in COLUMNS])
+
+    def update(
+        self, values: dict[str, Any], *, bump_version: bool, where: str, where_params: Sequence[Any]
+    ) -> ConnectionRow | None:
+        """One autocommit ``UPDATE ... WHERE where RETURNING *`` (``{p}`` marks placeholders in ``where``).
+
+        The refresh path's lease writes go through here: SQLAlchemy's per-statement overhead was most of
+        their cost.
+        """
+        columns = tuple(sorted(values))
+        key = (columns, bump_version, where)
+        sql = self._update_sql.get(key)
+        if sql is None:
+            mark = "?" if self.sqlite else "%s"
+            sets = [f"{c} = {mark}" for c in columns] + (["version = version + 1"] if bump_version else [])
+            sql = (
+                f"UPDATE connection SET {', '.join(sets)} WHERE {where.format(p=mark)} "  # noqa: S608 - fixed names
+                f"RETURNING {', '.join(COLUMNS)}"
+            )
+            self._update_sql[key] = sql
+        params = [self.param(c, values[c]) for c in columns] + list(where_params)
+        row = self._run(sql, params).fetchone()
+        return None if row is None else self.decode(row)
 
     def fetch_all(self, sql: str, params: Sequence[Any]) -> list[ConnectionRow]:
         """Run a SELECT on this thread's connection and decode every row."""

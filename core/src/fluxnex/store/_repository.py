@@ -236,20 +236,24 @@ class ConnectionStore:
     ) -> ConnectionRow | None:
         """Take (or extend) the refresh lease if free, expired or already ours; the row, or None if held."""
         t = _now(now)
-        free = sa.or_(
-            T.c.lease_owner.is_(None),
-            T.c.lease_until.is_(None),
-            T.c.lease_until < t,
-            T.c.lease_owner == owner,
-        )
+        raw = self._raw
         values = {"lease_owner": owner, "lease_until": t + dt.timedelta(seconds=ttl_seconds)}
-        return self._update(sa.and_(T.c.id == connection_id, free), values)
+        return raw.update(
+            values,
+            bump_version=False,
+            where="id = {p} AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < {p} OR lease_owner = {p})",
+            where_params=[raw.uuid_param(connection_id), raw.dt_param(t), owner],
+        )
 
     def complete_lease(self, connection_id: uuid.UUID, owner: str, **changes: Any) -> ConnectionRow | None:
         """Write ``changes`` and drop the lease if ``owner`` still holds it; None means the lease was lost."""
         values = _clean_changes(changes)
-        values.update(version=T.c.version + 1, updated_at=_now(), lease_owner=None, lease_until=None)
-        return self._update(sa.and_(T.c.id == connection_id, T.c.lease_owner == owner), values)
+        values.update(updated_at=_now(), lease_owner=None, lease_until=None)
+        raw = self._raw
+        return raw.update(
+            values, bump_version=True, where="id = {p} AND lease_owner = {p}",
+            where_params=[raw.uuid_param(connection_id), owner],
+        )
 
     def release_lease(self, connection_id: uuid.UUID, owner: str) -> bool:
         """Drop the lease without writing data, only if ``owner`` still holds it."""
