@@ -297,3 +297,25 @@ def test_needs_refresh_and_expiry() -> None:
     assert oauth2.needs_refresh({}, 60) is True
     assert oauth2.token_expires_at({"oauthTokenData": '{"access_token": "a", "expires_at": "12"}'}) == 12.0
     assert oauth2.token_expires_at({"oauthTokenData": {"expires_at": "soon"}}) is None
+
+
+def test_a_legacy_status_message_error_is_named_and_permanent() -> None:
+    """Some providers (HubSpot's legacy API) answer errors as {"status": ..., "message": ...}."""
+    import requests as _requests
+
+    from fluxnex.errors import RefreshError as _RefreshError
+    from fluxnex.oauth2 import exchange_code as _exchange_code
+    from fluxnex.testing.api_server import ApiServer
+
+    def answer(request):  # type: ignore[no-untyped-def]
+        return 400, {"status": "BAD_AUTH_CODE", "message": "missing or unknown auth code"}, {}
+
+    with ApiServer(answer) as api:
+        data = {"clientId": "c", "clientSecret": "shh-secret", "accessTokenUrl": api.url + "/oauth/v1/token",
+                "authentication": "body"}
+        with _requests.Session() as http, pytest.raises(_RefreshError) as info:
+            _exchange_code(data, code="the-code", redirect_uri="http://127.0.0.1/cb", code_verifier="v" * 43,
+                           http=http)
+    message = str(info.value)
+    assert "BAD_AUTH_CODE" in message and "missing or unknown auth code" in message and "127.0.0.1" in message
+    assert info.value.transient is False and "shh-secret" not in message and "the-code" not in message

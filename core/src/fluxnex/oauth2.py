@@ -211,6 +211,10 @@ def _post_token(url: str, body: str, auth: requests.auth.AuthBase | None, *, htt
     if isinstance(payload, dict) and payload.get("error"):
         description = str(payload.get("error_description") or "")
         raise _oauth_failure(where, str(payload["error"]), description, status, hidden, retry_after)
+    if isinstance(payload, dict) and not 200 <= status < 300 and isinstance(payload.get("status"), str):
+        # providers' pre-RFC error shape {"status": "BAD_REFRESH_TOKEN", "message": ...} (HubSpot's legacy API)
+        description = str(payload.get("message") or "")
+        raise _oauth_failure(where, payload["status"], description, status, hidden, retry_after)
     if status == 429 or status >= 500 or status == 408:
         raise RefreshError(f"{where} failed: HTTP {status}", transient=True, retry_after=retry_after)
     if not 200 <= status < 300:
