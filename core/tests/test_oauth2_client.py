@@ -302,7 +302,6 @@ def test_needs_refresh_and_expiry() -> None:
 def test_a_legacy_status_message_error_is_named_and_permanent() -> None:
     """Some providers (HubSpot's legacy API) answer errors as {"status": ..., "message": ...}."""
     import requests as _requests
-
     from fluxnex.errors import RefreshError as _RefreshError
     from fluxnex.oauth2 import exchange_code as _exchange_code
     from fluxnex.testing.api_server import ApiServer
