@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_support import engine_dir
 from fluxnex.authenticate import effective_data, resolve_authenticate, resolve_test_request
 from fluxnex.errors import FluxnexError
 from fluxnex.n8n import register_catalog
@@ -24,22 +24,8 @@ from fluxnex.testing.n8n_catalog import catalog_path
 
 pytestmark = pytest.mark.n8n_engine
 
-N8N_WORKFLOW = "n8n-workflow@2.41.0"
 HARNESS = Path(__file__).parent / "n8n_engine" / "credentials.cjs"
 _UTC_DATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$")
-
-
-def _engine_dir() -> Path:
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        pytest.skip("npm/node are not installed: cannot run n8n's engine")
-    base = os.environ.get("FLUXNEX_N8N_ENGINE_CACHE") or Path.home() / ".cache" / "fluxnex" / "n8n-engine"
-    target = Path(base)
-    if not (target / "node_modules" / "n8n-workflow" / "package.json").is_file():
-        target.mkdir(parents=True, exist_ok=True)
-        subprocess.run([npm, "install", "--prefix", str(target), N8N_WORKFLOW, "--no-audit", "--no-fund",
-                        "--ignore-scripts", "--silent"], check=True, timeout=600)
-    return target
 
 
 def sample_values(props: list[dict[str, Any]], variant: int) -> dict[str, Any]:
@@ -113,7 +99,7 @@ def _same(ours: Any, theirs: Any) -> bool:
 
 def run_engine(catalog: list[dict[str, Any]], cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """n8n's results for ``cases`` (``{type, data}``) over ``catalog``."""
-    engine = _engine_dir()
+    engine = engine_dir()
     proc = subprocess.run(["node", str(HARNESS)], input=json.dumps({"catalog": catalog, "cases": cases}),
                           capture_output=True, text=True, timeout=600, check=True,
                           env={**os.environ, "N8N_WORKFLOW_DIR": str(engine)})

@@ -6,34 +6,20 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_support import engine_dir
 from fluxnex.expressions import UNDEFINED, evaluate, find_expressions
 from fluxnex.testing.n8n_catalog import catalog_path
 
 pytestmark = pytest.mark.n8n_engine
 
-N8N_WORKFLOW = "n8n-workflow@2.41.0"  # the version n8n-nodes-base@2.41.2 depends on
 HARNESS = Path(__file__).with_name("evaluate.cjs")
 _DATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
                    r"\d{4} \d\d:\d\d:\d\d GMT$")
-
-
-def _engine_dir() -> Path:
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        pytest.skip("npm/node are not installed: cannot run n8n's expression engine")
-    base = os.environ.get("FLUXNEX_N8N_ENGINE_CACHE") or Path.home() / ".cache" / "fluxnex" / "n8n-engine"
-    target = Path(base)
-    if not (target / "node_modules" / "n8n-workflow" / "package.json").is_file():
-        target.mkdir(parents=True, exist_ok=True)
-        subprocess.run([npm, "install", "--prefix", str(target), N8N_WORKFLOW, "--no-audit", "--no-fund",
-                        "--ignore-scripts", "--silent"], check=True, timeout=600)
-    return target
 
 
 def _variants(props: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -141,7 +127,7 @@ def _same(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
 
 
 def test_every_catalog_expression_matches_n8n() -> None:
-    engine = _engine_dir()
+    engine = engine_dir()
     cases = _cases() + _extra_cases()
     payload = json.dumps([{k: c[k] for k in ("expression", "credentials", "self")} for c in cases])
     proc = subprocess.run(["node", str(HARNESS)], input=payload, capture_output=True, text=True, timeout=300,

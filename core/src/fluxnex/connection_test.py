@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from .authenticate import effective_data, has_code_authentication, js_string, resolve_test_request
+from .display_options import lodash_get
 
 if TYPE_CHECKING:
     import uuid
@@ -36,7 +37,6 @@ SUCCESS: Final = "Connection successful!"
 OAUTH2_OK: Final = "Connection Successful!"
 OAUTH2_NOT_CONNECTED: Final = "This OAuth2 credential was not connected to an account."
 _ABSOLUTE = re.compile(r"^([a-z][a-z\d+\-.]*:)?//", re.IGNORECASE)
-_PATH_PART = re.compile(r"[^.[\]]+")
 
 
 @attrs.frozen
@@ -62,22 +62,6 @@ def request_url(base_url: Any, url: Any) -> str:
     return re.sub(r"/?/$", "", base) + "/" + re.sub(r"^/+", "", rel)
 
 
-def _lodash_get(value: Any, path: Any) -> Any:
-    from .expressions import UNDEFINED
-
-    if isinstance(value, Mapping) and isinstance(path, str) and path in value:
-        return value[path]
-    current = value
-    for part in _PATH_PART.findall(str(path)):
-        if isinstance(current, Mapping) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return UNDEFINED
-    return current
-
-
 def judge(test: Mapping[str, Any], request: Mapping[str, Any], response: requests.Response) -> TestResult:
     """Apply n8n's credential-test rules to ``response``."""
     from .expressions import UNDEFINED
@@ -101,7 +85,7 @@ def judge(test: Mapping[str, Any], request: Mapping[str, Any], response: request
     for rule in rules:
         props = rule.get("properties") or {}
         if rule.get("type") == "responseSuccessBody" and strict_equals(
-            _lodash_get(first, props.get("key")), props.get("value", UNDEFINED)
+            lodash_get(first, props.get("key")), props.get("value", UNDEFINED)
         ):
             return TestResult(False, str(props.get("message", "")), status)
     return TestResult(True, SUCCESS, status)

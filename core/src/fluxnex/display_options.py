@@ -22,17 +22,17 @@ from .expressions import UNDEFINED
 from .expressions._jsvalues import compare, is_number, strict_equals
 from .expressions._regex import JSRegExp
 
-__all__ = ["is_shown", "visible_properties"]
+__all__ = ["is_shown", "lodash_get", "visible_properties"]
 
 _PATH = re.compile(r"[^.[\]]+")
 
 
-def _get(values: Mapping[str, Any], path: str) -> object:
-    """Return lodash ``get(values, path)`` (dotted and bracketed paths), UNDEFINED when absent."""
-    if path in values:
-        return values[path]
-    current: object = values
-    for part in _PATH.findall(path):
+def lodash_get(value: Any, path: Any) -> Any:
+    """lodash ``get(value, path)`` (dotted and bracketed paths); UNDEFINED when absent."""
+    if isinstance(value, Mapping) and isinstance(path, str) and path in value:
+        return value[path]
+    current: object = value
+    for part in _PATH.findall(str(path)):
         if isinstance(current, Mapping) and part in current:
             current = current[part]
         elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
@@ -45,7 +45,7 @@ def _get(values: Mapping[str, Any], path: str) -> object:
 def _property_values(values: Mapping[str, Any], name: str, root: Mapping[str, Any],
                      node_version: float) -> list[object]:
     if name.startswith("/"):
-        value = _get(root, name[1:])
+        value = lodash_get(root, name[1:])
     elif name == "@version":
         value = node_version or 0
     elif name == "@tool":
@@ -53,7 +53,7 @@ def _property_values(values: Mapping[str, Any], name: str, root: Mapping[str, An
     elif name == "@feature":
         return []
     else:
-        value = _get(values, name)
+        value = lodash_get(values, name)
     if isinstance(value, Mapping) and value.get("__rl"):
         value = value.get("value", UNDEFINED)
     return list(value) if isinstance(value, list) else [value]
