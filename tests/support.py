@@ -36,7 +36,9 @@ class PluginVenv:
             check=True, capture_output=True, text=True,
         )
 
-    def run(self, *args: str, env: dict[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``python -m fluxnex ARGS`` in this venv."""
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("FLUXNEX_")}
         full_env.update(env or {})

@@ -10,7 +10,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from fluxnex import CredentialManager
 from fluxnex.testing.api_server import ApiRequest, ApiServer
 
@@ -52,7 +51,9 @@ def test_a_long_retry_after_is_returned_to_the_caller(manager: CredentialManager
     assert len(api.received) == 1
 
 
-def test_urllib3_debug_log_does_not_show_query_keys(manager: CredentialManager, caplog: pytest.LogCaptureFixture) -> None:
+def test_urllib3_debug_log_does_not_show_query_keys(
+    manager: CredentialManager, caplog: pytest.LogCaptureFixture
+) -> None:
     with ApiServer(lambda request: (200, {}, {})) as api, caplog.at_level(logging.DEBUG, logger="urllib3"):
         manager.session(TENANT, "q").get(api.url + "/things")
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]

@@ -86,7 +86,6 @@ def test_concurrent_migrators_on_postgres(pg_schema_url: str) -> None:
 def test_upgrade_from_0001_keeps_rows_and_adds_refresh_expiry(store_url: str) -> None:
     """A database created by the first release migrates in place: rows survive, the new column is NULL."""
     from alembic import command
-
     from fluxnex.store._engine import _alembic_config
 
     engine = create_engine(store_url)

@@ -31,7 +31,10 @@ def refresh_token(credential_type: Any, data: dict[str, Any], http: Any) -> dict
 
     registry = get_registry()
     known = credential_type.name in registry
-    if not (registry.is_a(credential_type.name, OAUTH2_BASE) if known else OAUTH2_BASE in (credential_type.extends or [])):
+    is_oauth2 = (
+        registry.is_a(credential_type.name, OAUTH2_BASE) if known else OAUTH2_BASE in (credential_type.extends or [])
+    )
+    if not is_oauth2:
         return None
     # talk to the provider with the data n8n would use (defaults, `={{$self...}}` URLs resolved), but store
     # only the new token next to the connection's own values

@@ -46,7 +46,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_CLIENT_ID = "sandbox-client"
-DEFAULT_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - a published test value
+DEFAULT_CLIENT_SECRET = "sandbox-secret"
 FAIL_MODES = ("500", "429", "hang", "malformed", "missing_access_token", "invalid_client", "invalid_grant")
 CLIENT_AUTH_STYLES = ("header", "body", "any")
 ROTATION_MODES = ("strict", "off", "omit")
