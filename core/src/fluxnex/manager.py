@@ -295,7 +295,7 @@ class CredentialManager:
         """``get_connection`` plus the row it read (callers that may force a refresh later pass it back)."""
         row = self._row(tenant_id, name)
         if row.status == Status.EXPIRED:
-            raise _expired(row)
+            raise expired_error(row)
         expires_at = row.expires_at
         if expires_at is not None:
             leeway = self.leeway_for(row.type)
@@ -308,7 +308,7 @@ class CredentialManager:
         """Refresh now, whatever the expiry (once across every caller that saw the same version)."""
         row = self._row(tenant_id, name)
         if row.status == Status.EXPIRED:
-            raise _expired(row)
+            raise expired_error(row)
         return self.refresher.ensure_fresh(row, force=True)
 
     def get_connection_info(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionInfo:
@@ -407,8 +407,10 @@ def _check_name(name: str) -> None:
         )
 
 
-def _expired(row: ConnectionRow) -> ConnectionExpired:
-    reason = f" ({row.last_error})" if row.last_error else ""
+def expired_error(row: ConnectionRow, reason: object = None) -> ConnectionExpired:
+    """The ``ConnectionExpired`` for ``row``: why (``reason``, else its last_error) and how to reconnect."""
+    why = reason if reason is not None else row.last_error
+    reason = f" ({why})" if why else ""
     return ConnectionExpired(
         f"connection {row.name!r} has expired{reason}: reconnect it with "
         f"`fluxnex connect --tenant {row.tenant_id} --type {row.type} --name {row.name!r}`"

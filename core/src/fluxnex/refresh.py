@@ -29,8 +29,8 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Final
 
 from . import oauth2 as _oauth2  # noqa: F401 - loaded with the coordinator so a first refresh pays no import
-from .errors import ConnectionExpired, ConnectionNotFound, FluxnexError, RefreshError
-from .manager import refresh_token_expiry
+from .errors import ConnectionNotFound, FluxnexError, RefreshError
+from .manager import expired_error, refresh_token_expiry
 from .store import ConnectionRow, Status
 
 if TYPE_CHECKING:
@@ -76,13 +76,11 @@ class RefreshCoordinator:
 
     def ensure_fresh(self, row: ConnectionRow, *, force: bool = False) -> dict[str, Any]:
         """Return fresh data for ``row``, refreshing at most once for every caller in this process."""
-        return self._single_flight(row, lambda: self._pending_or(row, lambda: self._across_processes(row, force=force)))
+        return self._single_flight(row, lambda: self._across_processes(row, force=force))
 
     def refresh_leased(self, row: ConnectionRow) -> dict[str, Any]:
         """Refresh a row whose lease this process already holds (the worker's claim); returns the data."""
-        return self._single_flight(
-            row, lambda: self._pending_or(row, lambda: self._refresh_holding_lease(row, force=True))
-        )
+        return self._single_flight(row, lambda: self._refresh_holding_lease(row, force=True))
 
     def _pending_or(self, row: ConnectionRow, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Serve a refresh result still waiting to be written (its refresh token is spent), else run ``work``."""
@@ -111,6 +109,7 @@ class RefreshCoordinator:
             return True
 
     def _single_flight(self, row: ConnectionRow, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run ``work`` once for every concurrent caller about ``row`` (a pending unwritten result first)."""
         with self._lock:
             flight = self._flights.get(row.id)
             leader = flight is None
@@ -121,7 +120,7 @@ class RefreshCoordinator:
             shared: dict[str, Any] = flight.result()
             return shared
         try:
-            result = work()
+            result = self._pending_or(row, work)
         except BaseException as exc:
             flight.set_exception(exc)
             raise
@@ -148,9 +147,7 @@ class RefreshCoordinator:
             if current is None:
                 raise ConnectionNotFound(seen.tenant_id, seen.name)
             if current.status == Status.EXPIRED:
-                from .manager import _expired
-
-                raise _expired(current)
+                raise expired_error(current)
             moved = current.version != seen.version
             if moved and current.lease_owner is None and (force or self._is_fresh(current)):
                 return self.manager.decrypt(current)  # somebody else refreshed since we looked
@@ -193,10 +190,7 @@ class RefreshCoordinator:
         except RefreshError as exc:
             self._record_failure(row, data, exc, time.monotonic() - started)
             if not exc.transient:
-                raise ConnectionExpired(
-                    f"connection {row.name!r} has expired ({exc}): reconnect it with `fluxnex connect --tenant "
-                    f"{row.tenant_id} --type {row.type} --name {row.name!r}`"
-                ) from None
+                raise expired_error(row, exc) from None
             if row.expires_at is not None and row.expires_at.timestamp() > time.time():
                 return data  # the current token still works; the worker will retry later
             raise
