@@ -13,7 +13,6 @@ import base64
 import json
 import os
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from _timing import median_us
 from fluxnex.crypto import Keyring, associated_data, generate_key_line
 from fluxnex.manager import CredentialManager
 from sqlalchemy.engine import make_url
@@ -42,19 +42,6 @@ DATA: dict[str, Any] = {
         "expires_at": time.time() + 365 * 86400,
     },
 }
-
-
-def median_us(fn: Callable[[], object], n: int = 3000, rounds: int = 7) -> float:
-    """Median over rounds of the mean time per call, in microseconds."""
-    for _ in range(300):
-        fn()
-    means = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        means.append((time.perf_counter() - start) / n * 1e6)
-    return statistics.median(means)
 
 
 def _b64(text: str) -> bytes:

@@ -9,31 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
+from _timing import median_us
 from fluxnex.crypto import Keyring, associated_data, generate_key_line
 from fluxnex.rotation import rotate_keys
 from fluxnex.store import ConnectionStore
 
 PAYLOAD = {"accessToken": "x" * 40, "refreshToken": "y" * 40, "clientId": "cid", "clientSecret": "z" * 32}
-
-
-def median_us(fn: Callable[[], object], n: int = 5000, rounds: int = 5) -> float:
-    """Return the median over rounds of the mean time per call, in microseconds."""
-    for _ in range(200):
-        fn()
-    means = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        means.append((time.perf_counter() - start) / n * 1e6)
-    return statistics.median(means)
 
 
 def fill(store: ConnectionStore, ring: Keyring, tenant: uuid.UUID, rows: int) -> list[str]:

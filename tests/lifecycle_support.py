@@ -276,3 +276,14 @@ def run_update_processes(url: str, keys: str, tenant: uuid.UUID, name: str, writ
     for p in procs:
         p.join(timeout=30)
     return out
+
+
+def wait_for(condition: Any, timeout: float, what: str) -> Any:
+    """Poll ``condition`` every 20 ms until it returns something truthy; fail the test after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    pytest.fail(f"timed out waiting for {what}")

@@ -12,19 +12,9 @@ import pytest
 from fluxnex.store import Status
 from fluxnex.testing.sandbox import SandboxProvider
 from lifecycle_support import *  # noqa: F403 - fixtures
-from lifecycle_support import oauth_data, start_hanging_refresher
+from lifecycle_support import oauth_data, start_hanging_refresher, wait_for
 
 LEASE = 2.0
-
-
-def wait_for(condition: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow

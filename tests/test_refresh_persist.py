@@ -24,18 +24,8 @@ import pytest
 from fluxnex.store import Status
 from fluxnex.testing.sandbox import SandboxProvider
 from lifecycle_support import *  # noqa: F403 - fixtures
-from lifecycle_support import oauth_data, pg_conninfo
+from lifecycle_support import oauth_data, pg_conninfo, wait_for
 from sqlalchemy.engine import make_url
-
-
-def wait_for(condition: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 class Outage:
