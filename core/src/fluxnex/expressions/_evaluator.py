@@ -286,21 +286,13 @@ def get_property(obj: object, key: object) -> object:
     if isinstance(obj, dict):
         value = obj.get(name, UNDEFINED)
         return value
-    if isinstance(obj, str):
+    if isinstance(obj, str | list):  # strings and arrays index, measure and call methods alike
         if name == "length":
             return len(obj)
         if name.isdigit():
             i = int(name)
             return obj[i] if i < len(obj) else UNDEFINED
-        method = STRING_METHODS.get(name)
-        return JSFunction("." + name, method) if method else UNDEFINED
-    if isinstance(obj, list):
-        if name == "length":
-            return len(obj)
-        if name.isdigit():
-            i = int(name)
-            return obj[i] if i < len(obj) else UNDEFINED
-        method = ARRAY_METHODS.get(name)
+        method = (STRING_METHODS if isinstance(obj, str) else ARRAY_METHODS).get(name)
         return JSFunction("." + name, method) if method else UNDEFINED
     if isinstance(obj, JSDate):
         date_method = _DATE_METHODS.get(name)

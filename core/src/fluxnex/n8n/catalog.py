@@ -22,6 +22,7 @@ import attrs
 
 from ..errors import PluginError
 from ..schema import CredentialType
+from ._files import read_json
 
 if TYPE_CHECKING:
     from ..plugins import PluginInfo, TypeRegistry
@@ -47,13 +48,7 @@ class Shadowed:
 
 def _read(path_or_list: str | os.PathLike[str] | Iterable[Any]) -> list[Any]:
     if isinstance(path_or_list, str | os.PathLike):
-        path = Path(path_or_list)
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise PluginError(f"n8n catalog {path}: cannot read ({exc.strerror or exc})") from None
-        except ValueError as exc:
-            raise PluginError(f"n8n catalog {path}: not valid JSON ({exc})") from None
+        raw = read_json(path_or_list, f"n8n catalog {Path(path_or_list)}", PluginError)
     else:
         raw = list(path_or_list)
     if isinstance(raw, Mapping):  # some tools write {name: definition}

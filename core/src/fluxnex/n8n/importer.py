@@ -10,16 +10,15 @@ entries already imported (same name, type and data), so it never duplicates.
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from ..errors import ConnectionExists, DecryptionError, FluxnexError, UnknownCredentialType, ValidationError
+from ._files import read_json
 from .cipher import decrypt_n8n
 
 if TYPE_CHECKING:
@@ -60,15 +59,7 @@ class ImportReport:
 
 def read_export(source: str | os.PathLike[str] | Iterable[Any]) -> list[dict[str, Any]]:
     """The entries of an export: a JSON array file (or one object), or an already-parsed list."""
-    if isinstance(source, str | os.PathLike):
-        try:
-            raw = json.loads(Path(source).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise FluxnexError(f"{source}: cannot read ({exc.strerror or exc})") from None
-        except ValueError as exc:
-            raise FluxnexError(f"{source}: not valid JSON ({exc})") from None
-    else:
-        raw = list(source)
+    raw = read_json(source, str(source), FluxnexError) if isinstance(source, str | os.PathLike) else list(source)
     entries = [raw] if isinstance(raw, Mapping) else raw
     if not isinstance(entries, list):
         raise FluxnexError("an n8n export must be a JSON array of credentials")
