@@ -84,3 +84,19 @@ class ExpressionError(FluxnexError):
 
 class MigrationError(FluxnexError):
     """The database schema is at a revision this version of FluxNex does not know."""
+
+
+class DatabaseError(FluxnexError):
+    """The database could not be reached or refused an operation; the message names the host, never a password.
+
+    Driver exceptions (psycopg, sqlite3, SQLAlchemy) never reach callers raw: they are wrapped in this, with
+    the original chained as ``__cause__``. ``hint`` is the fix to suggest, when there is one.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message if hint is None else f"{message} ({hint})")
+        self.hint = hint
+
+
+class PoolTimeout(DatabaseError):
+    """Every connection of the process's database pool stayed in use for longer than the pool timeout."""
