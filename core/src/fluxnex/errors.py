@@ -74,6 +74,13 @@ class RefreshError(FluxnexError):
         self.retry_after = retry_after
 
 
+class NotRefreshable(RefreshError):
+    """No plugin refreshes credentials of this type (a static token or key): nothing to refresh, nothing changed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
 class DecryptionError(FluxnexError):
     """Stored data could not be decrypted (wrong or unknown key, tampered or moved ciphertext)."""
 
