@@ -79,9 +79,18 @@ def make_manager(db_url: str, keys: str) -> Iterator[Callable[..., CredentialMan
         mgr.close()
 
 
-def oauth_data(sandbox: SandboxProvider, expires_in: int = 3600, **overrides: Any) -> dict[str, Any]:
-    """oAuth2Api data pointing at the sandbox with a freshly issued token pair (expiring in ``expires_in``)."""
-    return {**sandbox.oauth2_data(**overrides), "oauthTokenData": sandbox.issue_tokens(expires_in=expires_in)}
+def oauth_data(
+    sandbox: SandboxProvider, expires_in: int = 3600, *, lifetime: int = 3600, **overrides: Any
+) -> dict[str, Any]:
+    """oAuth2Api data pointing at the sandbox with a token pair expiring in ``expires_in`` seconds.
+
+    The token is one of ``lifetime`` seconds issued ``lifetime - expires_in`` seconds ago, so a short
+    ``expires_in`` is due on demand (``fluxnex.tokens``: due below min(leeway, 20% of its lifetime)).
+    """
+    tokens = sandbox.issue_tokens(expires_in=expires_in)
+    if expires_in < lifetime:
+        tokens = {**tokens, "expires_in": lifetime, "expires_at": time.time() + expires_in}
+    return {**sandbox.oauth2_data(**overrides), "oauthTokenData": tokens}
 
 
 def new_pg_schema() -> tuple[str, Callable[[], None]]:

@@ -48,8 +48,11 @@ def manager(store_url: str) -> Iterator[CredentialManager]:
 
 
 def add(manager: CredentialManager, sandbox: SandboxProvider, name: str, expires_in: int) -> tuple[uuid.UUID, str]:
-    """Create a connection whose access token expires in ``expires_in`` seconds; return its id and refresh token."""
-    tokens = sandbox.issue_tokens(expires_in=expires_in)
+    """Create a connection whose access token expires in ``expires_in`` seconds; return its id and refresh token.
+
+    The token is one of an hour's lifetime issued earlier, so it is due once ``expires_in`` is inside the horizon.
+    """
+    tokens = {**sandbox.issue_tokens(expires_in=expires_in), "expires_in": 3600, "expires_at": time.time() + expires_in}
     info = manager.create_connection(TENANT, "oAuth2Api", name, {**sandbox.oauth2_data(), "oauthTokenData": tokens})
     return info.id, tokens["refresh_token"]
 
@@ -251,10 +254,26 @@ def test_a_row_whose_lease_was_lost_before_it_started_is_skipped(
     (claimed,) = worker._claim(10)
     later = dt.datetime.now(UTC) + dt.timedelta(seconds=worker.lease_seconds + 1)
     assert manager.store.acquire_lease(cid, "another-host:1:abc", 30, now=later) is not None  # took it over
-    outcome = worker._refresh_one(claimed, claimed_at=time.monotonic() - worker.lease_seconds)
+    outcome = worker._refresh_one(claimed)
     assert outcome == "skipped"
     assert sandbox.token_requests_for(token) == 0
     assert row(manager, cid).lease_owner == "another-host:1:abc"
+
+
+def test_a_claimed_row_no_longer_due_is_skipped_under_its_lease(
+    manager: CredentialManager, sandbox: SandboxProvider
+) -> None:
+    cid, token = add(manager, sandbox, "refreshed-elsewhere", 120)
+    worker = RefreshWorker(manager)
+    (claimed,) = worker._claim(10)
+    # the token no longer needs refreshing by the time its turn comes (here: its expiry moved out of the horizon)
+    current = row(manager, cid)
+    moved = dt.datetime.now(UTC) + dt.timedelta(hours=2)
+    assert manager.store.write_refresh(cid, current.version, expires_at=moved, refresh_at=moved) is not None
+    assert manager.store.acquire_lease(cid, worker.owner, 30) is not None  # still ours, at a newer version
+    assert worker._refresh_one(claimed) == "skipped"
+    assert sandbox.token_requests_for(token) == 0
+    assert row(manager, cid).lease_owner is None  # released at once
 
 
 def test_arguments_are_checked(manager: CredentialManager) -> None:

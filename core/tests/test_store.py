@@ -112,8 +112,9 @@ def test_leases(store: ConnectionStore, keyring: Keyring) -> None:
     taken = store.acquire_lease(row.id, "w2", 30, now=NOW + dt.timedelta(seconds=61))
     assert taken is not None and taken.lease_owner == "w2"
     new_env = keyring.encrypt(b'{"token": "w2"}', associated_data(tenant, row.id, row.type))
-    assert store.complete_lease(row.id, "w1", data={"stale": True}) is None
-    done = store.complete_lease(row.id, "w2", data=new_env, last_refreshed_at=NOW, refresh_failures=0)
+    assert store.complete_lease(row.id, "w1", 1, data={"stale": True}) is None
+    assert store.complete_lease(row.id, "w2", 0, data={"stale": True}) is None  # not at the version read
+    done = store.complete_lease(row.id, "w2", 1, data=new_env, last_refreshed_at=NOW, refresh_failures=0)
     assert done is not None and done.version == 2 and done.lease_owner is None and done.data == new_env
     assert store.get(tenant, "a") == done
     assert store.acquire_lease(row.id, "w3", 30) is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from fluxnex.crypto import Keyring, generate_key_line
 from fluxnex.errors import ConfigurationError
@@ -128,3 +129,32 @@ def ensure_key_file(path: Path) -> Path:
         path,
     )
     return path
+
+
+ENV_POOL_SIZE = "FLUXNEX_DB_POOL_SIZE"
+ENV_POOL_TIMEOUT = "FLUXNEX_DB_POOL_TIMEOUT"
+
+
+def pool_settings(size: int | None = None, timeout: float | None = None) -> tuple[int, float]:
+    """The database pool's (size, timeout): explicit, else FLUXNEX_DB_POOL_SIZE / _TIMEOUT, else the defaults."""
+    from fluxnex.store import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
+
+    if size is None:
+        size = _env_number(ENV_POOL_SIZE, int, DEFAULT_POOL_SIZE)
+    if timeout is None:
+        timeout = _env_number(ENV_POOL_TIMEOUT, float, DEFAULT_POOL_TIMEOUT)
+    if size < 1:
+        raise ConfigurationError(f"the database pool size must be at least 1, got {size}")
+    if timeout <= 0:
+        raise ConfigurationError(f"the database pool timeout must be positive, got {timeout:g}")
+    return size, timeout
+
+
+def _env_number(name: str, kind: type[int] | type[float], default: float) -> Any:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None

@@ -18,18 +18,25 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-import attrs
-
 from . import config
+from ._http import DEFAULT_HTTP_TIMEOUT, provider_session
+from .connection_info import RECONNECT_WARNING_DAYS, ConnectionInfo, check_name, parse_tenant
 from .errors import (
     ConcurrentUpdateError,
-    ConnectionExpired,
     ConnectionNotFound,
     FluxnexError,
-    ValidationError,
 )
 from .plugins import TypeRegistry, get_registry
 from .store import ConnectionRow, ConnectionStore, Status
+from .tokens import (
+    backing_off,
+    due,
+    expired_error,
+    refresh_at,
+    refresh_token_expiry,
+    token_expiry,
+    with_token_expiry,
+)
 from .validation import validate
 
 if TYPE_CHECKING:
@@ -37,9 +44,20 @@ if TYPE_CHECKING:
 
     from .connection_test import TestResult
     from .crypto import Keyring
+    from .recovery import PendingRecovery
     from .schema import CredentialType
 
-__all__ = ["DEFAULT_REFRESH_LEEWAY", "ConnectionInfo", "CredentialManager"]
+__all__ = [
+    "DEFAULT_REFRESH_LEEWAY",
+    "RECONNECT_WARNING_DAYS",
+    "ConnectionInfo",
+    "CredentialManager",
+    "expired_error",
+    "parse_tenant",
+    "refresh_token_expiry",
+    "token_expiry",
+    "with_token_expiry",
+]
 
 _log = logging.getLogger("fluxnex.manager")
 UTC = dt.UTC
@@ -47,111 +65,6 @@ UTC = dt.UTC
 #: Seconds before expiry at which ``get_connection`` refreshes a token (a type may set ``refresh_leeway``).
 DEFAULT_REFRESH_LEEWAY: Final = 60.0
 _CAS_ATTEMPTS: Final = 8
-#: A connection whose refresh token expires within this many days is flagged for reconnection.
-RECONNECT_WARNING_DAYS: Final = 14
-
-
-@attrs.frozen
-class ConnectionInfo:
-    """What can be shown about a connection without its secrets."""
-
-    id: uuid.UUID
-    tenant_id: uuid.UUID
-    type: str
-    name: str
-    status: Status
-    expires_at: dt.datetime | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    last_refreshed_at: dt.datetime | None = None
-    refresh_failures: int = 0
-    last_error: str | None = None
-    refresh_expires_at: dt.datetime | None = None
-
-    @property
-    def reconnect_soon(self) -> bool:
-        """Whether the refresh token itself expires within ``RECONNECT_WARNING_DAYS``: a person must act soon."""
-        if self.refresh_expires_at is None:
-            return False
-        return self.refresh_expires_at - dt.datetime.now(UTC) <= dt.timedelta(days=RECONNECT_WARNING_DAYS)
-
-    @classmethod
-    def from_row(cls, row: ConnectionRow) -> ConnectionInfo:
-        """Build the info of a stored row (never reads its data)."""
-        return cls(
-            id=row.id,
-            tenant_id=row.tenant_id,
-            type=row.type,
-            name=row.name,
-            status=Status(row.status),
-            expires_at=row.expires_at,
-            created_at=_required(row.created_at),
-            updated_at=_required(row.updated_at),
-            last_refreshed_at=row.last_refreshed_at,
-            refresh_failures=row.refresh_failures,
-            last_error=row.last_error,
-            refresh_expires_at=row.refresh_expires_at,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (ISO timestamps, string UUIDs)."""
-        out: dict[str, Any] = {}
-        for key, value in attrs.asdict(self, recurse=False).items():
-            if isinstance(value, uuid.UUID | dt.datetime):
-                value = value.isoformat() if isinstance(value, dt.datetime) else str(value)
-            out[key] = value.value if isinstance(value, Status) else value
-        out["reconnect_soon"] = self.reconnect_soon
-        return out
-
-
-def parse_tenant(value: uuid.UUID | str) -> uuid.UUID:
-    """Accept a UUID or its string form; anything else is a one-line error."""
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except (ValueError, AttributeError, TypeError):
-        raise FluxnexError(f"tenant_id must be a UUID, got {value!r}") from None
-
-
-def with_token_expiry(data: dict[str, Any]) -> dict[str, Any]:
-    """Add ``oauthTokenData.expires_at`` from ``expires_in`` when a caller stored a raw token response."""
-    token = data.get("oauthTokenData")
-    if isinstance(token, Mapping) and "expires_at" not in token:
-        expires_in = token.get("expires_in")
-        if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
-            data["oauthTokenData"] = token = {**token, "expires_at": time.time() + float(expires_in)}
-    if isinstance(token, Mapping) and "refresh_token_expires_at" not in token:
-        from .oauth2 import REFRESH_LIFETIME_FIELDS
-
-        for field in REFRESH_LIFETIME_FIELDS:
-            value = token.get(field)
-            if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-                data["oauthTokenData"] = {**token, "refresh_token_expires_at": time.time() + float(value)}
-                break
-    return data
-
-
-def refresh_token_expiry(data: Mapping[str, Any]) -> dt.datetime | None:
-    """When the refresh token itself expires (``oauthTokenData.refresh_token_expires_at``), else None."""
-    token = data.get("oauthTokenData")
-    value = token.get("refresh_token_expires_at") if isinstance(token, Mapping) else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return dt.datetime.fromtimestamp(float(value), UTC)
-
-
-def token_expiry(data: Mapping[str, Any]) -> dt.datetime | None:
-    """The plaintext expiry column's value for ``data``: ``oauthTokenData.expires_at``, else None."""
-    token = data.get("oauthTokenData")
-    if not isinstance(token, Mapping):
-        return None
-    value = token.get("expires_at")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return dt.datetime.fromtimestamp(float(value), UTC)
-
-
 class CredentialManager:
     """Create, read, update and delete connections; ``get_connection`` always returns fresh credentials."""
 
@@ -163,18 +76,35 @@ class CredentialManager:
         registry: TypeRegistry | None = None,
         refresh_leeway: float = DEFAULT_REFRESH_LEEWAY,
         lease_seconds: float = 30.0,
-        http_timeout: float = 10.0,
+        http_timeout: float = DEFAULT_HTTP_TIMEOUT,
+        pool_size: int | None = None,
+        pool_timeout: float | None = None,
     ) -> None:
+        """Open the store (one bounded pool: ``pool_size`` connections, ``FLUXNEX_DB_POOL_SIZE``, default 4).
+
+        ``http_timeout`` is the overall deadline of one provider request (token requests included: the answer
+        is read to the end within it while the lease is kept renewed). Recovery files of this database left by
+        an earlier process on this host are replayed first.
+        """
         from .refresh import RefreshCoordinator
 
         self.database_url = config.database_url(database_url)
         self.keyring = config.load_keyring(self.database_url, encryption_keys)
-        self.store = ConnectionStore(self.database_url)
+        size, timeout = config.pool_settings(pool_size, pool_timeout)
+        self.store = ConnectionStore(self.database_url, pool_size=size, pool_timeout=timeout)
         self._registry = registry
         self.refresh_leeway = refresh_leeway
         self.http_timeout = http_timeout
-        self._local = threading.local()
+        self._http: requests.Session | None = None
+        self._http_lock = threading.Lock()
         self.refresher = RefreshCoordinator(self, lease_seconds=lease_seconds)
+        self._replay_recoveries()
+
+    def _replay_recoveries(self) -> None:
+        try:
+            self.refresher.replay_recoveries()
+        except Exception as exc:  # never fatal: the files stay for the next attempt
+            _log.error("replaying recovery files failed: %s: %s", type(exc).__name__, exc)
 
     def __repr__(self) -> str:
         return (
@@ -196,13 +126,35 @@ class CredentialManager:
 
     @property
     def http(self) -> requests.Session:
-        """A per-thread ``requests.Session`` for provider calls; no call waits longer than ``http_timeout``."""
-        session = getattr(self._local, "http", None)
+        """The ``requests.Session`` for provider calls, shared by all threads (``fluxnex._http``).
+
+        Bounded sockets, no cookies; no request takes longer than ``http_timeout`` in all.
+        """
+        session = self._http
         if session is None:
-            session = _bounded_session(self.http_timeout)
-            session.headers["User-Agent"] = "fluxnex"
-            self._local.http = session
+            with self._http_lock:
+                if self._http is None:
+                    self._http = provider_session(self.http_timeout)
+                session = self._http
         return session
+
+    @property
+    def max_database_connections(self) -> int:
+        """The most database connections this manager (its process) holds at once: the pool size."""
+        return self.store.max_connections
+
+    def pending_recoveries(self) -> list[PendingRecovery]:
+        """Refresh results of this database still waiting in local recovery files (``fluxnex.recovery``)."""
+        return self.refresher.writer.files.pending()
+
+    def token_columns(self, ct: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The plaintext token columns for ``data``: ``expires_at``, ``refresh_expires_at``, ``refresh_at``."""
+        expires_at = self.expires_at_for(ct, data)
+        return {
+            "expires_at": expires_at,
+            "refresh_expires_at": refresh_token_expiry(data),
+            "refresh_at": refresh_at(data, expires_at),
+        }
 
     def encrypt(
         self, tenant_id: uuid.UUID, connection_id: uuid.UUID, type_name: str, data: Mapping[str, Any]
@@ -255,7 +207,7 @@ class CredentialManager:
     ) -> ConnectionInfo:
         """Validate ``data`` against ``type`` and store it encrypted as a new connection."""
         tenant = parse_tenant(tenant_id)
-        _check_name(name)
+        check_name(name)
         ct = self.credential_type(type)
         clean = with_token_expiry(validate(ct, data))
         deprecated = getattr(ct, "deprecated", None)
@@ -273,8 +225,7 @@ class CredentialManager:
             name=name,
             data=self.encrypt(tenant, connection_id, ct.name, clean),
             status=Status.ACTIVE,
-            expires_at=self.expires_at_for(ct, clean),
-            refresh_expires_at=refresh_token_expiry(clean),
+            **self.token_columns(ct, clean),
             version=1,
             lease_owner=None,
             lease_until=None,
@@ -296,11 +247,9 @@ class CredentialManager:
         row = self._row(tenant_id, name)
         if row.status == Status.EXPIRED:
             raise expired_error(row)
-        expires_at = row.expires_at
-        if expires_at is not None:
-            leeway = self.leeway_for(row.type)
-            now = dt.datetime.now(UTC).timestamp()
-            if expires_at.timestamp() - leeway <= now and not _backing_off(row, now):
+        if row.expires_at is not None:
+            now = time.time()
+            if due(row, self.leeway_for(row.type), now) and not backing_off(row, now):
                 return row, self.refresher.ensure_fresh(row)
         return row, self.decrypt(row)
 
@@ -336,7 +285,7 @@ class CredentialManager:
     ) -> ConnectionInfo:
         """Replace the data (the stored token is kept unless ``data`` has one) and/or rename; version-checked."""
         if new_name is not None:
-            _check_name(new_name)
+            check_name(new_name)
         for _ in range(_CAS_ATTEMPTS):
             row = self._row(tenant_id, name)
             changes: dict[str, Any] = {}
@@ -348,11 +297,8 @@ class CredentialManager:
                     if old_token is not None:
                         merged["oauthTokenData"] = old_token
                 clean = with_token_expiry(validate(ct, merged))
-                changes.update(
-                    data=self.encrypt(row.tenant_id, row.id, row.type, clean),
-                    expires_at=self.expires_at_for(ct, clean),
-                    refresh_expires_at=refresh_token_expiry(clean),
-                )
+                changes.update(self.token_columns(ct, clean))
+                changes["data"] = self.encrypt(row.tenant_id, row.id, row.type, clean)
                 if row.status == Status.EXPIRED and "oauthTokenData" in data:
                     changes.update(status=Status.ACTIVE.value, refresh_failures=0, last_error=None)
             if new_name is not None:
@@ -396,52 +342,10 @@ class CredentialManager:
         return ConnectionSession(self, parse_tenant(tenant_id), name)
 
     def close(self) -> None:
-        """Release database connections."""
-        self.store.dispose()
-
-
-def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise ValidationError(
-            "(connection)", [("name", "must be a non-empty string of at most 200 characters")]
-        )
-
-
-def expired_error(row: ConnectionRow, reason: object = None) -> ConnectionExpired:
-    """The ``ConnectionExpired`` for ``row``: why (``reason``, else its last_error) and how to reconnect."""
-    why = reason if reason is not None else row.last_error
-    reason = f" ({why})" if why else ""
-    return ConnectionExpired(
-        f"connection {row.name!r} has expired{reason}: reconnect it with "
-        f"`fluxnex connect --tenant {row.tenant_id} --type {row.type} --name {row.name!r}`"
-    )
-
-
-def _required(value: dt.datetime | None) -> dt.datetime:
-    assert value is not None, "stored rows always carry their timestamps"
-    return value
-
-
-def _backing_off(row: ConnectionRow, now: float) -> bool:
-    """True while a transient failure's backoff (or Retry-After) runs and the current token still works."""
-    retry_at, expires_at = row.next_attempt_at, row.expires_at
-    if retry_at is None or expires_at is None:
-        return False
-    return retry_at.timestamp() > now and expires_at.timestamp() > now
-
-
-def _bounded_session(timeout: float) -> requests.Session:
-    """A ``requests.Session`` whose every call times out after at most ``timeout`` seconds."""
-    import requests
-
-    def bound(value: Any) -> Any:
-        if isinstance(value, tuple):
-            return tuple(timeout if v is None else min(float(v), timeout) for v in value)
-        return timeout if value is None else min(float(value), timeout)
-
-    class BoundedSession(requests.Session):
-        def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-            kwargs["timeout"] = bound(kwargs.get("timeout"))
-            return super().request(*args, **kwargs)
-
-    return BoundedSession()
+        """Flush unwritten refresh results (to recovery files if the database still refuses), then disconnect."""
+        try:
+            self.refresher.close()
+        finally:
+            if self._http is not None:
+                self._http.close()
+            self.store.dispose()

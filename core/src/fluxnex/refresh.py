@@ -1,17 +1,22 @@
-"""Exactly one refresh per expiry, across threads, processes and hosts.
+"""Exactly one refresh per token generation, across threads, processes and hosts.
 
 1. In the process, a single flight per connection: the first caller refreshes, the others wait for its result.
 2. Across processes, a lease on the row (``lease_owner`` + ``lease_until``, taken by compare-and-set): the
-   holder calls the provider with no database transaction open, then writes the result and drops the lease in
-   one statement that only matches while it is still the owner. Others poll with backoff until the row's
-   version moves (the winner wrote) and read the winner's result. A lease left by a dead process is taken
-   over once ``lease_until`` has passed; a holder that lost its lease never overwrites the newer data.
-3. Persist first: the new data is written before it is returned. If the write fails (database briefly
-   unavailable), it is retried with backoff in the background while the fresh token is handed to the caller;
-   the pending write is never dropped silently (it logs every failed attempt).
-4. Failures: a permanent one (``invalid_grant``, ``invalid_client``, revoked) marks the connection EXPIRED;
+   holder calls the provider with no database transaction open. Its lease is renewed by a heartbeat
+   (``fluxnex.heartbeat``) for as long as the token request and the plugin hooks run, so a slow answer is read
+   to the end and stored; only a silent owner (crashed, killed) is taken over, once ``lease_until`` passed.
+   Others poll with backoff until the row's version moves and read the winner's result. The token request
+   has an overall deadline (``CredentialManager(http_timeout=...)``, ``fluxnex._http``).
+3. Due (``fluxnex.tokens``): less than ``min(leeway, a fraction of the token's own lifetime)`` left; re-checked
+   under the lease, so a connection another process just refreshed is not refreshed again.
+4. Plugin results are checked before anything is stored (``fluxnex.refresh_checks``); a bad result or a type no
+   plugin refreshes releases the lease at once and leaves the row as it was.
+5. Persist first, compare-and-set on version, merged into concurrent updates, kept in a recovery file when the
+   database refuses it: ``fluxnex.refresh_write``.
+6. Failures: a permanent one (``invalid_grant``, ``invalid_client``, revoked) marks the connection EXPIRED;
    a transient one (5xx, 429, timeouts, malformed responses) counts a failure, schedules the next attempt with
-   backoff (honouring ``Retry-After``) and sets ERROR only once the access token has actually lapsed.
+   backoff (honouring ``Retry-After``) and sets ERROR only once the access token has actually lapsed. Both are
+   recorded only if the row is still at the version the refresh read.
 """
 
 from __future__ import annotations
@@ -29,9 +34,12 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Final
 
 from . import oauth2 as _oauth2  # noqa: F401 - loaded with the coordinator so a first refresh pays no import
-from .errors import ConnectionNotFound, FluxnexError, RefreshError
-from .manager import expired_error, refresh_token_expiry
+from .errors import ConnectionNotFound, NotRefreshable, RefreshError
+from .heartbeat import LeaseHeartbeat
+from .refresh_checks import PluginResultError, call_refresh_hook, check_result
+from .refresh_write import ResultWriter, row_result
 from .store import ConnectionRow, Status
+from .tokens import due, expired_error
 
 if TYPE_CHECKING:
     from .manager import CredentialManager
@@ -43,7 +51,6 @@ UTC = dt.UTC
 
 _POLL_START: Final = 0.005
 _POLL_MAX: Final = 0.025
-_WRITE_ATTEMPTS_INLINE: Final = 3
 _BACKOFF_BASE: Final = 30.0
 _BACKOFF_MAX: Final = 3600.0
 
@@ -69,8 +76,8 @@ class RefreshCoordinator:
         self.owner = process_owner()
         self._flights: dict[uuid.UUID, Future[dict[str, Any]]] = {}
         self._lock = threading.Lock()
-        # refresh results not yet written (database unavailable): connection id -> (data, changes)
-        self._pending: dict[uuid.UUID, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self.writer = ResultWriter(manager)
+        self.heartbeat = LeaseHeartbeat(manager.store, self.owner, lease_seconds, also=self.writer.pending_ids)
 
     # -- entry points ----------------------------------------------------------------------------------
 
@@ -78,35 +85,30 @@ class RefreshCoordinator:
         """Return fresh data for ``row``, refreshing at most once for every caller in this process."""
         return self._single_flight(row, lambda: self._across_processes(row, force=force))
 
-    def refresh_leased(self, row: ConnectionRow) -> dict[str, Any]:
-        """Refresh a row whose lease this process already holds (the worker's claim); returns the data."""
+    def refresh_leased(self, row: ConnectionRow, *, horizon: float | None = None) -> dict[str, Any] | None:
+        """Refresh a row whose lease this process holds (the worker's claim); its data, or None when skipped.
+
+        With ``horizon``, the current row is re-read first: unless this process still holds its lease at the
+        version claimed and the token is still due within ``horizon``, the lease is released and nothing runs.
+        """
+        if horizon is not None and self.writer.pending_data(row.id) is None:
+            current = self.manager.store.get_by_id(row.id)
+            ours = current is not None and current.lease_owner == self.owner
+            if current is None or not ours or current.version != row.version or not due(current, horizon):
+                if ours:
+                    self.manager.store.release_lease(row.id, self.owner)
+                return None
+            row = current
         return self._single_flight(row, lambda: self._refresh_holding_lease(row, force=True))
 
-    def _pending_or(self, row: ConnectionRow, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Serve a refresh result still waiting to be written (its refresh token is spent), else run ``work``."""
-        with self._lock:
-            pending = self._pending.get(row.id)
-        if pending is None:
-            return work()
-        data, changes = pending
-        try:
-            self._complete(row, changes)
-        except Exception as exc:
-            _log.warning(
-                "refresh connection=%s: serving the unwritten new token; write still failing: %s",
-                row.id,
-                type(exc).__name__,
-            )
-            return data
-        self._forget_pending(row.id, pending)
-        return data
+    def replay_recoveries(self) -> int:
+        """Write the recovery files of this database (``fluxnex.recovery``); how many were settled."""
+        return self.writer.replay()
 
-    def _forget_pending(self, connection_id: uuid.UUID, pending: tuple[dict[str, Any], dict[str, Any]]) -> bool:
-        with self._lock:
-            if self._pending.get(connection_id) is not pending:
-                return False
-            del self._pending[connection_id]
-            return True
+    def close(self) -> None:
+        """Flush unwritten results (what still fails stays in its recovery file) and stop the heartbeat."""
+        self.writer.close()
+        self.heartbeat.close()
 
     def _single_flight(self, row: ConnectionRow, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Run ``work`` once for every concurrent caller about ``row`` (a pending unwritten result first)."""
@@ -120,7 +122,8 @@ class RefreshCoordinator:
             shared: dict[str, Any] = flight.result()
             return shared
         try:
-            result = self._pending_or(row, work)
+            pending = self.writer.pending_data(row.id)  # its refresh token is spent: serve it, don't refresh
+            result = pending if pending is not None else work()
         except BaseException as exc:
             flight.set_exception(exc)
             raise
@@ -134,13 +137,11 @@ class RefreshCoordinator:
     # -- the protocol ----------------------------------------------------------------------------------
 
     def _is_fresh(self, row: ConnectionRow) -> bool:
-        if row.expires_at is None:
-            return True
-        return row.expires_at.timestamp() - self.manager.leeway_for(row.type) > time.time()
+        return not due(row, self.manager.leeway_for(row.type))
 
     def _across_processes(self, seen: ConnectionRow, *, force: bool) -> dict[str, Any]:
         store = self.manager.store
-        deadline = time.monotonic() + self.lease_seconds + self.manager.http_timeout * 3 + 5
+        deadline = time.monotonic() + self.lease_seconds + self.manager.http_timeout + 5
         delay = _POLL_START
         while True:
             current = store.get_by_id(seen.id)
@@ -175,30 +176,35 @@ class RefreshCoordinator:
 
     def _refresh_holding_lease(self, row: ConnectionRow, *, force: bool) -> dict[str, Any]:
         manager = self.manager
-        data = manager.decrypt(row)
-        if not force and self._is_fresh(row):
-            manager.store.release_lease(row.id, self.owner)
-            return data
-        ct = manager.credential_type(row.type)
-        started = time.monotonic()
         try:
-            new_data: dict[str, Any] | None = manager.registry.hook.refresh_token(
-                credential_type=ct, data=data, http=manager.http
-            )
-            if new_data is None:
-                raise RefreshError(f"no plugin can refresh credentials of type {row.type!r}", transient=False)
-        except RefreshError as exc:
-            self._record_failure(row, data, exc, time.monotonic() - started)
-            if not exc.transient:
-                raise expired_error(row, exc) from None
-            if row.expires_at is not None and row.expires_at.timestamp() > time.time():
-                return data  # the current token still works; the worker will retry later
-            raise
+            data = manager.decrypt(row)
         except BaseException:
             manager.store.release_lease(row.id, self.owner)
             raise
-        expires_at = manager.expires_at_for(ct, new_data)
-        self._persist(row, new_data, expires_at)
+        if not force and self._is_fresh(row):
+            manager.store.release_lease(row.id, self.owner)
+            return data
+        started = time.monotonic()
+        with self.heartbeat.holding(row.id):  # renewed until the result is written (or pending)
+            try:
+                ct = manager.credential_type(row.type)
+                answer, plugin = call_refresh_hook(manager.registry, ct, data, manager.http)
+                new_data = check_result(manager.registry, ct, answer, plugin, f"connection {row.name!r}")
+            except (NotRefreshable, PluginResultError) as exc:
+                manager.store.release_lease(row.id, self.owner)  # the row stays exactly as it was
+                _log.warning("refresh connection=%s type=%s outcome=not_stored error=%s", row.id, row.type, exc)
+                raise
+            except RefreshError as exc:
+                self._record_failure(row, exc, time.monotonic() - started)
+                if not exc.transient:
+                    raise expired_error(row, exc) from None
+                if row.expires_at is not None and row.expires_at.timestamp() > time.time():
+                    return data  # the current token still works; the worker will retry later
+                raise
+            except BaseException:
+                manager.store.release_lease(row.id, self.owner)
+                raise
+            self.writer.persist(row_result(row, data, new_data))
         _log.info(
             "refresh connection=%s type=%s outcome=ok duration_ms=%d",
             row.id,
@@ -207,80 +213,7 @@ class RefreshCoordinator:
         )
         return new_data
 
-    def _persist(self, row: ConnectionRow, data: dict[str, Any], expires_at: dt.datetime | None) -> None:
-        """Write the refresh result, or hand it to a background retrier; never drop it."""
-        envelope = self.manager.encrypt(row.tenant_id, row.id, row.type, data)
-        changes = {
-            "data": envelope,
-            "expires_at": expires_at,
-            "refresh_expires_at": refresh_token_expiry(data),
-            "status": Status.ACTIVE.value,
-            "refresh_failures": 0,
-            "last_error": None,
-            "next_attempt_at": None,
-            "last_refreshed_at": dt.datetime.now(UTC),
-        }
-        delay = 0.05
-        for attempt in range(_WRITE_ATTEMPTS_INLINE):
-            try:
-                self._complete(row, changes)
-                return
-            except FluxnexError:
-                raise
-            except Exception as exc:
-                _log.warning(
-                    "refresh connection=%s: writing the new token failed (attempt %d): %s",
-                    row.id,
-                    attempt + 1,
-                    type(exc).__name__,
-                )
-                time.sleep(delay)
-                delay *= 4
-        pending = (data, changes)
-        with self._lock:
-            self._pending[row.id] = pending
-        thread = threading.Thread(
-            target=self._persist_in_background,
-            args=(row, pending),
-            name=f"fluxnex-persist-{row.id}",
-            daemon=False,
-        )
-        thread.start()
-
-    def _persist_in_background(self, row: ConnectionRow, pending: tuple[dict[str, Any], dict[str, Any]]) -> None:
-        delay = 0.5
-        attempt = _WRITE_ATTEMPTS_INLINE
-        while True:
-            attempt += 1
-            with self._lock:
-                if self._pending.get(row.id) is not pending:
-                    return  # written meanwhile by a caller (see _pending_or)
-            try:
-                self._complete(row, pending[1])
-                self._forget_pending(row.id, pending)
-                _log.info("refresh connection=%s: new token written after %d attempts", row.id, attempt)
-                return
-            except Exception as exc:
-                _log.error(
-                    "refresh connection=%s: new token still not written (attempt %d): %s; retrying in %.1fs",
-                    row.id,
-                    attempt,
-                    type(exc).__name__,
-                    delay,
-                )
-            time.sleep(delay)
-            delay = min(30.0, delay * 2)
-
-    def _complete(self, row: ConnectionRow, changes: dict[str, Any]) -> None:
-        written = self.manager.store.complete_lease(row.id, self.owner, **changes)
-        if written is None:
-            _log.warning(
-                "refresh connection=%s: lease was taken over before the write; newer data kept", row.id
-            )
-
-    def _record_failure(
-        self, row: ConnectionRow, data: dict[str, Any], exc: RefreshError, took: float
-    ) -> None:
+    def _record_failure(self, row: ConnectionRow, exc: RefreshError, took: float) -> None:
         failures = row.refresh_failures + 1
         lapsed = row.expires_at is None or row.expires_at.timestamp() <= time.time()
         if exc.transient:
@@ -299,14 +232,17 @@ class RefreshCoordinator:
             exc,
         )
         try:
-            self.manager.store.complete_lease(
+            recorded = self.manager.store.complete_lease(
                 row.id,
                 self.owner,
+                row.version,
                 status=status.value,
                 refresh_failures=failures,
                 last_error=str(exc)[:500],
                 next_attempt_at=next_at,
             )
+            if recorded is None:  # somebody wrote meanwhile (a newer token, an update): theirs stands
+                self.manager.store.release_lease(row.id, self.owner)
         except Exception as write_error:
             _log.error(
                 "refresh connection=%s: recording the failure failed: %s", row.id, type(write_error).__name__

@@ -10,9 +10,12 @@ protocol (``RefreshCoordinator.refresh_leased``). It keeps claiming until nothin
   bench_worker.py`` measures 200-250/s on two shared cores with the sandbox provider on the same machine,
   1,000 tokens in 4-5 s where one at a time takes 115 s). More threads add little once the CPU is busy and
   would burst harder against providers' rate limits.
-- Bounded queue: at most ``2 * concurrency`` claimed rows are queued or running, so a claimed row starts within
-  about one refresh time, well inside its lease; a row still waiting after half its lease has the lease
-  extended first, and is skipped if the lease was lost meanwhile (never refreshed twice).
+- One executor for the worker's whole life (``close()`` shuts it down; ``run_forever`` does at its end).
+- Bounded queue: at most ``2 * concurrency`` claimed rows are queued or running; the lease heartbeat renews
+  their leases from the claim on, so a queued row is not taken over. When a row's turn comes the current row
+  is re-read: unless the lease is still this worker's at the claimed version and the token is still due
+  (``fluxnex.tokens``), it is skipped (never refreshed twice per token generation).
+- Recovery files (``fluxnex.recovery``) of this database are replayed at the start of every cycle.
 - Jitter: the pause between cycles is ``interval`` times a random factor in ``[1 - jitter, 1 + jitter]``, so
   workers started together drift apart instead of hitting the database and the providers in lockstep. There is
   no per-refresh delay: the pool size already bounds the load on a provider, and per-connection retries are
@@ -21,7 +24,8 @@ protocol (``RefreshCoordinator.refresh_leased``). It keeps claiming until nothin
   Anything else (a plugin bug, undecryptable data, an unknown type) is recorded here the same way as a
   transient failure, with backoff, so a broken row is not retried every cycle.
 - Stopping: ``stop()`` (the CLI calls it on SIGTERM/SIGINT) ends claiming; refreshes already running finish and
-  claimed rows not yet started have their leases released.
+  claimed rows not yet started have their leases released; ``CredentialManager.close()`` then flushes results
+  the database has not taken yet (to recovery files if it still refuses them).
 """
 
 from __future__ import annotations
@@ -115,6 +119,8 @@ class RefreshWorker:
         self.batch_size = batch_size
         self.jitter = jitter
         self._stop = threading.Event()
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -141,20 +147,36 @@ class RefreshWorker:
         """Stop claiming; running refreshes finish, claimed rows not started are released (signal-safe)."""
         self._stop.set()
 
+    def close(self) -> None:
+        """Shut the executor down (waiting for running refreshes); ``run_once`` makes a new one if called again."""
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="fluxnex-refresh")
+            return self._executor
+
     # -- cycles ----------------------------------------------------------------------------------------
 
     def run_forever(self, on_cycle: Callable[[CycleSummary], object] | None = None) -> None:
         """Run cycles until ``stop()``, pausing a jittered ``interval`` between them; a failed cycle is logged."""
-        while not self._stop.is_set():
-            try:
-                summary = self.run_once()
-            except Exception as exc:
-                _log.error("worker cycle failed: %s: %s", type(exc).__name__, _first_line(exc))
-            else:
-                if on_cycle is not None:
-                    on_cycle(summary)
-            if self._stop.wait(self.next_pause()):
-                break
+        try:
+            while not self._stop.is_set():
+                try:
+                    summary = self.run_once()
+                except Exception as exc:
+                    _log.error("worker cycle failed: %s: %s", type(exc).__name__, _first_line(exc))
+                else:
+                    if on_cycle is not None:
+                        on_cycle(summary)
+                if self._stop.wait(self.next_pause()):
+                    break
+        finally:
+            self.close()
 
     def next_pause(self) -> float:
         """Seconds to wait before the next cycle: ``interval`` with jitter."""
@@ -170,30 +192,32 @@ class RefreshWorker:
         returned: dict[uuid.UUID, int] = {}  # rows whose refresh returned normally -> failures at claim time
         window = 2 * self.concurrency
         exhausted = False
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="fluxnex-refresh") as pool:
-            while True:
-                if not exhausted and not self._stop.is_set() and len(pending) <= self.concurrency:
-                    limit = min(self.batch_size, window - len(pending))
-                    rows = self._claim(limit)
-                    fresh = [row for row in rows if row.id not in seen]
-                    for row in rows:
-                        if row.id in seen:  # refreshed this cycle and due again (token lifetime < horizon)
-                            self.manager.store.release_lease(row.id, self.owner)
-                    exhausted = len(rows) < limit or not fresh
-                    claimed_at = time.monotonic()
-                    for row in fresh:
-                        seen.add(row.id)
-                        pending.add(pool.submit(self._refresh_one, row, claimed_at))
-                    counts["claimed"] += len(fresh)
-                if not pending:
-                    break
-                done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-                for future in done:
-                    outcome = future.result()
-                    if isinstance(outcome, ConnectionRow):
-                        returned[outcome.id] = outcome.refresh_failures
-                    else:
-                        counts[outcome] += 1
+        self._replay()
+        pool = self._pool()
+        heartbeat = self.manager.refresher.heartbeat
+        while True:
+            if not exhausted and not self._stop.is_set() and len(pending) <= self.concurrency:
+                limit = min(self.batch_size, window - len(pending))
+                rows = self._claim(limit)
+                fresh = [row for row in rows if row.id not in seen]
+                for row in rows:
+                    if row.id in seen:  # refreshed this cycle and due again (token lifetime < horizon)
+                        self.manager.store.release_lease(row.id, self.owner)
+                exhausted = len(rows) < limit or not fresh
+                heartbeat.add(row.id for row in fresh)
+                for row in fresh:
+                    seen.add(row.id)
+                    pending.add(pool.submit(self._refresh_one, row))
+                counts["claimed"] += len(fresh)
+            if not pending:
+                break
+            done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = future.result()
+                if isinstance(outcome, ConnectionRow):
+                    returned[outcome.id] = outcome.refresh_failures
+                else:
+                    counts[outcome] += 1
         failed = self._failed_meanwhile(returned)
         counts[_FAILED] += failed
         counts[_REFRESHED] += len(returned) - failed
@@ -219,6 +243,12 @@ class RefreshWorker:
         )
         return summary
 
+    def _replay(self) -> None:
+        try:
+            self.manager.refresher.replay_recoveries()
+        except Exception as exc:
+            _log.error("replaying recovery files failed: %s: %s", type(exc).__name__, _first_line(exc))
+
     def _claim(self, limit: int) -> list[ConnectionRow]:
         now = dt.datetime.now(UTC)
         return self.manager.store.claim_due(
@@ -231,22 +261,22 @@ class RefreshWorker:
 
     # -- one row (runs on a pool thread) -----------------------------------------------------------------
 
-    def _refresh_one(self, row: ConnectionRow, claimed_at: float) -> str | ConnectionRow:
+    def _refresh_one(self, row: ConnectionRow) -> str | ConnectionRow:
         """Refresh one claimed row; an outcome name, or the row when the refresh returned normally."""
+        try:
+            return self._refresh_claimed(row)
+        finally:
+            self.manager.refresher.heartbeat.discard(row.id)
+
+    def _refresh_claimed(self, row: ConnectionRow) -> str | ConnectionRow:
         store = self.manager.store
         if self._stop.is_set():
             store.release_lease(row.id, self.owner)
             return _RELEASED
-        if time.monotonic() - claimed_at > self.lease_seconds / 2:
-            extended = store.acquire_lease(row.id, self.owner, self.lease_seconds)
-            if extended is None or extended.version != row.version:
-                if extended is not None:
-                    store.release_lease(row.id, self.owner)
-                _log.warning("refresh connection=%s: lease lost before the refresh started; skipped", row.id)
-                return _SKIPPED
-            row = extended
         try:
-            self.manager.refresher.refresh_leased(row)
+            if self.manager.refresher.refresh_leased(row, horizon=self.horizon) is None:
+                _log.info("refresh connection=%s: no longer due or no longer ours; skipped", row.id)
+                return _SKIPPED
         except ConnectionExpired:
             return _EXPIRED
         except RefreshError:
@@ -262,15 +292,11 @@ class RefreshWorker:
         The coordinator returns the current data without raising after a transient failure while the token is
         still valid; the row's failure counter, bumped by that failure, tells it apart from a success.
         """
-        import sqlalchemy as sa
-
-        from .store import connection_table as t
-
-        ids, failed = list(returned), 0
-        with self.manager.store.engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                query = sa.select(t.c.id, t.c.refresh_failures).where(t.c.id.in_(ids[start : start + 500]))
-                failed += sum(1 for cid, failures in conn.execute(query) if failures > returned[cid])
+        ids = list(returned)
+        failures: dict[uuid.UUID, int] = {}
+        for start in range(0, len(ids), 500):
+            failures.update(self.manager.store.refresh_failures_of(ids[start : start + 500]))
+        failed = sum(1 for cid, n in failures.items() if n > returned[cid])
         return failed
 
     def _record_unexpected(self, row: ConnectionRow, exc: Exception) -> None:
@@ -293,6 +319,7 @@ class RefreshWorker:
             store.complete_lease(
                 row.id,
                 self.owner,
+                leased.version,
                 status=Status.ERROR.value if lapsed else leased.status.value,
                 refresh_failures=failures,
                 last_error=reason[:500],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ __all__ = [
     "current_revision",
     "ensure_schema",
     "head_revision",
-    "raw_connect",
     "upgrade",
 ]
 
@@ -56,15 +54,35 @@ def sqlite_setup(dbapi_conn: Any) -> None:
         cur.close()
 
 
-def create_engine(url: str | URL) -> sa.Engine:
-    """Create the engine: SQLite in WAL mode with a busy timeout, PostgreSQL via psycopg with pre-ping."""
+#: Database connections one ConnectionStore (so one CredentialManager) opens at most (``FLUXNEX_DB_POOL_SIZE``).
+DEFAULT_POOL_SIZE = 4
+#: Seconds a caller waits for a free pooled connection before ``PoolTimeout`` (``FLUXNEX_DB_POOL_TIMEOUT``).
+DEFAULT_POOL_TIMEOUT = 30.0
+
+
+def create_engine(
+    url: str | URL, *, pool_size: int = DEFAULT_POOL_SIZE, pool_timeout: float = DEFAULT_POOL_TIMEOUT
+) -> sa.Engine:
+    """Create the engine: SQLite in WAL mode with a busy timeout, PostgreSQL via psycopg with pre-ping.
+
+    Its pool is bounded: at most ``pool_size`` connections (no overflow), a caller waiting longer than
+    ``pool_timeout`` seconds for one gets ``PoolTimeout``. The hot path borrows from the same pool.
+    """
     parsed = _normalise_url(url)
+    if pool_size < 1:
+        raise ConfigurationError(f"the database pool size must be at least 1, got {pool_size}")
+    if pool_timeout <= 0:
+        raise ConfigurationError(f"the database pool timeout must be positive, got {pool_timeout}")
+    bounded: dict[str, Any] = {
+        "poolclass": sa.pool.QueuePool, "pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout,
+    }  # fmt: skip
     if parsed.get_backend_name() == "sqlite":
         assert parsed.database is not None
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **bounded,
         )
 
         @sa.event.listens_for(engine, "connect")
@@ -79,27 +97,16 @@ def create_engine(url: str | URL) -> sa.Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    engine = sa.create_engine(parsed, pool_pre_ping=True, **bounded)
 
+    @sa.event.listens_for(engine, "connect")
+    def _on_pg_connect(dbapi_conn: Any, _record: Any) -> None:
+        # timestamps come back in UTC, so the hot path's decoding converts nothing
+        dbapi_conn.autocommit = True
+        dbapi_conn.execute("SET TIME ZONE 'UTC'")
+        dbapi_conn.autocommit = False
 
-def raw_connect(engine: sa.Engine) -> Any:
-    """Open an autocommit DBAPI connection outside the pool (the per-thread hot-path connection)."""
-    cargs, cparams = engine.dialect.create_connect_args(engine.url)
-    if engine.dialect.name == "sqlite":
-        conn = sqlite3.connect(
-            str(cargs[0]),
-            check_same_thread=False,
-            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,
-        )
-        sqlite_setup(conn)
-        return conn
-    import psycopg
-
-    params = {k: v for k, v in cparams.items() if k != "context"}
-    pg = psycopg.connect(*cargs, autocommit=True, **params)
-    pg.execute("SET TIME ZONE 'UTC'")
-    return pg
+    return engine
 
 
 def _alembic_config(connection: sa.Connection | None = None) -> Any:

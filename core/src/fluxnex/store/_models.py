@@ -76,6 +76,7 @@ connection_table = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("refresh_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("refresh_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("tenant_id", "name", name="uq_connection_tenant_name"),
     sa.Index("ix_connection_status_expires", "status", "expires_at"),
     sa.Index("ix_connection_tenant", "tenant_id"),
@@ -105,6 +106,8 @@ class ConnectionRow:
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
     refresh_expires_at: dt.datetime | None = None
+    #: ``expires_at`` less a fraction of the token's lifetime: before it, the token is not due (``fluxnex.tokens``)
+    refresh_at: dt.datetime | None = None
 
     def __repr__(self) -> str:
         return (

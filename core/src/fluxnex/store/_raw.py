@@ -1,4 +1,4 @@
-"""The hot path: per-thread DBAPI connections, prepared SQL and cheap row decoding per dialect."""
+"""The hot path: DBAPI connections borrowed from the bounded pool, prepared SQL and cheap row decoding."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import contextlib
 import datetime as dt
 import json
 import os
+import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from fluxnex.store._engine import raw_connect
+from fluxnex.store._errors import DriverErrors
 from fluxnex.store._models import COLUMNS, ConnectionRow, Status
 
 UTC = dt.UTC
@@ -34,14 +35,15 @@ def _pg_dt(value: dt.datetime | None) -> dt.datetime | None:
 
 
 class RawAccess:
-    """Per-thread autocommit DBAPI connections with dialect-specific SQL and codecs."""
+    """Pooled autocommit DBAPI connections with dialect-specific SQL and codecs."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, errors: DriverErrors) -> None:
         """Prepare the SQL strings and codecs for the engine's dialect."""
         self._engine = engine
-        self._local = threading.local()
+        self._pool = engine.pool
+        self._pid = os.getpid()
         self._lock = threading.Lock()
-        self._all: list[Any] = []
+        self.errors = errors
         self.sqlite = engine.dialect.name == "sqlite"
         mark = "?" if self.sqlite else "%s"
         self._update_sql: dict[tuple[Any, ...], str] = {}
@@ -96,6 +98,7 @@ class RawAccess:
             None if r[6] is None else _fromiso(r[6]).replace(tzinfo=UTC),
             r[7], r[8], _sqlite_dt(r[9]), r[10], r[11], _sqlite_dt(r[12]), _sqlite_dt(r[13]),
             _fromiso(r[14]).replace(tzinfo=UTC), _fromiso(r[15]).replace(tzinfo=UTC), _sqlite_dt(r[16]),
+            _sqlite_dt(r[17]),
         )  # fmt: skip
 
     @staticmethod
@@ -104,45 +107,101 @@ class RawAccess:
         return ConnectionRow(
             r[0], r[1], r[2], r[3], data, _STATUS[r[5]], _pg_dt(r[6]), r[7], r[8], _pg_dt(r[9]),
             r[10], r[11], _pg_dt(r[12]), _pg_dt(r[13]), _pg_dt(r[14]), _pg_dt(r[15]), _pg_dt(r[16]),
+            _pg_dt(r[17]),
         )  # fmt: skip
 
     # -- connections ----------------------------------------------------------------------------
 
-    def connection(self) -> Any:
-        """Return this thread's DBAPI connection, opening it on first use (and after a fork)."""
-        local = self._local
-        conn = getattr(local, "conn", None)
-        if conn is None or local.pid != os.getpid():
-            conn = raw_connect(self._engine)
-            local.conn, local.pid = conn, os.getpid()
-            with self._lock:
-                self._all.append(conn)
-        return conn
+    @property
+    def pool(self) -> Any:
+        """The engine's bounded pool (replaced after a fork: a child never uses its parent's sockets)."""
+        if self._pid != os.getpid():
+            self._after_fork()
+        return self._pool
 
-    def reset(self) -> None:
-        """Drop this thread's connection (after an error that broke it)."""
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            with contextlib.suppress(Exception):  # best effort: the connection may be broken
-                conn.close()
+    def _after_fork(self) -> None:
+        with self._lock:
+            if self._pid != os.getpid():
+                self._engine.dispose(close=False)
+                self._pool = self._engine.pool
+                self._pid = os.getpid()
 
-    def fetch_one(self, sql: str, params: Sequence[Any]) -> ConnectionRow | None:
-        """Run a single-row SELECT on this thread's connection (PostgreSQL: reconnect once if dropped)."""
+    def checkout(self) -> tuple[Any, Any]:
+        """Borrow a (record, DBAPI connection) from the pool; ``checkin`` gives it back.
+
+        The pool is the engine's own (``QueuePool``, ``max_overflow=0``): the hot path borrows its records
+        directly, without SQLAlchemy's per-checkout proxy, events and reset, and SQLAlchemy Core shares the
+        same connections, so one number bounds the process. PostgreSQL connections run in autocommit while
+        lent here (SQLAlchemy's own transactions need it off).
+        """
+        pool = self.pool
+        try:
+            rec = pool._do_get()
+        except sa.exc.TimeoutError as exc:
+            raise self.errors.pool_timeout(pool) from exc
+        except Exception as exc:
+            raise self.errors.wrap(exc) from exc
+        try:
+            conn = rec.get_connection()
+            if not self.sqlite:
+                conn.autocommit = True
+        except BaseException as exc:
+            rec.invalidate(exc if isinstance(exc, Exception) else None)
+            pool._do_return_conn(rec)
+            if isinstance(exc, Exception):
+                raise self.errors.wrap(exc) from exc
+            raise
+        return rec, conn
+
+    def checkin(self, rec: Any, conn: Any, broken: BaseException | None = None) -> None:
+        """Return a borrowed connection (``broken``: close it first; the next borrower reconnects)."""
+        if broken is None and not self.sqlite:
+            try:
+                conn.autocommit = False
+            except Exception as exc:  # the connection is not idle (broken mid-transaction): drop it
+                broken = exc
+        if broken is not None:
+            rec.invalidate(broken if isinstance(broken, Exception) else None)
+        self._pool._do_return_conn(rec)
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[Any]:
+        """A pooled DBAPI connection for the block (autocommit; a driver error closes it)."""
+        rec, conn = self.checkout()
+        try:
+            yield conn
+        except BaseException as exc:
+            self.checkin(rec, conn, exc if self._breaks(exc) else None)
+            raise
+        else:
+            self.checkin(rec, conn)
+
+    def _breaks(self, exc: BaseException) -> bool:
+        """Whether ``exc`` may have left the connection unusable (then it is closed, not reused)."""
         if self.sqlite:
-            row = self.connection().execute(sql, params).fetchone()
-            return None if row is None else self._decode_sqlite(row)
+            broken = sqlite3.OperationalError | sqlite3.InterfaceError
+            return not isinstance(exc, sqlite3.Error) or isinstance(exc, broken)
         import psycopg
 
+        return not isinstance(exc, psycopg.Error) or isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+
+    def fetch_one(self, sql: str, params: Sequence[Any]) -> ConnectionRow | None:
+        """Run a single-row SELECT on a pooled connection (PostgreSQL: once more on a new one if it dropped)."""
         for attempt in (0, 1):
+            rec, conn = self.checkout()
             try:
-                row = self.connection().execute(sql, params).fetchone()
-                break
-            except psycopg.OperationalError:
-                self.reset()
-                if attempt:
-                    raise
-        return None if row is None else self._decode_pg(row)
+                row = conn.execute(sql, params).fetchone()
+            except Exception as exc:
+                broken = self._breaks(exc)
+                self.checkin(rec, conn, exc if broken else None)
+                if attempt or not broken or self.sqlite:
+                    raise self.errors.wrap(exc) from exc
+                continue
+            self.checkin(rec, conn)
+            if row is None:
+                return None
+            return self._decode_sqlite(row) if self.sqlite else self._decode_pg(row)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def param(self, column: str, value: Any) -> Any:
         """Encode ``value`` of ``column`` as the driver stores it."""
@@ -158,22 +217,23 @@ class RawAccess:
             return Status(value).value
         return value
 
-    def _run(self, sql: str, params: Sequence[Any]) -> Any:
-        """Execute on this thread's autocommit connection (PostgreSQL: drop it when the error broke it)."""
-        if self.sqlite:
-            return self.connection().execute(sql, params)
+    def _run(self, sql: str, params: Sequence[Any], *, returns: bool = True) -> Any:
+        """Execute on a pooled autocommit connection; the first row (or None). Driver errors as DatabaseError."""
+        rec, conn = self.checkout()
         try:
-            return self.connection().execute(sql, params)
+            cur = conn.execute(sql, params)
+            row = cur.fetchone() if returns else None
         except Exception as exc:
-            import psycopg
-
-            if isinstance(exc, psycopg.OperationalError):
-                self.reset()
-            raise
+            self.checkin(rec, conn, exc if self._breaks(exc) else None)
+            if _is_integrity(exc):
+                raise
+            raise self.errors.wrap(exc) from exc
+        self.checkin(rec, conn)
+        return row
 
     def insert(self, row: ConnectionRow) -> None:
         """INSERT one row on this thread's autocommit connection; the driver's IntegrityError on a duplicate."""
-        self._run(self.sql_insert, [self.param(column, getattr(row, column)) for column in COLUMNS])
+        self._run(self.sql_insert, [self.param(column, getattr(row, column)) for column in COLUMNS], returns=False)
 
     def update(
         self, values: dict[str, Any], *, bump_version: bool, where: str, where_params: Sequence[Any]
@@ -195,28 +255,30 @@ class RawAccess:
             )
             self._update_sql[key] = sql
         params = [self.param(c, values[c]) for c in columns] + list(where_params)
-        row = self._run(sql, params).fetchone()
+        row = self._run(sql, params)
         return None if row is None else self.decode(row)
 
     def fetch_all(self, sql: str, params: Sequence[Any]) -> list[ConnectionRow]:
-        """Run a SELECT on this thread's connection and decode every row."""
-        conn = self.connection()
+        """Run a SELECT on a pooled connection and decode every row."""
+        rec, conn = self.checkout()
         cur = conn.cursor()
         try:
             cur.execute(sql, params)
-            return [self.decode(r) for r in cur.fetchall()]
-        except Exception:
-            if not self.sqlite:
-                self.reset()
-            raise
-        finally:
+            rows = cur.fetchall()
+        except Exception as exc:
             cur.close()
+            self.checkin(rec, conn, exc if self._breaks(exc) else None)
+            raise self.errors.wrap(exc) from exc
+        cur.close()
+        self.checkin(rec, conn)
+        return [self.decode(r) for r in rows]
 
-    def close_all(self) -> None:
-        """Close every connection this object opened in this process."""
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            with contextlib.suppress(Exception):  # best effort: the connection may be broken
-                conn.close()
-        self._local = threading.local()
+
+def _is_integrity(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.IntegrityError):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is optional
+        return False
+    return isinstance(exc, psycopg.IntegrityError)

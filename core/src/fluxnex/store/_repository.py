@@ -14,7 +14,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from fluxnex.errors import ConnectionExists
-from fluxnex.store._engine import check_schema, create_engine, ensure_schema
+from fluxnex.store._engine import (
+    DEFAULT_POOL_SIZE,
+    DEFAULT_POOL_TIMEOUT,
+    check_schema,
+    create_engine,
+    ensure_schema,
+)
+from fluxnex.store._errors import DriverErrors
 from fluxnex.store._models import ConnectionRow, Status, connection_table, utc
 from fluxnex.store._raw import RawAccess
 
@@ -25,7 +32,7 @@ T = connection_table
 CHANGEABLE = frozenset(
     {
         "data", "name", "status", "expires_at", "refresh_failures", "last_error", "next_attempt_at",
-        "last_refreshed_at", "lease_owner", "lease_until", "refresh_expires_at",
+        "last_refreshed_at", "lease_owner", "lease_until", "refresh_expires_at", "refresh_at",
     }
 )  # fmt: skip
 _STATUS = {s.value: s for s in Status}
@@ -45,6 +52,7 @@ def _from_core(m: sa.RowMapping) -> ConnectionRow:
         lease_owner=m["lease_owner"], lease_until=m["lease_until"], refresh_failures=m["refresh_failures"],
         last_error=m["last_error"], next_attempt_at=m["next_attempt_at"],
         last_refreshed_at=m["last_refreshed_at"], created_at=m["created_at"], updated_at=m["updated_at"],
+        refresh_expires_at=m["refresh_expires_at"], refresh_at=m["refresh_at"],
     )  # fmt: skip
 
 
@@ -66,15 +74,43 @@ class ConnectionStore:
     ``complete_lease`` writes data and does.
     """
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
-        """Create the engine and migrate to head (or only check the revision when ``migrate`` is False)."""
-        self.engine = create_engine(url)
+    def __init__(
+        self,
+        url: str,
+        *,
+        migrate: bool = True,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    ) -> None:
+        """Create the engine and migrate to head (or only check the revision when ``migrate`` is False).
+
+        Every statement of this store, the migration at start-up included, runs on one bounded pool of
+        ``pool_size`` connections (``max_connections``); a caller waits up to ``pool_timeout`` seconds for one.
+        """
+        self.engine = create_engine(url, pool_size=pool_size, pool_timeout=pool_timeout)
         self.dialect = self.engine.dialect.name
-        if migrate:
-            ensure_schema(self.engine)
-        else:
-            check_schema(self.engine)
-        self._raw = RawAccess(self.engine)
+        self._errors = DriverErrors(self.engine)
+        self._raw = RawAccess(self.engine, self._errors)
+        try:
+            with self._errors.translated():
+                if migrate:
+                    ensure_schema(self.engine)
+                else:
+                    check_schema(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    @property
+    def max_connections(self) -> int:
+        """The most database connections this store (and so its process's manager) ever holds open at once."""
+        pool: Any = self.engine.pool
+        return int(pool.size())
+
+    @property
+    def database(self) -> str:
+        """The database as messages name it (host, port and name; the file for SQLite), without secrets."""
+        return self._errors.where
 
     def __repr__(self) -> str:
         return f"ConnectionStore({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -82,9 +118,16 @@ class ConnectionStore:
     # -- plumbing -------------------------------------------------------------------------------
 
     @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        """A pooled SQLAlchemy connection; driver errors as ``DatabaseError``."""
+        self._raw.pool  # noqa: B018 - after a fork, replaces the parent's pool before SQLAlchemy uses it
+        with self._errors.translated(), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
         """A write transaction (SQLite: BEGIN IMMEDIATE so writers queue on the busy timeout)."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             if self.dialect == "sqlite":
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
@@ -121,16 +164,24 @@ class ConnectionStore:
             query = query.where(T.c.type == type)
         if status is not None:
             query = query.where(T.c.status == Status(status).value)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return [_from_core(m) for m in conn.execute(query).mappings()]
 
     def count_by_status(self) -> dict[Status, int]:
         """Return the number of connections in each status (every status present, zero included)."""
         counts = {s: 0 for s in Status}
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             for status, n in conn.execute(sa.select(T.c.status, sa.func.count()).group_by(T.c.status)):
                 counts[_STATUS[status]] = int(n)
         return counts
+
+    def refresh_failures_of(self, connection_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """The ``refresh_failures`` counter of each existing connection among ``connection_ids``."""
+        if not connection_ids:
+            return {}
+        query = sa.select(T.c.id, T.c.refresh_failures).where(T.c.id.in_(builtins.list(connection_ids)))
+        with self._read() as conn:
+            return {cid: int(n) for cid, n in conn.execute(query)}
 
     def iter_rows_after(self, last_id: uuid.UUID | None, limit: int) -> builtins.list[ConnectionRow]:
         """Return up to ``limit`` rows with id greater than ``last_id`` in id order (keyset pagination)."""
@@ -158,7 +209,7 @@ class ConnectionStore:
             row, status=Status(row.status), version=1, created_at=row.created_at or now, updated_at=now
         )
         try:
-            self._raw.insert(stored)  # prepared SQL on the per-thread connection: the create path is hot too
+            self._raw.insert(stored)  # prepared SQL on a pooled connection: the create path is hot too
         except Exception as exc:
             if not _is_integrity_error(exc):
                 raise
@@ -200,33 +251,29 @@ class ConnectionStore:
         raw = self._raw
         now = raw.dt_param(_now())
         params = [(raw.json_param(d), now, raw.uuid_param(i), v) for i, v, d in updates]
-        conn = raw.connection()
         conflicts: builtins.list[uuid.UUID] = []
-        if raw.sqlite:
-            cur = conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                for (cid, _, _), p in zip(updates, params, strict=True):
-                    cur.execute(raw.sql_set_data, p)
-                    if cur.rowcount != 1:
-                        conflicts.append(cid)
-                cur.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
-            return conflicts
-        try:
+        with self._errors.translated(), raw.borrow() as conn:
+            if raw.sqlite:
+                cur = conn.cursor()
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    for (cid, _, _), p in zip(updates, params, strict=True):
+                        cur.execute(raw.sql_set_data, p)
+                        if cur.rowcount != 1:
+                            conflicts.append(cid)
+                    cur.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                finally:
+                    cur.close()
+                return conflicts
             with conn.transaction(), conn.cursor() as cur:
                 for (cid, _, _), p in zip(updates, params, strict=True):
                     cur.execute(raw.sql_set_data, p)
                     if cur.rowcount != 1:
                         conflicts.append(cid)
-        except Exception:
-            raw.reset()
-            raise
         return conflicts
 
     # -- leases ---------------------------------------------------------------------------------
@@ -245,15 +292,48 @@ class ConnectionStore:
             where_params=[raw.uuid_param(connection_id), raw.dt_param(t), owner],
         )
 
-    def complete_lease(self, connection_id: uuid.UUID, owner: str, **changes: Any) -> ConnectionRow | None:
-        """Write ``changes`` and drop the lease if ``owner`` still holds it; None means the lease was lost."""
+    def complete_lease(
+        self, connection_id: uuid.UUID, owner: str, expected_version: int, **changes: Any
+    ) -> ConnectionRow | None:
+        """Write ``changes`` and drop the lease if ``owner`` holds it and the row is still at ``expected_version``.
+
+        None means the lease was lost or somebody wrote meanwhile: nothing was written.
+        """
         values = _clean_changes(changes)
         values.update(updated_at=_now(), lease_owner=None, lease_until=None)
         raw = self._raw
         return raw.update(
-            values, bump_version=True, where="id = {p} AND lease_owner = {p}",
-            where_params=[raw.uuid_param(connection_id), owner],
+            values, bump_version=True, where="id = {p} AND lease_owner = {p} AND version = {p}",
+            where_params=[raw.uuid_param(connection_id), owner, expected_version],
         )
+
+    def write_refresh(self, connection_id: uuid.UUID, expected_version: int, **changes: Any) -> ConnectionRow | None:
+        """Write a refresh result if the row is still at ``expected_version`` (whoever holds the lease); drop the lease.
+
+        The version, not the lease, decides: the row still holds the token generation the result replaced, so
+        the result is the newest token there is. None when the row moved on (see ``fluxnex.refresh_write``).
+        """
+        values = _clean_changes(changes)
+        values.update(updated_at=_now(), lease_owner=None, lease_until=None)
+        raw = self._raw
+        return raw.update(
+            values, bump_version=True, where="id = {p} AND version = {p}",
+            where_params=[raw.uuid_param(connection_id), expected_version],
+        )
+
+    def renew_leases(self, connection_ids: Sequence[uuid.UUID], owner: str, ttl_seconds: float) -> set[uuid.UUID]:
+        """Extend the leases ``owner`` still holds on ``connection_ids`` to now + ``ttl_seconds``; the ids renewed."""
+        if not connection_ids:
+            return set()
+        until = _now() + dt.timedelta(seconds=ttl_seconds)
+        query = (
+            T.update()
+            .where(T.c.id.in_(builtins.list(connection_ids)), T.c.lease_owner == owner)
+            .values(lease_until=until)
+            .returning(T.c.id)
+        )
+        with self._write() as conn:
+            return set(conn.execute(query).scalars())
 
     def release_lease(self, connection_id: uuid.UUID, owner: str) -> bool:
         """Drop the lease without writing data, only if ``owner`` still holds it."""
@@ -274,7 +354,11 @@ class ConnectionStore:
         limit: int,
         now: dt.datetime | None = None,
     ) -> builtins.list[ConnectionRow]:
-        """Lease up to ``limit`` unleased ACTIVE/ERROR rows expiring by ``horizon_until``, soonest first."""
+        """Lease up to ``limit`` unleased ACTIVE/ERROR rows expiring by ``horizon_until``, soonest first.
+
+        Only rows whose ``refresh_at`` has passed are due: a token is refreshed once less than the horizon
+        *and* less than a fraction of its own lifetime is left (``fluxnex.tokens``).
+        """
         t = _now(now)
         due = sa.and_(
             T.c.status.in_([Status.ACTIVE.value, Status.ERROR.value]),
@@ -282,6 +366,7 @@ class ConnectionStore:
             T.c.expires_at <= _now(horizon_until),
             sa.or_(T.c.lease_owner.is_(None), T.c.lease_until.is_(None), T.c.lease_until < t),
             sa.or_(T.c.next_attempt_at.is_(None), T.c.next_attempt_at <= t),
+            sa.or_(T.c.refresh_at.is_(None), T.c.refresh_at <= t),  # due by its own lifetime too (fluxnex.tokens)
         )
         pick = sa.select(T.c.id).where(due).order_by(T.c.expires_at).limit(limit)
         if self.dialect == "postgresql":
@@ -299,8 +384,7 @@ class ConnectionStore:
         return claimed
 
     def dispose(self) -> None:
-        """Close every connection (pooled and per-thread)."""
-        self._raw.close_all()
+        """Close every pooled connection (connections still borrowed close when given back)."""
         self.engine.dispose()
 
 

@@ -1,0 +1,125 @@
+"""Token timing: expiry columns from token data, and when a token is due for refresh.
+
+"Due" scales with the token's own lifetime: a token is refreshed once its remaining lifetime is below
+``min(limit, REFRESH_FRACTION * lifetime)``, where ``limit`` is the worker's horizon (proactive) or the
+on-demand leeway (``get_connection``). The lifetime is known when the token is issued (``expires_in``; for a
+plugin-supplied expiry, the time left when it is written), so the fraction part is stored as a plaintext
+column, ``refresh_at = expires_at - REFRESH_FRACTION * lifetime``: a token is due once ``now >= refresh_at``
+*and* ``now >= expires_at - limit``. A 90 s token is then refreshed with 18 s left (about once per lifetime,
+never every worker cycle), a 30 s one with 6 s left (not on every ``get_connection`` although the default
+leeway is 60 s), a one-hour token 10 minutes before its expiry as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping
+from typing import Any, Final
+
+from .errors import ConnectionExpired
+from .store import ConnectionRow
+
+__all__ = [
+    "REFRESH_FRACTION",
+    "backing_off",
+    "due",
+    "expired_error",
+    "refresh_at",
+    "refresh_token_expiry",
+    "token_expiry",
+    "token_lifetime",
+    "with_token_expiry",
+]
+
+UTC = dt.UTC
+
+#: Share of a token's lifetime left when it becomes due (with the horizon or leeway, whichever is smaller).
+REFRESH_FRACTION: Final = 0.2
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def with_token_expiry(data: dict[str, Any]) -> dict[str, Any]:
+    """Add ``oauthTokenData.expires_at`` from ``expires_in`` when a caller stored a raw token response."""
+    token = data.get("oauthTokenData")
+    if isinstance(token, Mapping) and "expires_at" not in token:
+        expires_in = _number(token.get("expires_in"))
+        if expires_in is not None:
+            data["oauthTokenData"] = token = {**token, "expires_at": time.time() + expires_in}
+    if isinstance(token, Mapping) and "refresh_token_expires_at" not in token:
+        from .oauth2 import REFRESH_LIFETIME_FIELDS
+
+        for field in REFRESH_LIFETIME_FIELDS:
+            value = _number(token.get(field))
+            if value is not None and value > 0:
+                data["oauthTokenData"] = {**token, "refresh_token_expires_at": time.time() + value}
+                break
+    return data
+
+
+def refresh_token_expiry(data: Mapping[str, Any]) -> dt.datetime | None:
+    """When the refresh token itself expires (``oauthTokenData.refresh_token_expires_at``), else None."""
+    token = data.get("oauthTokenData")
+    value = _number(token.get("refresh_token_expires_at")) if isinstance(token, Mapping) else None
+    return None if value is None else dt.datetime.fromtimestamp(value, UTC)
+
+
+def token_expiry(data: Mapping[str, Any]) -> dt.datetime | None:
+    """The plaintext expiry column's value for ``data``: ``oauthTokenData.expires_at``, else None."""
+    token = data.get("oauthTokenData")
+    value = _number(token.get("expires_at")) if isinstance(token, Mapping) else None
+    return None if value is None else dt.datetime.fromtimestamp(value, UTC)
+
+
+def token_lifetime(data: Mapping[str, Any], expires_at: dt.datetime | None) -> float | None:
+    """The access token's whole lifetime in seconds: ``expires_in``, else what is left of it now."""
+    if expires_at is None:
+        return None
+    token = data.get("oauthTokenData")
+    lifetime = _number(token.get("expires_in")) if isinstance(token, Mapping) else None
+    if lifetime is None:
+        lifetime = expires_at.timestamp() - time.time()
+    return lifetime if lifetime > 0 else None
+
+
+def refresh_at(
+    data: Mapping[str, Any], expires_at: dt.datetime | None, fraction: float = REFRESH_FRACTION
+) -> dt.datetime | None:
+    """The ``refresh_at`` column: ``expires_at`` less ``fraction`` of the lifetime (None when unknown)."""
+    lifetime = token_lifetime(data, expires_at)
+    if expires_at is None or lifetime is None:
+        return None
+    return expires_at - dt.timedelta(seconds=fraction * lifetime)
+
+
+def due(row: ConnectionRow, limit: float, now: float | None = None) -> bool:
+    """Whether ``row``'s token has less than ``min(limit, fraction of its lifetime)`` left."""
+    if row.expires_at is None:
+        return False
+    t = time.time() if now is None else now
+    if row.expires_at.timestamp() - limit > t:
+        return False
+    return row.refresh_at is None or row.refresh_at.timestamp() <= t
+
+
+def backing_off(row: ConnectionRow, now: float) -> bool:
+    """True while a transient failure's backoff (or Retry-After) runs and the current token still works."""
+    retry_at, expires_at = row.next_attempt_at, row.expires_at
+    if retry_at is None or expires_at is None:
+        return False
+    return retry_at.timestamp() > now and expires_at.timestamp() > now
+
+
+def expired_error(row: ConnectionRow, reason: object = None) -> ConnectionExpired:
+    """The ``ConnectionExpired`` for ``row``: why (``reason``, else its last_error) and how to reconnect."""
+    why = reason if reason is not None else row.last_error
+    reason = f" ({why})" if why else ""
+    return ConnectionExpired(
+        f"connection {row.name!r} has expired{reason}: reconnect it with "
+        f"`fluxnex connect --tenant {row.tenant_id} --type {row.type} --name {row.name!r}`"
+    )
