@@ -211,6 +211,27 @@ class StormPool:
                 p.kill()
 
 
+def _refresh_process(url: str, keys: str, lease_seconds: float, tenant: str, name: str, results: Any) -> None:
+    """Call ``get_connection`` once and report ("ok", access token) or ("error", message)."""
+    mgr = CredentialManager(url, keys, lease_seconds=lease_seconds)
+    try:
+        results.put(("ok", mgr.get_connection(tenant, name)["oauthTokenData"]["access_token"]))
+    except Exception as exc:
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        mgr.close()
+
+
+def start_refresher(url: str, keys: str, lease_seconds: float, tenant: uuid.UUID, name: str) -> tuple[Any, Any]:
+    """Start a process that calls ``get_connection`` once; (the process, a queue with its one outcome)."""
+    results: Any = SPAWN.Queue()
+    proc = SPAWN.Process(
+        target=_refresh_process, args=(url, keys, lease_seconds, str(tenant), name, results), daemon=True
+    )
+    proc.start()
+    return proc, results
+
+
 def _hang_process(url: str, keys: str, lease_seconds: float, tenant: str, name: str) -> None:
     """Call ``get_connection`` (expected to hang at the provider until this process is killed)."""
     mgr = CredentialManager(url, keys, lease_seconds=lease_seconds, http_timeout=600)

@@ -188,8 +188,16 @@ def _oauth_failure(where: str, error: str, description: str, status: int, hidden
 
 
 def _post_token(url: str, body: str, auth: requests.auth.AuthBase | None, *, http: requests.Session,
-                timeout: float, hidden: Iterable[str]) -> dict[str, Any]:
-    """POST a token request and return the validated JSON response, or raise RefreshError."""
+                timeout: float | None, hidden: Iterable[str]) -> dict[str, Any]:
+    """POST a token request and return the validated JSON response, or raise RefreshError.
+
+    ``timeout`` None: the session's own overall deadline (the manager's ``http_timeout``), else
+    ``DEFAULT_TIMEOUT``.
+    """
+    if timeout is None:
+        timeout = float(getattr(http, "deadline", DEFAULT_TIMEOUT))
+    else:
+        timeout = min(timeout, float(getattr(http, "deadline", timeout)))
     where = f"token request to {_host(url)}"
     hidden = list(hidden)
     problem = _transport_problem(url, "accessTokenUrl")
@@ -275,7 +283,7 @@ def _stored_token_data(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def exchange_code(data: Mapping[str, Any], *, code: str, redirect_uri: str, code_verifier: str | None,
                   http: requests.Session, callback_params: Mapping[str, str] | None = None,
-                  timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+                  timeout: float | None = None) -> dict[str, Any]:
     """Exchange an authorization code (with its PKCE verifier) and return the new data dict."""
     extra, auth = _client_auth(data)
     client = WebApplicationClient(str(data.get("clientId")))
@@ -294,7 +302,7 @@ def exchange_code(data: Mapping[str, Any], *, code: str, redirect_uri: str, code
 
 
 def client_credentials(data: Mapping[str, Any], *, http: requests.Session,
-                       timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+                       timeout: float | None = None) -> dict[str, Any]:
     """Run the client_credentials grant and return the new data dict."""
     extra, auth = _client_auth(data)
     client = BackendApplicationClient(str(data.get("clientId")))
@@ -307,7 +315,7 @@ def client_credentials(data: Mapping[str, Any], *, http: requests.Session,
 
 
 def refresh(data: Mapping[str, Any], *, http: requests.Session,
-            timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+            timeout: float | None = None) -> dict[str, Any]:
     """Run the refresh_token grant and return the new full data dict (old fields kept unless replaced)."""
     old = _stored_token_data(data)
     refresh_token = old.get("refresh_token")
