@@ -7,7 +7,8 @@ and the next FluxNex process on this host with the same database replays the fil
 replays at every cycle). Replay is compare-and-set: see ``fluxnex.refresh_write``.
 
 - Where: ``fluxnex-recovery-<id>/`` next to a SQLite file, else ``<data dir>/recovery/<id>/`` (``FLUXNEX_HOME``),
-  where ``<id>`` is a hash of the database URL without its password: one directory per database.
+  where ``<id>`` is a hash of the database's identity (SQLite: the resolved file; PostgreSQL: host, port,
+  database and ``search_path``, not the user, password or other options): one directory per database.
 - What: one file per result, written to a temporary name, fsync'd, renamed, the directory fsync'd; mode 0600
   in a 0700 directory. The whole result (the new data, what it replaced) is one AES-GCM envelope under the
   manager's keyring, bound to the connection id; only the connection id and the time are in clear.
@@ -20,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,10 +45,19 @@ def recovery_dir(database_url: str) -> Path:
     from .config import data_dir
 
     url = make_url(database_url)
-    ident = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
     if url.get_backend_name() == "sqlite" and url.database:
-        return Path(url.database).expanduser().resolve().parent / f"fluxnex-recovery-{ident}"
-    return data_dir() / "recovery" / ident
+        path = Path(url.database).expanduser().resolve()
+        return path.parent / f"fluxnex-recovery-{_hash(str(path))}"
+    options = url.query.get("options", "")
+    options = " ".join(options) if isinstance(options, tuple) else options
+    schema = re.search(r"-c\s*search_path\s*=\s*(\S+)", options)
+    identity = [url.get_backend_name(), url.host or "localhost", url.port or 5432, url.database or "",
+                schema.group(1) if schema else ""]  # fmt: skip
+    return data_dir() / "recovery" / _hash(json.dumps(identity))
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @attrs.frozen
