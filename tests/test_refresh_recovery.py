@@ -128,7 +128,8 @@ def test_a_recovery_file_is_replayed_by_the_next_process(make_manager: Any, sand
     tenant = uuid.uuid4()
     _data, (new, path) = recovered_result(mgr, sandbox, tenant)
     pending = mgr.pending_recoveries()
-    assert [p.path for p in pending] == [path] and pending[0].to_json()["connection_id"] == str(pending[0].connection_id)
+    assert [p.path for p in pending] == [path]
+    assert pending[0].to_json()["connection_id"] == str(pending[0].connection_id)
     nxt = make_manager()
     stored = nxt.decrypt(nxt.store.get(tenant, "c"))["oauthTokenData"]
     assert stored["access_token"] == new["oauthTokenData"]["access_token"]
