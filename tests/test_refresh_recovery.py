@@ -159,3 +159,45 @@ def test_a_recovery_is_merged_into_an_update_made_meanwhile(make_manager: Any, s
     assert stored["clientSecret"] == "rotated"
     assert stored["oauthTokenData"]["access_token"] == new["oauthTokenData"]["access_token"]
     assert not path.exists()
+
+
+@pytest.mark.slow
+def test_unwritten_tokens_retry_on_daemon_threads_that_close_joins(
+    pg_schema_url: str, keys: str, sandbox: SandboxProvider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLUXNEX_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("fluxnex.refresh_write.RETRY_FOR", 1.0)  # the background retries give up after this
+    options = make_url(pg_schema_url).query["options"]
+    url = make_url(pg_schema_url).update_query_dict({"options": f"{options} -clock_timeout=200"})
+    mgr = CredentialManager(url.render_as_string(hide_password=False), keys)
+    tenant = uuid.uuid4()
+    data = oauth_data(sandbox, expires_in=5)
+    mgr.create_connection(tenant, "oAuth2Api", "c", data)
+    sandbox.configure(latency=1.0)
+    lock = HeldLock(pg_schema_url)
+    got: dict[str, Any] = {}
+    caller = threading.Thread(target=lambda: got.update(data=mgr.get_connection(tenant, "c")))
+    caller.start()
+    try:
+        wait_for(lambda: sandbox.token_requests_for(data["oauthTokenData"]["refresh_token"]) == 1, 30, "the request")
+        lock.take()
+        caller.join(30)
+        assert got["data"]["oauthTokenData"]["access_token"] != data["oauthTokenData"]["access_token"]
+        assert len(mgr.pending_recoveries()) == 1  # on disk before the caller got the token
+        background = [t for t in threading.enumerate() if t.name in ("fluxnex-persist", "fluxnex-lease-heartbeat")]
+        assert {t.name for t in background} == {"fluxnex-persist", "fluxnex-lease-heartbeat"}
+        assert all(t.daemon for t in background)  # never keeps a process from exiting
+        persist = next(t for t in background if t.name == "fluxnex-persist")
+        wait_for(lambda: not persist.is_alive(), 30, "the background retries to give up")  # nothing retries forever
+        mgr.close()  # the database still refuses: close returns anyway, the file stays
+        assert not [t.name for t in background if t.is_alive()]
+        assert len(mgr.pending_recoveries()) == 1  # still there for the next process
+    finally:
+        lock.release()
+    nxt = CredentialManager(pg_schema_url, keys)
+    try:
+        stored = nxt.decrypt(nxt.store.get(tenant, "c"))["oauthTokenData"]
+        assert stored["access_token"] == got["data"]["oauthTokenData"]["access_token"]
+        assert nxt.pending_recoveries() == []
+    finally:
+        nxt.close()
