@@ -29,7 +29,8 @@ def seed(url: str, keys: str, sandbox: SandboxProvider, rows: int) -> list[str]:
     manager = CredentialManager(database_url=url, encryption_keys=keys)
     tenant, base, tokens = uuid.uuid4(), sandbox.oauth2_data(), []
     for i in range(rows):
-        issued = sandbox.issue_tokens(expires_in=120)
+        # a one-hour token with 120 s left: due (less than the horizon and 20% of its lifetime left)
+        issued = {**sandbox.issue_tokens(expires_in=120), "expires_in": 3600, "expires_at": time.time() + 120}
         manager.create_connection(tenant, "oAuth2Api", f"conn-{i}", {**base, "oauthTokenData": issued})
         tokens.append(issued["refresh_token"])
     manager.close()

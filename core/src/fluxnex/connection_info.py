@@ -8,10 +8,10 @@ from typing import Any, Final
 
 import attrs
 
-from .errors import FluxnexError, ValidationError
+from .errors import FluxnexError
 from .store import ConnectionRow, Status
 
-__all__ = ["RECONNECT_WARNING_DAYS", "ConnectionInfo", "check_name", "parse_tenant"]
+__all__ = ["RECONNECT_WARNING_DAYS", "ConnectionInfo", "parse_tenant"]
 
 UTC = dt.UTC
 
@@ -81,13 +81,6 @@ def parse_tenant(value: uuid.UUID | str) -> uuid.UUID:
     except (ValueError, AttributeError, TypeError):
         raise FluxnexError(f"tenant_id must be a UUID, got {value!r}") from None
 
-
-
-def check_name(name: str) -> None:
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise ValidationError(
-            "(connection)", [("name", "must be a non-empty string of at most 200 characters")]
-        )
 
 
 def _required(value: dt.datetime | None) -> dt.datetime:

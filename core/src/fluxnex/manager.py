@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from . import config
 from ._http import DEFAULT_HTTP_TIMEOUT, provider_session
-from .connection_info import RECONNECT_WARNING_DAYS, ConnectionInfo, check_name, parse_tenant
+from .connection_info import RECONNECT_WARNING_DAYS, ConnectionInfo, parse_tenant
 from .errors import (
     ConcurrentUpdateError,
     ConnectionNotFound,
     FluxnexError,
+    ValidationError,
 )
 from .plugins import TypeRegistry, get_registry
 from .store import ConnectionRow, ConnectionStore, Status
@@ -207,7 +208,7 @@ class CredentialManager:
     ) -> ConnectionInfo:
         """Validate ``data`` against ``type`` and store it encrypted as a new connection."""
         tenant = parse_tenant(tenant_id)
-        check_name(name)
+        _check_name(name)
         ct = self.credential_type(type)
         clean = with_token_expiry(validate(ct, data))
         deprecated = getattr(ct, "deprecated", None)
@@ -285,7 +286,7 @@ class CredentialManager:
     ) -> ConnectionInfo:
         """Replace the data (the stored token is kept unless ``data`` has one) and/or rename; version-checked."""
         if new_name is not None:
-            check_name(new_name)
+            _check_name(new_name)
         for _ in range(_CAS_ATTEMPTS):
             row = self._row(tenant_id, name)
             changes: dict[str, Any] = {}
@@ -349,3 +350,10 @@ class CredentialManager:
             if self._http is not None:
                 self._http.close()
             self.store.dispose()
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise ValidationError(
+            "(connection)", [("name", "must be a non-empty string of at most 200 characters")]
+        )
