@@ -136,6 +136,19 @@ def test_a_recovery_file_is_replayed_by_the_next_process(make_manager: Any, sand
     assert not path.exists() and nxt.pending_recoveries() == []
 
 
+def test_a_recovery_file_is_replayed_before_the_connection_is_refreshed(
+    make_manager: Any, sandbox: SandboxProvider
+) -> None:
+    mgr = make_manager()  # running already: its start-up replay found nothing
+    tenant = uuid.uuid4()
+    _data, (new, path) = recovered_result(mgr, sandbox, tenant)  # e.g. left by a retrier that gave up
+    spent = sandbox.token_requests.get("refresh_token")
+    got = mgr.get_connection(tenant, "c")["oauthTokenData"]  # due: but the spent refresh token is not reused
+    assert got["access_token"] == new["oauthTokenData"]["access_token"]
+    assert sandbox.token_requests.get("refresh_token") == spent and sandbox.is_active(got["refresh_token"])
+    assert not path.exists()
+
+
 def test_a_stale_recovery_never_overwrites_a_newer_token(make_manager: Any, sandbox: SandboxProvider) -> None:
     mgr = make_manager()
     tenant = uuid.uuid4()

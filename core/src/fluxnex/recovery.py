@@ -4,7 +4,8 @@ A refreshed token whose write keeps failing lives only in memory, and the provid
 refresh token: losing it loses the grant. So once the inline write retries are used up, the result goes to a
 file (before the token is handed to the caller), the process keeps retrying the database in the background,
 and the next FluxNex process on this host with the same database replays the file first (the worker also
-replays at every cycle). Replay is compare-and-set: see ``fluxnex.refresh_write``.
+replays at every cycle, and a refresh of the connection replays its files before it). Replay is
+compare-and-set: see ``fluxnex.refresh_write``.
 
 - Where: ``fluxnex-recovery-<id>/`` next to a SQLite file, else ``<data dir>/recovery/<id>/`` (``FLUXNEX_HOME``),
   where ``<id>`` is a hash of the database's identity (SQLite: the resolved file; PostgreSQL: host, port,
@@ -111,12 +112,12 @@ class RecoveryFiles:
         finally:
             os.close(fd)
 
-    def pending(self) -> list[PendingRecovery]:
-        """Every recovery file waiting, oldest first (reads no secret)."""
+    def pending(self, connection_id: uuid.UUID | None = None) -> list[PendingRecovery]:
+        """Every recovery file waiting (of one connection), oldest first (reads no secret)."""
         if not self.directory.is_dir():
             return []
         out: list[PendingRecovery] = []
-        for path in self.directory.glob(f"*{_SUFFIX}"):
+        for path in self.directory.glob(f"{connection_id or ''}*{_SUFFIX}"):
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
                 out.append(PendingRecovery(uuid.UUID(record["connection_id"]),

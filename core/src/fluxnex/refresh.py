@@ -123,6 +123,8 @@ class RefreshCoordinator:
             return shared
         try:
             pending = self.writer.pending_data(row.id)  # its refresh token is spent: serve it, don't refresh
+            if pending is None and self.writer.replay_connection(row.id):  # a result left on disk: store it first
+                pending = self._current_data(row)
             result = pending if pending is not None else work()
         except BaseException as exc:
             flight.set_exception(exc)
@@ -133,6 +135,12 @@ class RefreshCoordinator:
         finally:
             with self._lock:
                 self._flights.pop(row.id, None)
+
+    def _current_data(self, row: ConnectionRow) -> dict[str, Any]:
+        current = self.manager.store.get_by_id(row.id)
+        if current is None:
+            raise ConnectionNotFound(row.tenant_id, row.name)
+        return self.manager.decrypt(current)
 
     # -- the protocol ----------------------------------------------------------------------------------
 

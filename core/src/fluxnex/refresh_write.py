@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .errors import ConcurrentUpdateError, DatabaseError, DecryptionError
+from .errors import ConcurrentUpdateError, DatabaseError, DecryptionError, FluxnexError
 from .recovery import RecoveryFiles
 from .store import ConnectionRow, Status
 
@@ -224,18 +224,30 @@ class ResultWriter:
                 delay = 0.5
                 continue
             if time.monotonic() - started > RETRY_FOR:
-                _log.error("refresh: %d new token(s) still unwritten after %.0fs; kept in %s for the next process",
+                _log.error("refresh: %d new token(s) still unwritten after %.0fs; left in %s to be replayed",
                            len(entries), RETRY_FOR, self.files.directory)  # fmt: skip
+                with self._lock:  # on file: replayed before any refresh of the row (``replay_connection``)
+                    for cid in [cid for cid, (_, path) in self._pending.items() if path is not None]:
+                        del self._pending[cid]
+                    self._thread = None
                 return
             delay = min(30.0, delay * 2)
 
     # -- replay and shutdown ------------------------------------------------------------------------------
 
-    def replay(self) -> int:
-        """Write every recovery file of this database not pending here; how many were settled."""
+    def replay_connection(self, connection_id: uuid.UUID) -> bool:
+        """Replay the recovery files of one connection (before refreshing it: its refresh token may be spent).
+
+        True when one was settled (re-read the row); ``DatabaseError`` when the database still refuses it.
+        """
+        return self.replay(connection_id, strict=True) > 0
+
+    def replay(self, connection_id: uuid.UUID | None = None, *, strict: bool = False) -> int:
+        """Write every recovery file of this database (of one connection) not pending here; how many settled."""
         settled = 0
-        mine = {path for _, path in list(self._pending.values())}
-        for pending in self.files.pending():
+        with self._lock:
+            mine = {path for _, path in self._pending.values()}
+        for pending in self.files.pending(connection_id):
             if pending.path in mine:
                 continue
             try:
@@ -249,7 +261,12 @@ class ResultWriter:
                 outcome = self.write(result)
             except DatabaseError as exc:
                 _log.warning("recovery file %s: database still unavailable: %s", pending.path.name, exc)
+                if strict:
+                    raise
                 return settled
+            except FluxnexError as exc:  # say the row no longer decrypts: keep the file, try the others
+                _log.error("recovery file %s: not replayed: %s: %s", pending.path.name, type(exc).__name__, exc)
+                continue
             self.files.remove(pending.path)
             settled += 1
             _log.warning("recovery file %s replayed: connection=%s %s", pending.path.name, result.connection_id,
