@@ -101,3 +101,13 @@ def test_on_demand_leeway_scales_down_for_tokens_shorter_than_it(make_manager: A
         assert mgr.get_connection(tenant, "ending")["oauthTokenData"]["access_token"] == first["access_token"]
     assert sandbox.token_requests_for(ending["oauthTokenData"]["refresh_token"]) == 1
     assert sandbox.token_requests.get("refresh_token") == 1
+
+
+def test_the_fraction_is_configurable(make_manager: Any, sandbox: SandboxProvider) -> None:
+    mgr = make_manager(refresh_fraction=0.5)
+    tenant = uuid.uuid4()
+    mgr.create_connection(tenant, "oAuth2Api", "c", oauth_data(sandbox, expires_in=100, lifetime=100))
+    row = mgr.store.get(tenant, "c")
+    assert (row.expires_at - row.refresh_at).total_seconds() == pytest.approx(50, abs=1)
+    with pytest.raises(Exception, match=r"refresh_fraction must be in \(0, 1\), got 1.5"):
+        make_manager(refresh_fraction=1.5)

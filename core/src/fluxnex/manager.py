@@ -30,6 +30,7 @@ from .errors import (
 from .plugins import TypeRegistry, get_registry
 from .store import ConnectionRow, ConnectionStore, Status
 from .tokens import (
+    REFRESH_FRACTION,
     backing_off,
     due,
     expired_error,
@@ -80,13 +81,18 @@ class CredentialManager:
         http_timeout: float = DEFAULT_HTTP_TIMEOUT,
         pool_size: int | None = None,
         pool_timeout: float | None = None,
+        refresh_fraction: float = REFRESH_FRACTION,
     ) -> None:
         """Open the store (one bounded pool: ``pool_size`` connections, ``FLUXNEX_DB_POOL_SIZE``, default 4).
 
         ``http_timeout`` is the overall deadline of one provider request (token requests included: the answer
-        is read to the end within it while the lease is kept renewed). Recovery files of this database left by
-        an earlier process on this host are replayed first.
+        is read to the end within it while the lease is kept renewed). ``refresh_fraction``: a token is due
+        once less than this share of its lifetime is left (and less than the leeway or the worker's horizon;
+        ``fluxnex.tokens``), stored with each token it writes. Recovery files of this database left by an
+        earlier process on this host are replayed first.
         """
+        if not 0 < refresh_fraction < 1:
+            raise FluxnexError(f"refresh_fraction must be in (0, 1), got {refresh_fraction!r}")
         from .refresh import RefreshCoordinator
 
         self.database_url = config.database_url(database_url)
@@ -95,6 +101,7 @@ class CredentialManager:
         self.store = ConnectionStore(self.database_url, pool_size=size, pool_timeout=timeout)
         self._registry = registry
         self.refresh_leeway = refresh_leeway
+        self.refresh_fraction = refresh_fraction
         self.http_timeout = http_timeout
         self._http: requests.Session | None = None
         self._http_lock = threading.Lock()
@@ -154,7 +161,7 @@ class CredentialManager:
         return {
             "expires_at": expires_at,
             "refresh_expires_at": refresh_token_expiry(data),
-            "refresh_at": refresh_at(data, expires_at),
+            "refresh_at": refresh_at(data, expires_at, self.refresh_fraction),
         }
 
     def encrypt(
