@@ -15,7 +15,7 @@ import pytest
 from fluxnex.errors import DatabaseError, PoolTimeout
 from fluxnex.manager import CredentialManager
 from fluxnex.refresher import RefreshWorker
-from fluxnex.store import DEFAULT_POOL_SIZE
+from fluxnex.store import DEFAULT_POOL_SIZE, current_revision
 from fluxnex.testing.sandbox import SandboxProvider
 from lifecycle_support import *  # noqa: F403 - fixtures
 from lifecycle_support import PG_ENV, oauth_data, pg_conninfo
@@ -161,6 +161,8 @@ def test_an_unreachable_postgresql_is_one_database_error(keys: str) -> None:
     assert message.startswith("database postgresql 127.0.0.1:1/test failed: ") and "\n" not in message
     assert "s3cret-pw" not in message and "is the server running" in message
     assert caught.value.__cause__ is not None
+    with pytest.raises(DatabaseError, match=r"^database postgresql 127\.0\.0\.1:1/test failed: .*refused"):
+        current_revision(closed)  # what `fluxnex status` / `fluxnex db current` call
 
     missing = make_url(os.environ[PG_ENV]).set(database=f"fx_missing_{uuid.uuid4().hex[:8]}")
     with pytest.raises(DatabaseError, match=r"does not exist") as caught:

@@ -194,18 +194,23 @@ def check_schema(engine: sa.Engine) -> None:
 
 def upgrade(url: str | URL) -> None:
     """Migrate the database at ``url`` to head."""
-    engine = create_engine(url)
+    from fluxnex.store._errors import DriverErrors
+
+    engine = create_engine(url, pool_size=1)
     try:
-        ensure_schema(engine)
+        with DriverErrors(engine).translated():
+            ensure_schema(engine)
     finally:
         engine.dispose()
 
 
 def current_revision(url: str | URL) -> str | None:
     """Return the database's current migration revision (None for an empty database)."""
-    engine = create_engine(url)
+    from fluxnex.store._errors import DriverErrors
+
+    engine = create_engine(url, pool_size=1)
     try:
-        with engine.connect() as conn:
+        with DriverErrors(engine).translated(), engine.connect() as conn:
             return _db_revision(conn)
     finally:
         engine.dispose()
