@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from fluxnex.errors import ConnectionExists
+from fluxnex.store import _scale
 from fluxnex.store._engine import check_schema, create_engine, ensure_schema
 from fluxnex.store._models import ConnectionRow, Status, connection_table, utc
 from fluxnex.store._raw import RawAccess
@@ -125,12 +126,12 @@ class ConnectionStore:
             return [_from_core(m) for m in conn.execute(query).mappings()]
 
     def count_by_status(self) -> dict[Status, int]:
-        """Return the number of connections in each status (every status present, zero included)."""
-        counts = {s: 0 for s in Status}
+        """Return the number of connections in each status (every status present, zero included).
+
+        Reads the trigger-kept ``connection_count`` table: a handful of rows, not a count of the table.
+        """
         with self.engine.connect() as conn:
-            for status, n in conn.execute(sa.select(T.c.status, sa.func.count()).group_by(T.c.status)):
-                counts[_STATUS[status]] = int(n)
-        return counts
+            return _scale.count_by_status(conn)
 
     def iter_rows_after(self, last_id: uuid.UUID | None, limit: int) -> builtins.list[ConnectionRow]:
         """Return up to ``limit`` rows with id greater than ``last_id`` in id order (keyset pagination)."""
@@ -138,6 +139,11 @@ class ConnectionStore:
         if last_id is None:
             return raw.fetch_all(raw.sql_first, (limit,))
         return raw.fetch_all(raw.sql_after, (raw.uuid_param(last_id), limit))
+
+    def data_after(self, last_id: uuid.UUID | None, limit: int) -> builtins.list[_scale.DataRow]:
+        """Up to ``limit`` (id, tenant, type, name, version, data) rows after ``last_id`` in id order (rotation)."""
+        with self.engine.connect() as conn:
+            return _scale.read_data_after(conn, self.dialect, last_id, limit)
 
     def iter_all(self, batch_size: int = 500) -> Iterator[ConnectionRow]:
         """Yield every row in id order, reading ``batch_size`` rows at a time."""
@@ -196,38 +202,12 @@ class ConnectionStore:
         return bool(result.rowcount)
 
     def write_data_batch(self, updates: Sequence[tuple[uuid.UUID, int, dict[str, Any]]]) -> builtins.list[uuid.UUID]:
-        """Set ``data`` on many rows by compare-and-set in one transaction; return the ids that conflicted."""
-        raw = self._raw
-        now = raw.dt_param(_now())
-        params = [(raw.json_param(d), now, raw.uuid_param(i), v) for i, v, d in updates]
-        conn = raw.connection()
-        conflicts: builtins.list[uuid.UUID] = []
-        if raw.sqlite:
-            cur = conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                for (cid, _, _), p in zip(updates, params, strict=True):
-                    cur.execute(raw.sql_set_data, p)
-                    if cur.rowcount != 1:
-                        conflicts.append(cid)
-                cur.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
-            return conflicts
-        try:
-            with conn.transaction(), conn.cursor() as cur:
-                for (cid, _, _), p in zip(updates, params, strict=True):
-                    cur.execute(raw.sql_set_data, p)
-                    if cur.rowcount != 1:
-                        conflicts.append(cid)
-        except Exception:
-            raw.reset()
-            raise
-        return conflicts
+        """Set ``data`` on many rows by compare-and-set in one transaction; return the ids that conflicted.
+
+        PostgreSQL: one ``UPDATE ... FROM jsonb_to_recordset(...)`` statement for the whole batch.
+        """
+        with self._write() as conn:
+            return _scale.write_data_batch(conn, self.dialect, updates, _now())
 
     # -- leases ---------------------------------------------------------------------------------
 
@@ -276,24 +256,15 @@ class ConnectionStore:
     ) -> builtins.list[ConnectionRow]:
         """Lease up to ``limit`` unleased ACTIVE/ERROR rows expiring by ``horizon_until``, soonest first."""
         t = _now(now)
-        due = sa.and_(
-            T.c.status.in_([Status.ACTIVE.value, Status.ERROR.value]),
-            T.c.expires_at.is_not(None),
-            T.c.expires_at <= _now(horizon_until),
-            sa.or_(T.c.lease_owner.is_(None), T.c.lease_until.is_(None), T.c.lease_until < t),
-            sa.or_(T.c.next_attempt_at.is_(None), T.c.next_attempt_at <= t),
-        )
-        pick = sa.select(T.c.id).where(due).order_by(T.c.expires_at).limit(limit)
-        if self.dialect == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
+        pick = _scale.claim_pick(self.dialect, _now(horizon_until), t, limit)
         values = {"lease_owner": owner, "lease_until": t + dt.timedelta(seconds=lease_seconds)}
         with self._write() as conn:
+            # SQLite: BEGIN IMMEDIATE holds the write lock, PostgreSQL: the picked rows are locked, so the
+            # picked rows are still due here and the update goes by primary key alone.
             ids = builtins.list(conn.execute(pick).scalars())
             if not ids:
                 return []
-            rows = (
-                conn.execute(T.update().where(T.c.id.in_(ids), due).values(**values).returning(*T.c)).mappings().all()
-            )
+            rows = conn.execute(T.update().where(T.c.id.in_(ids)).values(**values).returning(*T.c)).mappings().all()
         claimed = [_from_core(m) for m in rows]
         claimed.sort(key=lambda r: (r.expires_at or t, r.id))
         return claimed
