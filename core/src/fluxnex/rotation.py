@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -11,6 +12,7 @@ import attrs
 from fluxnex.crypto import Keyring, associated_data
 from fluxnex.errors import ConcurrentUpdateError
 from fluxnex.store import ConnectionRow, ConnectionStore
+from fluxnex.store._scale import DataRow
 
 __all__ = ["RotationProgress", "RotationResult", "rotate_keys"]
 
@@ -35,11 +37,11 @@ class RotationProgress:
     last_id: uuid.UUID | None
 
 
-def _what(row: ConnectionRow) -> str:
+def _what(row: ConnectionRow | DataRow) -> str:
     return f"connection {row.name!r} (id {row.id})"
 
 
-def _reencrypt(keyring: Keyring, row: ConnectionRow) -> dict[str, Any]:
+def _reencrypt(keyring: Keyring, row: ConnectionRow | DataRow) -> dict[str, Any]:
     aad = associated_data(row.tenant_id, row.id, row.type)
     return keyring.encrypt(keyring.decrypt(row.data, aad, what=_what(row)), aad)
 
@@ -55,37 +57,65 @@ def rotate_keys(
 
     A row changed concurrently is re-read and retried; rows already under the primary are skipped, so an
     interrupted rotation resumes where it stopped when run again. A row no key decrypts raises
-    DecryptionError naming it (rows of earlier batches stay rotated).
+    DecryptionError naming it (rows of earlier batches stay rotated). While one batch is re-encrypted, the
+    previous one is written (one statement on PostgreSQL) and the next one read, on two helper threads, so
+    the database and the cipher work side by side; ``progress`` is called after each batch is written.
     """
     primary = keyring.primary_kid
-    rotated = skipped = retried = seen = 0
-    last_id: uuid.UUID | None = None
-    while True:
-        batch = store.iter_rows_after(last_id, batch_size)
-        if not batch:
-            break
-        seen += len(batch)
-        last_id = batch[-1].id
-        updates = []
-        for row in batch:
-            if row.data.get("kid") == primary:
-                skipped += 1
-            else:
-                updates.append((row.id, row.version, _reencrypt(keyring, row)))
-        conflicts = store.write_data_batch(updates) if updates else []
-        rotated += len(updates) - len(conflicts)
-        for cid in conflicts:
-            outcome = _retry_one(store, keyring, cid)
-            retried += 1
-            if outcome == "rotated":
-                rotated += 1
-            elif outcome == "skipped":
-                skipped += 1
-        if progress is not None:
-            progress(RotationProgress(seen, RotationResult(rotated, skipped, retried), last_id))
-        if len(batch) < batch_size:
-            break
-    return RotationResult(rotated, skipped, retried)
+    totals = {"rotated": 0, "skipped": 0, "retried": 0}
+    seen = 0
+    # PostgreSQL works in its own processes: read ahead there. SQLite works in ours: reading ahead only contends.
+    read_ahead = store.dialect == "postgresql"
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fluxnex-rotate") as io:
+        reading = io.submit(store.data_after, None, batch_size)
+        pending: tuple[Future[list[uuid.UUID]], int, int, uuid.UUID] | None = None
+        while True:
+            batch = reading.result()
+            full = len(batch) == batch_size
+            if full:  # read the next batch while this one is re-encrypted and the previous one written
+                reading = io.submit(store.data_after, batch[-1].id, batch_size)
+                if not read_ahead:
+                    reading.result()
+            updates = []
+            for row in batch:
+                if row.data.get("kid") == primary:
+                    totals["skipped"] += 1
+                else:
+                    updates.append((row.id, row.version, _reencrypt(keyring, row)))
+            seen += len(batch)
+            if pending is not None:
+                _finish(store, keyring, pending, totals, progress)
+                pending = None
+            if not batch:
+                break
+            pending = (io.submit(store.write_data_batch, updates), len(updates), seen, batch[-1].id)
+            if not full:
+                _finish(store, keyring, pending, totals, progress)
+                break
+    return RotationResult(totals["rotated"], totals["skipped"], totals["retried"])
+
+
+def _finish(
+    store: ConnectionStore,
+    keyring: Keyring,
+    pending: tuple[Future[list[uuid.UUID]], int, int, uuid.UUID],
+    totals: dict[str, int],
+    progress: Callable[[RotationProgress], None] | None,
+) -> None:
+    """Wait for a batch's write, retry its conflicts one by one, then report progress."""
+    future, written, seen, last_id = pending
+    conflicts = future.result()
+    totals["rotated"] += written - len(conflicts)
+    for cid in conflicts:
+        outcome = _retry_one(store, keyring, cid)
+        totals["retried"] += 1
+        if outcome == "rotated":
+            totals["rotated"] += 1
+        elif outcome == "skipped":
+            totals["skipped"] += 1
+    if progress is not None:
+        result = RotationResult(totals["rotated"], totals["skipped"], totals["retried"])
+        progress(RotationProgress(seen, result, last_id))
 
 
 def _retry_one(store: ConnectionStore, keyring: Keyring, connection_id: uuid.UUID) -> str:
