@@ -64,6 +64,8 @@ def rotate_keys(
     primary = keyring.primary_kid
     totals = {"rotated": 0, "skipped": 0, "retried": 0}
     seen = 0
+    limit = store.rewrite_batch_limit()  # PostgreSQL, small tables: smaller batches keep updates HOT
+    batch_size = min(batch_size, limit) if limit else batch_size
     # PostgreSQL works in its own processes: read ahead there. SQLite works in ours: reading ahead only contends.
     read_ahead = store.dialect == "postgresql"
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fluxnex-rotate") as io:

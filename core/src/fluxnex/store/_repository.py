@@ -133,6 +133,11 @@ class ConnectionStore:
         with self.engine.connect() as conn:
             return _scale.count_by_status(conn)
 
+    def count(self) -> int:
+        """Return the number of connections, every status included (from the counts table, like count_by_status)."""
+        with self.engine.connect() as conn:
+            return _scale.count_all(conn)
+
     def iter_rows_after(self, last_id: uuid.UUID | None, limit: int) -> builtins.list[ConnectionRow]:
         """Return up to ``limit`` rows with id greater than ``last_id`` in id order (keyset pagination)."""
         raw = self._raw
@@ -144,6 +149,11 @@ class ConnectionStore:
         """Up to ``limit`` (id, tenant, type, name, version, data) rows after ``last_id`` in id order (rotation)."""
         with self.engine.connect() as conn:
             return _scale.read_data_after(conn, self.dialect, last_id, limit)
+
+    def rewrite_batch_limit(self) -> int | None:
+        """Most rows a rewrite (rotation) batch should hold so updates stay in their pages; None: no limit."""
+        with self.engine.connect() as conn:
+            return _scale.rewrite_batch_limit(conn, self.dialect)
 
     def iter_all(self, batch_size: int = 500) -> Iterator[ConnectionRow]:
         """Yield every row in id order, reading ``batch_size`` rows at a time."""

@@ -21,7 +21,16 @@ import sqlalchemy as sa
 
 from fluxnex.store._models import CLAIMABLE_SQL, Status, UTCDateTime, connection_count_table
 
-__all__ = ["DUE_INDEX", "DataRow", "claim_pick", "count_by_status", "read_data_after", "write_data_batch"]
+__all__ = [
+    "DUE_INDEX",
+    "DataRow",
+    "claim_pick",
+    "count_all",
+    "count_by_status",
+    "read_data_after",
+    "rewrite_batch_limit",
+    "write_data_batch",
+]
 
 DUE_INDEX = "ix_connection_due"
 
@@ -50,6 +59,11 @@ def claim_pick(dialect: str, horizon_until: dt.datetime, now: dt.datetime, limit
         )
         .columns(id=sa.Uuid())
     )
+
+
+def count_all(conn: sa.Connection) -> int:
+    """Every connection, whatever its status, from the trigger-kept counts."""
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(connection_count_table.c.n), 0))).scalar_one())
 
 
 def count_by_status(conn: sa.Connection) -> dict[Status, int]:
@@ -98,6 +112,26 @@ def read_data_after(conn: sa.Connection, dialect: str, last_id: uuid.UUID | None
         return [DataRow(as_uuid(i), as_uuid(t), ty, n, v, loads(d)) for i, t, ty, n, v, d in cursor.fetchall()]
     finally:
         cursor.close()
+
+
+#: Fewest rows per rewrite batch the limit below ever asks for.
+MIN_REWRITE_BATCH = 50
+
+
+def rewrite_batch_limit(conn: sa.Connection, dialect: str) -> int | None:
+    """Most rows one transaction should rewrite so the new versions stay in their pages (PostgreSQL), or None.
+
+    A page keeps its fillfactor room (85%: about two new row versions) and can prune the versions an earlier,
+    committed batch left behind; rows one transaction rewrites cannot be pruned until it commits. Rows are
+    taken in id order, which is random over pages, so a batch of at most half as many rows as the table has
+    pages puts about one new version in a page per transaction. Large tables are never limited by this.
+    """
+    if dialect != "postgresql":
+        return None
+    pages = conn.exec_driver_sql(
+        "SELECT pg_relation_size('connection') / current_setting('block_size')::integer"
+    ).scalar_one()
+    return max(MIN_REWRITE_BATCH, int(pages) // 2)
 
 
 _PG_SET_DATA = (
