@@ -278,3 +278,24 @@ def test_rotation_does_not_grow_the_table_on_postgres(pg_database_url: str) -> N
         assert sizes[-1] < sizes[0] * 1.10, sizes  # all three rotations together: under 10% growth
     finally:
         store.dispose()
+
+
+def test_operations_doc_states_the_shipped_fillfactor_and_index(pg_schema_url: str) -> None:
+    import re
+
+    doc = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    documented = re.search(r"sets `fillfactor = (\d+)` on `connection`", doc)
+    assert documented is not None
+    store = ConnectionStore(pg_schema_url)
+    try:
+        with store.engine.connect() as conn:
+            options = conn.exec_driver_sql("SELECT reloptions FROM pg_class WHERE oid = 'connection'::regclass")
+            assert f"fillfactor={documented.group(1)}" in options.scalar_one()
+            index = conn.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_connection_due'"
+                " AND schemaname = current_schema()"
+            )
+            assert "(expires_at, next_attempt_at)" in index.scalar_one()
+    finally:
+        store.dispose()
+    assert "`ix_connection_due (expires_at,\n  next_attempt_at)" in doc
