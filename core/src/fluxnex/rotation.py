@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from fluxnex.crypto import Keyring, associated_data
-from fluxnex.errors import ConcurrentUpdateError
+from fluxnex.errors import ConcurrentUpdateError, DecryptionError
 from fluxnex.store import ConnectionRow, ConnectionStore
 from fluxnex.store._scale import DataRow
 
@@ -30,7 +30,7 @@ class RotationResult:
 
 @attrs.frozen
 class RotationProgress:
-    """Progress after one batch: rows seen so far and the running result."""
+    """Progress after one batch: rows seen so far, the running result and the id of the batch's last row."""
 
     seen: int
     result: RotationResult
@@ -43,7 +43,11 @@ def _what(row: ConnectionRow | DataRow) -> str:
 
 def _reencrypt(keyring: Keyring, row: ConnectionRow | DataRow) -> dict[str, Any]:
     aad = associated_data(row.tenant_id, row.id, row.type)
-    return keyring.encrypt(keyring.decrypt(row.data, aad, what=_what(row)), aad)
+    try:
+        plaintext = keyring.decrypt(row.data, aad, what="")
+    except DecryptionError:  # decrypting again fails the same way, now naming the row (named only when needed)
+        plaintext = keyring.decrypt(row.data, aad, what=_what(row))
+    return keyring.encrypt(plaintext, aad)
 
 
 def rotate_keys(
@@ -53,31 +57,23 @@ def rotate_keys(
     batch_size: int = 500,
     progress: Callable[[RotationProgress], None] | None = None,
 ) -> RotationResult:
-    """Re-encrypt every row not under the primary key, by id-ordered batches with compare-and-set writes.
+    """Re-encrypt every row not under the primary key, in batches with compare-and-set writes.
 
     A row changed concurrently is re-read and retried; rows already under the primary are skipped, so an
     interrupted rotation resumes where it stopped when run again. A row no key decrypts raises
-    DecryptionError naming it (rows of earlier batches stay rotated). While one batch is re-encrypted, the
-    previous one is written (one statement on PostgreSQL) and the next one read, on two helper threads, so
-    the database and the cipher work side by side; ``progress`` is called after each batch is written.
+    DecryptionError naming it (rows of earlier batches stay rotated). Each batch is written (one statement
+    on PostgreSQL) on a helper thread while the next one is read and re-encrypted, so the database and the
+    cipher work side by side; ``progress`` is called after each batch is written.
     """
     primary = keyring.primary_kid
     totals = {"rotated": 0, "skipped": 0, "retried": 0}
     seen = 0
     limit = store.rewrite_batch_limit()  # PostgreSQL, small tables: smaller batches keep updates HOT
     batch_size = min(batch_size, limit) if limit else batch_size
-    # PostgreSQL works in its own processes: read ahead there. SQLite works in ours: reading ahead only contends.
-    read_ahead = store.dialect == "postgresql"
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fluxnex-rotate") as io:
-        reading = io.submit(store.data_after, None, batch_size)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fluxnex-rotate") as writer:
+        batch = store.data_after(None, batch_size)
         pending: tuple[Future[list[uuid.UUID]], int, int, uuid.UUID] | None = None
         while True:
-            batch = reading.result()
-            full = len(batch) == batch_size
-            if full:  # read the next batch while this one is re-encrypted and the previous one written
-                reading = io.submit(store.data_after, batch[-1].id, batch_size)
-                if not read_ahead:
-                    reading.result()
             updates = []
             for row in batch:
                 if row.data.get("kid") == primary:
@@ -90,10 +86,13 @@ def rotate_keys(
                 pending = None
             if not batch:
                 break
-            pending = (io.submit(store.write_data_batch, updates), len(updates), seen, batch[-1].id)
-            if not full:
+            pending = (writer.submit(store.write_data_batch, updates), len(updates), seen, batch[-1].id)
+            if len(batch) < batch_size:
                 _finish(store, keyring, pending, totals, progress)
                 break
+            # Read the next batch while this one is written. Only now: the previous write has committed, so
+            # this read's snapshot never holds back the pruning of versions the next write finds (PostgreSQL).
+            batch = store.data_after(batch[-1].position, batch_size)
     return RotationResult(totals["rotated"], totals["skipped"], totals["retried"])
 
 

@@ -145,10 +145,14 @@ class ConnectionStore:
             return raw.fetch_all(raw.sql_first, (limit,))
         return raw.fetch_all(raw.sql_after, (raw.uuid_param(last_id), limit))
 
-    def data_after(self, last_id: uuid.UUID | None, limit: int) -> builtins.list[_scale.DataRow]:
-        """Up to ``limit`` (id, tenant, type, name, version, data) rows after ``last_id`` in id order (rotation)."""
+    def data_after(self, position: int | uuid.UUID | None, limit: int) -> builtins.list[_scale.DataRow]:
+        """Up to ``limit`` rows (identity, version, data) after ``position`` (key rotation's pass over the table).
+
+        ``position`` is the last row's ``DataRow.position`` (None: from the start); rows come in the order
+        that rewrites them cheapest (``fluxnex.store._scale.DataRow``).
+        """
         with self.engine.connect() as conn:
-            return _scale.read_data_after(conn, self.dialect, last_id, limit)
+            return _scale.read_data_after(conn, self.dialect, position, limit)
 
     def rewrite_batch_limit(self) -> int | None:
         """Most rows a rewrite (rotation) batch should hold so updates stay in their pages; None: no limit."""
