@@ -320,3 +320,26 @@ def test_operations_doc_states_the_shipped_fillfactor_and_index(pg_schema_url: s
         store.dispose()
     assert "`ix_connection_due (expires_at,\n  next_attempt_at)" in doc
 
+
+
+def test_fluxnex_status_reports_the_counts_table(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`fluxnex status` shows the trigger-kept counts (a count over the table would show 2,000 ACTIVE here)."""
+    import base64
+
+    from click.testing import CliRunner
+    from fluxnex.cli import cli
+
+    store = ConnectionStore(store_url)
+    try:
+        _bulk_rows(store, 2_000, 10)
+        real = _real_counts(store)
+        with store.engine.begin() as conn:  # a marker no scan of `connection` could produce
+            conn.exec_driver_sql("INSERT INTO connection_count (status, shard, n) VALUES ('ACTIVE', 99, 1005)")
+    finally:
+        store.dispose()
+    monkeypatch.setenv("FLUXNEX_DATABASE_URL", store_url)
+    monkeypatch.setenv("FLUXNEX_ENCRYPTION_KEYS", "k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode())
+    result = CliRunner().invoke(cli, ["status", "--json"])
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)["connections"]
+    assert counts == {"ACTIVE": real["ACTIVE"] + 1005, "ERROR": real["ERROR"], "EXPIRED": real["EXPIRED"]}
