@@ -20,9 +20,11 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from _bulk import libpq, pg_database, pg_url
@@ -108,16 +110,20 @@ def run_workers(url: str, keys: str, processes: int, concurrency: int) -> tuple[
     """Start ``processes`` workers at once; return (refresh span seconds, wall seconds, their cycle summaries)."""
     env = {**os.environ, "FLUXNEX_DATABASE_URL": url, "FLUXNEX_ENCRYPTION_KEYS": keys}
     cmd = [sys.executable, "-m", "fluxnex", "worker", "--once", "--json", "--concurrency", str(concurrency)]
-    start = time.perf_counter()
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(processes)]  # fmt: skip
     summaries = []
-    for p in procs:
-        out, err = p.communicate(timeout=900)
-        if p.returncode != 0:
-            raise SystemExit(f"worker exited {p.returncode}: {err.strip()[-2000:]}")
-        summaries.append(json.loads(out.strip().splitlines()[-1]))
-    wall = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        # Files, not pipes: a worker logs a line per refresh, and a full pipe nobody reads yet would stall it.
+        outs = [(Path(tmp) / f"{i}.out", Path(tmp) / f"{i}.err") for i in range(processes)]
+        start = time.perf_counter()
+        procs = []
+        for out, err in outs:
+            with out.open("w") as stdout, err.open("w") as stderr:
+                procs.append(subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr))
+        for p, (out, err) in zip(procs, outs, strict=True):
+            if p.wait(timeout=900) != 0:
+                raise SystemExit(f"worker exited {p.returncode}: {err.read_text().strip()[-2000:]}")
+        wall = time.perf_counter() - start
+        summaries = [json.loads(out.read_text().strip().splitlines()[-1]) for out, _ in outs]
     starts = [dt.datetime.fromisoformat(s["started_at"]).timestamp() for s in summaries]
     ends = [b + s["duration"] for b, s in zip(starts, summaries, strict=True)]
     return max(ends) - min(starts), wall, summaries
