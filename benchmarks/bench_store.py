@@ -1,6 +1,6 @@
-"""Store benchmark: median get()+decrypt+json.loads beside the raw sqlite3 floor, and key rotation rows/s.
+"""Store benchmark: median get()+decrypt+json.loads beside the raw sqlite3 floor (rotation: bench_rotation.py).
 
-Run: ``PYTHONPATH=core/src python3 benchmarks/bench_store.py [--rows 100000] [--postgres URL]``.
+Run: ``PYTHONPATH=core/src python3 benchmarks/bench_store.py [--postgres URL]``.
 Not a test: it prints figures; the timed assertions live in the benchmark harness.
 """
 
@@ -10,13 +10,11 @@ import argparse
 import json
 import sqlite3
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 from _timing import median_us
 from fluxnex.crypto import Keyring, associated_data, generate_key_line
-from fluxnex.rotation import rotate_keys
 from fluxnex.store import ConnectionStore
 
 PAYLOAD = {"accessToken": "x" * 40, "refreshToken": "y" * 40, "clientId": "cid", "clientSecret": "z" * 32}
@@ -81,7 +79,6 @@ def bench_sqlite_floor(path: Path, ring: Keyring, tenant: uuid.UUID, name: str) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--postgres", help="also measure on this PostgreSQL URL (an empty database/schema)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,29 +93,10 @@ def main() -> None:
         ours = bench_get(url, ring, tenant, names)
         print(f"sqlite get+decrypt+json: {ours:.1f} us/call   raw sqlite3 floor: {floor:.1f} us/call   "
               f"ratio {ours / floor:.2f}x")  # fmt: skip
-        rot_url = f"sqlite:///{Path(tmp) / 'rotate.db'}"
-        rate, n = bench_rotation_sqlite(rot_url, args.rows)
-        print(f"sqlite rotate_keys: {n} rows at {rate:,.0f} rows/s")
     if args.postgres:
         ours_pg = bench_get_pg(args.postgres)
         print(f"postgresql get+decrypt+json: {ours_pg[0]:.1f} us/call   raw psycopg floor: {ours_pg[1]:.1f} us/call"
               f"   ratio {ours_pg[0] / ours_pg[1]:.2f}x")  # fmt: skip
-
-
-def bench_rotation_sqlite(url: str, rows: int) -> tuple[float, int]:
-    """Fill ``rows`` rows under an old key, then time rotate_keys to a new primary."""
-    old_line, new_line = generate_key_line("old"), generate_key_line("new")
-    store = ConnectionStore(url)
-    try:
-        fill(store, Keyring.parse(old_line), uuid.uuid4(), rows)
-        ring = Keyring.parse(f"{new_line},{old_line}")
-        start = time.perf_counter()
-        result = rotate_keys(store, ring, batch_size=500)
-        elapsed = time.perf_counter() - start
-        assert result.rotated == rows, result
-        return rows / elapsed, result.rotated
-    finally:
-        store.dispose()
 
 
 def bench_get_pg(url: str) -> tuple[float, float]:

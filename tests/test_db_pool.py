@@ -109,7 +109,7 @@ def test_a_long_running_worker_keeps_a_flat_count(app_url: str, keys: str, sandb
         connections, threads = [], []
         for _ in range(8):
             for row in mgr.store.list():  # every token due again: each cycle refreshes all eight
-                mgr.store.update_cas(row.id, row.version, expires_at=row.created_at, refresh_at=None)
+                mgr.store.update_cas(row.id, row.version, expires_at=row.created_at, refresh_at=row.created_at)
             assert worker.run_once().refreshed == 8
             connections.append(open_connections(app_url))
             threads.append(threading.active_count())

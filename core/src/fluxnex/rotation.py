@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import attrs
 
 from fluxnex.crypto import Keyring, associated_data
-from fluxnex.errors import ConcurrentUpdateError
+from fluxnex.errors import ConcurrentUpdateError, DecryptionError
 from fluxnex.store import ConnectionRow, ConnectionStore
+from fluxnex.store._scale import DataRow
 
 __all__ = ["RotationProgress", "RotationResult", "rotate_keys"]
 
@@ -28,20 +30,24 @@ class RotationResult:
 
 @attrs.frozen
 class RotationProgress:
-    """Progress after one batch: rows seen so far and the running result."""
+    """Progress after one batch: rows seen so far, the running result and the id of the batch's last row."""
 
     seen: int
     result: RotationResult
     last_id: uuid.UUID | None
 
 
-def _what(row: ConnectionRow) -> str:
+def _what(row: ConnectionRow | DataRow) -> str:
     return f"connection {row.name!r} (id {row.id})"
 
 
-def _reencrypt(keyring: Keyring, row: ConnectionRow) -> dict[str, Any]:
+def _reencrypt(keyring: Keyring, row: ConnectionRow | DataRow) -> dict[str, Any]:
     aad = associated_data(row.tenant_id, row.id, row.type)
-    return keyring.encrypt(keyring.decrypt(row.data, aad, what=_what(row)), aad)
+    try:
+        plaintext = keyring.decrypt(row.data, aad, what="")
+    except DecryptionError:  # decrypting again fails the same way, now naming the row (named only when needed)
+        plaintext = keyring.decrypt(row.data, aad, what=_what(row))
+    return keyring.encrypt(plaintext, aad)
 
 
 def rotate_keys(
@@ -51,41 +57,66 @@ def rotate_keys(
     batch_size: int = 500,
     progress: Callable[[RotationProgress], None] | None = None,
 ) -> RotationResult:
-    """Re-encrypt every row not under the primary key, by id-ordered batches with compare-and-set writes.
+    """Re-encrypt every row not under the primary key, in batches with compare-and-set writes.
 
     A row changed concurrently is re-read and retried; rows already under the primary are skipped, so an
     interrupted rotation resumes where it stopped when run again. A row no key decrypts raises
-    DecryptionError naming it (rows of earlier batches stay rotated).
+    DecryptionError naming it (rows of earlier batches stay rotated). Each batch is written (one statement
+    on PostgreSQL) on a helper thread while the next one is read and re-encrypted, so the database and the
+    cipher work side by side; ``progress`` is called after each batch is written.
     """
     primary = keyring.primary_kid
-    rotated = skipped = retried = seen = 0
-    last_id: uuid.UUID | None = None
-    while True:
-        batch = store.iter_rows_after(last_id, batch_size)
-        if not batch:
-            break
-        seen += len(batch)
-        last_id = batch[-1].id
-        updates = []
-        for row in batch:
-            if row.data.get("kid") == primary:
-                skipped += 1
-            else:
-                updates.append((row.id, row.version, _reencrypt(keyring, row)))
-        conflicts = store.write_data_batch(updates) if updates else []
-        rotated += len(updates) - len(conflicts)
-        for cid in conflicts:
-            outcome = _retry_one(store, keyring, cid)
-            retried += 1
-            if outcome == "rotated":
-                rotated += 1
-            elif outcome == "skipped":
-                skipped += 1
-        if progress is not None:
-            progress(RotationProgress(seen, RotationResult(rotated, skipped, retried), last_id))
-        if len(batch) < batch_size:
-            break
-    return RotationResult(rotated, skipped, retried)
+    totals = {"rotated": 0, "skipped": 0, "retried": 0}
+    seen = 0
+    limit = store.rewrite_batch_limit()  # PostgreSQL, small tables: smaller batches keep updates HOT
+    batch_size = min(batch_size, limit) if limit else batch_size
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fluxnex-rotate") as writer:
+        batch = store.data_after(None, batch_size)
+        pending: tuple[Future[list[uuid.UUID]], int, int, uuid.UUID] | None = None
+        while True:
+            updates = []
+            for row in batch:
+                if row.data.get("kid") == primary:
+                    totals["skipped"] += 1
+                else:
+                    updates.append((row.id, row.version, _reencrypt(keyring, row)))
+            seen += len(batch)
+            if pending is not None:
+                _finish(store, keyring, pending, totals, progress)
+                pending = None
+            if not batch:
+                break
+            pending = (writer.submit(store.write_data_batch, updates), len(updates), seen, batch[-1].id)
+            if len(batch) < batch_size:
+                _finish(store, keyring, pending, totals, progress)
+                break
+            # Read the next batch while this one is written. Only now: the previous write has committed, so
+            # this read's snapshot never holds back the pruning of versions the next write finds (PostgreSQL).
+            batch = store.data_after(batch[-1].position, batch_size)
+    return RotationResult(totals["rotated"], totals["skipped"], totals["retried"])
+
+
+def _finish(
+    store: ConnectionStore,
+    keyring: Keyring,
+    pending: tuple[Future[list[uuid.UUID]], int, int, uuid.UUID],
+    totals: dict[str, int],
+    progress: Callable[[RotationProgress], None] | None,
+) -> None:
+    """Wait for a batch's write, retry its conflicts one by one, then report progress."""
+    future, written, seen, last_id = pending
+    conflicts = future.result()
+    totals["rotated"] += written - len(conflicts)
+    for cid in conflicts:
+        outcome = _retry_one(store, keyring, cid)
+        totals["retried"] += 1
+        if outcome == "rotated":
+            totals["rotated"] += 1
+        elif outcome == "skipped":
+            totals["skipped"] += 1
+    if progress is not None:
+        result = RotationResult(totals["rotated"], totals["skipped"], totals["retried"])
+        progress(RotationProgress(seen, result, last_id))
 
 
 def _retry_one(store: ConnectionStore, keyring: Keyring, connection_id: uuid.UUID) -> str:

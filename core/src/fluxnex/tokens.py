@@ -3,9 +3,11 @@
 "Due" scales with the token's own lifetime: a token is refreshed once its remaining lifetime is below
 ``min(limit, REFRESH_FRACTION * lifetime)``, where ``limit`` is the worker's horizon (proactive) or the
 on-demand leeway (``get_connection``). The lifetime is known when the token is issued (``expires_in``; for a
-plugin-supplied expiry, the time left when it is written), so the fraction part is stored as a plaintext
-column, ``refresh_at = expires_at - REFRESH_FRACTION * lifetime``: a token is due once ``now >= refresh_at``
-*and* ``now >= expires_at - limit``. A 90 s token is then refreshed with 18 s left (about once per lifetime,
+plugin-supplied expiry, the time left when it is written), so the moment a token becomes due is stored as a
+plaintext column, ``refresh_at = expires_at - min(REFRESH_CAP, REFRESH_FRACTION * lifetime)``: a token is due
+once ``now >= refresh_at`` *and* ``now >= expires_at - limit``. ``REFRESH_CAP`` is the worker's default horizon,
+so for the default worker "refresh_at has passed" is exactly "due", and its claim walks one index in
+``refresh_at`` order (a horizon below the default narrows the window; one above it cannot widen it). A 90 s token is then refreshed with 18 s left (about once per lifetime,
 never every worker cycle), a 30 s one with 6 s left (not on every ``get_connection`` although the default
 leeway is 60 s), a one-hour token 10 minutes before its expiry as before.
 """
@@ -19,8 +21,10 @@ from typing import Any, Final
 
 from .errors import ConnectionExpired
 from .store import ConnectionRow
+from .store._models import REFRESH_CAP
 
 __all__ = [
+    "REFRESH_CAP",
     "REFRESH_FRACTION",
     "backing_off",
     "due",
@@ -90,11 +94,15 @@ def token_lifetime(data: Mapping[str, Any], expires_at: dt.datetime | None) -> f
 def refresh_at(
     data: Mapping[str, Any], expires_at: dt.datetime | None, fraction: float = REFRESH_FRACTION
 ) -> dt.datetime | None:
-    """The ``refresh_at`` column: ``expires_at`` less ``fraction`` of the lifetime (None when unknown)."""
-    lifetime = token_lifetime(data, expires_at)
-    if expires_at is None or lifetime is None:
+    """The ``refresh_at`` column: ``expires_at`` less ``fraction`` of the lifetime, at most ``REFRESH_CAP``.
+
+    None only without an expiry; a token whose lifetime is unknown or already over is due by the cap alone.
+    """
+    if expires_at is None:
         return None
-    return expires_at - dt.timedelta(seconds=fraction * lifetime)
+    lifetime = token_lifetime(data, expires_at)
+    ahead = REFRESH_CAP if lifetime is None else min(REFRESH_CAP, fraction * lifetime)
+    return expires_at - dt.timedelta(seconds=ahead)
 
 
 def due(row: ConnectionRow, limit: float, now: float | None = None) -> bool:

@@ -36,7 +36,7 @@ def rotate(batch_size: int, as_json: bool) -> None:
     url = database_url()
     keyring = load_keyring(url)
     store = ConnectionStore(url)
-    total = sum(store.count_by_status().values())
+    total = store.count()
     bar_context: Any = click.progressbar(
         length=total, label=f"re-encrypting under {keyring.primary_kid}", file=sys.stderr, show_pos=True
     )

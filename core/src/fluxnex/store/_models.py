@@ -11,7 +11,18 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-__all__ = ["ConnectionRow", "Status", "UTCDateTime", "connection_table", "metadata", "utc"]
+__all__ = [
+    "CLAIMABLE_SQL",
+    "REFRESH_CAP",
+    "ConnectionRow",
+    "Status",
+    "UTCDateTime",
+    "connection_count_table",
+    "connection_table",
+    "default_refresh_at",
+    "metadata",
+    "utc",
+]
 
 UTC = dt.UTC
 
@@ -54,6 +65,20 @@ class Status(enum.StrEnum):
 
 metadata = sa.MetaData()
 
+#: The rows the refresh worker may claim: the predicate of the partial index ``ix_connection_due``. A query
+#: uses that index only when its WHERE repeats this text with literals (SQLite and PostgreSQL prove the
+#: implication syntactically), so the claim inlines it rather than binding the statuses.
+CLAIMABLE_SQL = "status IN ('ACTIVE', 'ERROR') AND refresh_at IS NOT NULL"
+
+#: Seconds before expiry at which a token of unknown lifetime becomes due (``refresh_at``), and the most
+#: ahead of expiry any token does: the refresh worker's default horizon (see ``fluxnex.tokens``).
+REFRESH_CAP = 600.0
+
+
+def default_refresh_at(expires_at: dt.datetime | None) -> dt.datetime | None:
+    """``refresh_at`` for an expiry whose token lifetime is unknown: ``REFRESH_CAP`` seconds before it."""
+    return None if expires_at is None else expires_at - dt.timedelta(seconds=REFRESH_CAP)
+
 JSON_DOCUMENT = sa.JSON().with_variant(JSONB(), "postgresql")
 
 connection_table = sa.Table(
@@ -80,6 +105,24 @@ connection_table = sa.Table(
     sa.UniqueConstraint("tenant_id", "name", name="uq_connection_tenant_name"),
     sa.Index("ix_connection_status_expires", "status", "expires_at"),
     sa.Index("ix_connection_tenant", "tenant_id"),
+    sa.Index(
+        "ix_connection_due",
+        "refresh_at",
+        "next_attempt_at",
+        sqlite_where=sa.text(CLAIMABLE_SQL),
+        postgresql_where=sa.text(CLAIMABLE_SQL),
+    ),
+)
+
+#: Connections per status, kept exact by triggers (migration 0003); the count of a status is the sum of its
+#: shards (PostgreSQL spreads concurrent writers over 16 shards, SQLite uses shard 0).
+connection_count_table = sa.Table(
+    "connection_count",
+    metadata,
+    sa.Column("status", sa.Text(), nullable=False),
+    sa.Column("shard", sa.SmallInteger(), nullable=False),
+    sa.Column("n", sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint("status", "shard", name="pk_connection_count"),
 )
 
 COLUMNS: tuple[str, ...] = tuple(c.name for c in connection_table.columns)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from fluxnex.errors import ConnectionExists
+from fluxnex.store import _scale
 from fluxnex.store._engine import (
     DEFAULT_POOL_SIZE,
     DEFAULT_POOL_TIMEOUT,
@@ -22,7 +23,7 @@ from fluxnex.store._engine import (
     ensure_schema,
 )
 from fluxnex.store._errors import DriverErrors
-from fluxnex.store._models import ConnectionRow, Status, connection_table, utc
+from fluxnex.store._models import ConnectionRow, Status, connection_table, default_refresh_at, utc
 from fluxnex.store._raw import RawAccess
 
 __all__ = ["CHANGEABLE", "ConnectionStore"]
@@ -62,6 +63,8 @@ def _clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"cannot change column(s) {sorted(unknown)}: allowed are {sorted(CHANGEABLE)}")
     out = dict(changes)
+    if "expires_at" in out and "refresh_at" not in out:  # a new expiry of unknown lifetime
+        out["refresh_at"] = default_refresh_at(out["expires_at"])
     if "status" in out:
         out["status"] = Status(out["status"]).value
     return out
@@ -168,12 +171,17 @@ class ConnectionStore:
             return [_from_core(m) for m in conn.execute(query).mappings()]
 
     def count_by_status(self) -> dict[Status, int]:
-        """Return the number of connections in each status (every status present, zero included)."""
-        counts = {s: 0 for s in Status}
+        """Return the number of connections in each status (every status present, zero included).
+
+        Reads the trigger-kept ``connection_count`` table: a handful of rows, not a count of the table.
+        """
         with self._read() as conn:
-            for status, n in conn.execute(sa.select(T.c.status, sa.func.count()).group_by(T.c.status)):
-                counts[_STATUS[status]] = int(n)
-        return counts
+            return _scale.count_by_status(conn)
+
+    def count(self) -> int:
+        """Return the number of connections, every status included (from the counts table, like count_by_status)."""
+        with self._read() as conn:
+            return _scale.count_all(conn)
 
     def refresh_failures_of(self, connection_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         """The ``refresh_failures`` counter of each existing connection among ``connection_ids``."""
@@ -189,6 +197,20 @@ class ConnectionStore:
         if last_id is None:
             return raw.fetch_all(raw.sql_first, (limit,))
         return raw.fetch_all(raw.sql_after, (raw.uuid_param(last_id), limit))
+
+    def data_after(self, position: int | uuid.UUID | None, limit: int) -> builtins.list[_scale.DataRow]:
+        """Up to ``limit`` rows (identity, version, data) after ``position`` (key rotation's pass over the table).
+
+        ``position`` is the last row's ``DataRow.position`` (None: from the start); rows come in the order
+        that rewrites them cheapest (``fluxnex.store._scale.DataRow``).
+        """
+        with self.engine.connect() as conn:
+            return _scale.read_data_after(conn, self.dialect, position, limit)
+
+    def rewrite_batch_limit(self) -> int | None:
+        """Most rows a rewrite (rotation) batch should hold so updates stay in their pages; None: no limit."""
+        with self.engine.connect() as conn:
+            return _scale.rewrite_batch_limit(conn, self.dialect)
 
     def iter_all(self, batch_size: int = 500) -> Iterator[ConnectionRow]:
         """Yield every row in id order, reading ``batch_size`` rows at a time."""
@@ -206,8 +228,9 @@ class ConnectionStore:
         """Insert a new connection at version 1; ConnectionExists if the tenant already has the name."""
         now = _now()
         stored = attrs.evolve(
-            row, status=Status(row.status), version=1, created_at=row.created_at or now, updated_at=now
-        )
+            row, status=Status(row.status), version=1, created_at=row.created_at or now, updated_at=now,
+            refresh_at=row.refresh_at if row.refresh_at is not None else default_refresh_at(row.expires_at),
+        )  # fmt: skip
         try:
             self._raw.insert(stored)  # prepared SQL on a pooled connection: the create path is hot too
         except Exception as exc:
@@ -247,34 +270,12 @@ class ConnectionStore:
         return bool(result.rowcount)
 
     def write_data_batch(self, updates: Sequence[tuple[uuid.UUID, int, dict[str, Any]]]) -> builtins.list[uuid.UUID]:
-        """Set ``data`` on many rows by compare-and-set in one transaction; return the ids that conflicted."""
-        raw = self._raw
-        now = raw.dt_param(_now())
-        params = [(raw.json_param(d), now, raw.uuid_param(i), v) for i, v, d in updates]
-        conflicts: builtins.list[uuid.UUID] = []
-        with self._errors.translated(), raw.borrow() as conn:
-            if raw.sqlite:
-                cur = conn.cursor()
-                cur.execute("BEGIN IMMEDIATE")
-                try:
-                    for (cid, _, _), p in zip(updates, params, strict=True):
-                        cur.execute(raw.sql_set_data, p)
-                        if cur.rowcount != 1:
-                            conflicts.append(cid)
-                    cur.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                finally:
-                    cur.close()
-                return conflicts
-            with conn.transaction(), conn.cursor() as cur:
-                for (cid, _, _), p in zip(updates, params, strict=True):
-                    cur.execute(raw.sql_set_data, p)
-                    if cur.rowcount != 1:
-                        conflicts.append(cid)
-        return conflicts
+        """Set ``data`` on many rows by compare-and-set in one transaction; return the ids that conflicted.
+
+        PostgreSQL: one ``UPDATE ... FROM jsonb_to_recordset(...)`` statement for the whole batch.
+        """
+        with self._write() as conn:
+            return _scale.write_data_batch(conn, self.dialect, updates, _now())
 
     # -- leases ---------------------------------------------------------------------------------
 
@@ -360,25 +361,15 @@ class ConnectionStore:
         *and* less than a fraction of its own lifetime is left (``fluxnex.tokens``).
         """
         t = _now(now)
-        due = sa.and_(
-            T.c.status.in_([Status.ACTIVE.value, Status.ERROR.value]),
-            T.c.expires_at.is_not(None),
-            T.c.expires_at <= _now(horizon_until),
-            sa.or_(T.c.lease_owner.is_(None), T.c.lease_until.is_(None), T.c.lease_until < t),
-            sa.or_(T.c.next_attempt_at.is_(None), T.c.next_attempt_at <= t),
-            sa.or_(T.c.refresh_at.is_(None), T.c.refresh_at <= t),  # due by its own lifetime too (fluxnex.tokens)
-        )
-        pick = sa.select(T.c.id).where(due).order_by(T.c.expires_at).limit(limit)
-        if self.dialect == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
+        pick = _scale.claim_pick(self.dialect, _now(horizon_until), t, limit)
         values = {"lease_owner": owner, "lease_until": t + dt.timedelta(seconds=lease_seconds)}
         with self._write() as conn:
+            # SQLite: BEGIN IMMEDIATE holds the write lock, PostgreSQL: the picked rows are locked, so the
+            # picked rows are still due here and the update goes by primary key alone.
             ids = builtins.list(conn.execute(pick).scalars())
             if not ids:
                 return []
-            rows = (
-                conn.execute(T.update().where(T.c.id.in_(ids), due).values(**values).returning(*T.c)).mappings().all()
-            )
+            rows = conn.execute(T.update().where(T.c.id.in_(ids)).values(**values).returning(*T.c)).mappings().all()
         claimed = [_from_core(m) for m in rows]
         claimed.sort(key=lambda r: (r.expires_at or t, r.id))
         return claimed

@@ -1,0 +1,116 @@
+"""Rotation benchmark: ``rotate_keys`` rows/s beside the in-memory decrypt+encrypt rate, and the table's size.
+
+Run: ``python benchmarks/bench_rotation.py [--rows 20000] [--batch 500] [--rotations 3]``; PostgreSQL too when
+``FLUXNEX_BENCH_POSTGRES_URL`` (or ``FLUXNEX_TEST_POSTGRES_URL``) is set (a throw-away database is created).
+The ceiling is the same keyring's decrypt+encrypt of the same rows with no database, measured in the same run
+(goal: rotation at 30% of it or more). Sizes: ``pg_total_relation_size('connection')`` (PostgreSQL) or the
+SQLite file and its WAL, before and after each rotation (goal: under 10% growth per rotation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from _bulk import libpq, load, pg_database, pg_url, size_bytes
+from fluxnex.crypto import Keyring, associated_data
+from fluxnex.rotation import rotate_keys
+from fluxnex.store import ConnectionStore
+
+
+def key_line(kid: str) -> str:
+    return f"{kid}:{base64.urlsafe_b64encode(os.urandom(32)).decode()}"
+
+
+def ceiling(store: ConnectionStore, ring: Keyring, sample: int, repeat: int = 5) -> float:
+    """Rows/s of decrypt+encrypt alone (rotation's CPU work) over ``sample`` stored rows: the median of ``repeat``."""
+    rows = store.iter_rows_after(None, sample)
+    rates = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for row in rows:
+            aad = associated_data(row.tenant_id, row.id, row.type)
+            ring.encrypt(ring.decrypt(row.data, aad, what=row.name), aad)
+        rates.append(len(rows) / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def current_xid(url: str) -> int | None:
+    """A fresh transaction id (PostgreSQL), to tell afterwards whether an older transaction stayed open."""
+    if url.startswith("sqlite"):
+        return None
+    import psycopg
+
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        row = conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
+        return int(row[0]) if row else None
+
+
+def held_back(url: str, started: int | None) -> bool:
+    """Whether a transaction older than ``started`` is still open on the server (it stops page pruning)."""
+    if started is None:
+        return False
+    import psycopg
+
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        row = conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").fetchone()
+        return bool(row and int(row[0]) <= started)
+
+
+def measure(url: str, backend: str, rows: int, batch: int, rotations: int) -> None:
+    kids = [f"k{i}" for i in range(rotations + 1)]
+    lines = {kid: key_line(kid) for kid in kids}
+    store = ConnectionStore(url)
+    try:
+        load(url, rows, 0.0, Keyring.parse(lines[kids[0]]))
+        print(f"{backend}, {rows:,} rows, batch {batch}:")
+        ratios = []
+        for step in range(1, rotations + 1):
+            ring = Keyring.parse(",".join(lines[k] for k in reversed(kids[: step + 1])))
+            before = size_bytes(url)
+            started = current_xid(url)
+            top_before = ceiling(store, ring, min(rows, 5000))
+            start = time.perf_counter()
+            result = rotate_keys(store, ring, batch_size=batch)
+            rate = rows / (time.perf_counter() - start)
+            top = statistics.median([top_before, ceiling(store, ring, min(rows, 5000))])
+            ratios.append(rate / top)
+            after = size_bytes(url)
+            held = " (pruning held back: a transaction open elsewhere on the server)" if held_back(url, started) else ""
+            assert result.rotated == rows, result
+            print(
+                f"  rotation {step}: {rate:9,.0f} rows/s   in-memory decrypt+encrypt: {top:9,.0f} rows/s   "
+                f"{rate / top:5.1%} of it (goal >= 30%)"
+            )
+            print(
+                f"              size {before / 2**20:8.2f} MiB -> {after / 2**20:8.2f} MiB   "
+                f"growth {after / before - 1:+6.1%} (goal < 10%){held}"
+            )
+        print(f"  median share of the in-memory rate over {rotations} rotations: {statistics.median(ratios):.1%}")
+    finally:
+        store.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20_000, help="rows to rotate (e.g. 1000000)")
+    parser.add_argument("--batch", type=int, default=500, help="rotate_keys batch size (fluxnex keys rotate's default)")
+    parser.add_argument("--rotations", type=int, default=3, help="rotations in a row (k0 -> k1 -> k2 ...)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        measure(f"sqlite:///{Path(tmp) / 'rotate.db'}", "sqlite", args.rows, args.batch, args.rotations)
+    base = pg_url()
+    if base:
+        with pg_database(base) as url:
+            measure(url, "postgresql", args.rows, args.batch, args.rotations)
+    else:
+        print("postgresql: skipped (set FLUXNEX_BENCH_POSTGRES_URL)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Worker scale-out benchmark on PostgreSQL: 1, 2 and 4 ``fluxnex worker --once`` processes over N due tokens.
+
+Run: ``python benchmarks/bench_workers.py [--rows 1000] [--processes 1,2,4] [--concurrency 32] [--latency 0.1]``
+(the issue's figures: ``--rows 1000,10000``); needs ``FLUXNEX_BENCH_POSTGRES_URL`` (or
+``FLUXNEX_TEST_POSTGRES_URL``): each run gets a throw-away database. The sandbox provider answers every token
+request after ``--latency`` seconds. For each run it prints refreshes/s (from the first cycle's start to the
+last one's end, interpreter start-up excluded), the speed-up over one process measured in the same run (goal:
+1.8x or more from 1 to 2), the exactly-once check at the provider (every connection's refresh token presented
+exactly once, grants == connections) and the peak of server connections to the database (pg_stat_activity
+polled every 20 ms). Exits non-zero if a token was refreshed other than exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from _bulk import libpq, pg_database, pg_url
+from fluxnex.crypto import Keyring
+from fluxnex.manager import CredentialManager, with_token_expiry
+from fluxnex.refresher import DEFAULT_CONCURRENCY
+from fluxnex.testing.sandbox import SandboxProvider
+from fluxnex.validation import validate
+from sqlalchemy.engine import make_url
+
+UTC = dt.UTC
+LIFETIME = 3600  # each token was issued for an hour and has 30 s left: due under any horizon or lifetime rule
+
+
+def seed(url: str, keys: str, sandbox: SandboxProvider, rows: int) -> list[str]:
+    """COPY ``rows`` connections whose tokens are almost spent (encrypted as the manager does); their refresh tokens."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    manager = CredentialManager(database_url=url, encryption_keys=keys)  # migrates the fresh database
+    ct = manager.credential_type("oAuth2Api")
+    tenant, base, tokens = uuid.uuid4(), sandbox.oauth2_data(), []
+    now = dt.datetime.now(UTC)
+    expires = now + dt.timedelta(seconds=30)
+    refreshed = expires - dt.timedelta(seconds=LIFETIME)
+    cols = ("id, tenant_id, type, name, data, status, expires_at, version, refresh_failures, last_refreshed_at,"
+            " created_at, updated_at")  # fmt: skip
+    try:
+        with psycopg.connect(libpq(url)) as conn, conn.cursor() as cur:
+            with cur.copy(f"COPY connection ({cols}) FROM STDIN") as copy:
+                for i in range(rows):
+                    issued = sandbox.issue_tokens(expires_in=LIFETIME)
+                    token = {**issued, "expires_at": expires.timestamp()}
+                    clean = with_token_expiry(validate(ct, {**base, "oauthTokenData": token}))
+                    cid = uuid.uuid4()
+                    envelope = manager.encrypt(tenant, cid, ct.name, clean)
+                    copy.write_row((cid, tenant, ct.name, f"conn-{i}", Jsonb(envelope), "ACTIVE", expires, 1, 0,
+                                    refreshed, now, now))  # fmt: skip
+                    tokens.append(issued["refresh_token"])
+            conn.commit()
+    finally:
+        manager.close()
+    return tokens
+
+
+class PeakConnections:
+    """Polls pg_stat_activity for the benchmark database's server connections (its own left out)."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.peak, self._stop = url, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(libpq(self.url), autocommit=True) as conn:
+            while not self._stop.is_set():
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ).fetchone()
+                self.peak = max(self.peak, int(row[0]) if row else 0)
+                self._stop.wait(0.02)
+
+    def __enter__(self) -> PeakConnections:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of the whole machine since boot, from /proc/stat (Linux)."""
+    with open("/proc/stat") as f:
+        values = [float(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def run_workers(url: str, keys: str, processes: int, concurrency: int) -> tuple[float, float, list[dict[str, Any]]]:
+    """Start ``processes`` workers at once; return (refresh span seconds, wall seconds, their cycle summaries)."""
+    env = {**os.environ, "FLUXNEX_DATABASE_URL": url, "FLUXNEX_ENCRYPTION_KEYS": keys}
+    cmd = [sys.executable, "-m", "fluxnex", "worker", "--once", "--json", "--concurrency", str(concurrency)]
+    summaries = []
+    with tempfile.TemporaryDirectory() as tmp:
+        # Files, not pipes: a worker logs a line per refresh, and a full pipe nobody reads yet would stall it.
+        outs = [(Path(tmp) / f"{i}.out", Path(tmp) / f"{i}.err") for i in range(processes)]
+        start = time.perf_counter()
+        procs = []
+        for out, err in outs:
+            with out.open("w") as stdout, err.open("w") as stderr:
+                procs.append(subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr))
+        for p, (out, err) in zip(procs, outs, strict=True):
+            if p.wait(timeout=900) != 0:
+                raise SystemExit(f"worker exited {p.returncode}: {err.read_text().strip()[-2000:]}")
+        wall = time.perf_counter() - start
+        summaries = [json.loads(out.read_text().strip().splitlines()[-1]) for out, _ in outs]
+    starts = [dt.datetime.fromisoformat(s["started_at"]).timestamp() for s in summaries]
+    ends = [b + s["duration"] for b, s in zip(starts, summaries, strict=True)]
+    return max(ends) - min(starts), wall, summaries
+
+
+def measure(base: str, rows: int, processes: int, concurrency: int, latency: float, sync: str) -> dict[str, Any]:
+    import psycopg
+
+    keys = "k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode()
+    Keyring.parse(keys)
+    with pg_database(base) as url, SandboxProvider(expires_in=LIFETIME, latency=latency) as sandbox:
+        if sync != "on":
+            with psycopg.connect(libpq(url), autocommit=True) as conn:
+                conn.execute(f"ALTER DATABASE {make_url(url).database} SET synchronous_commit = {sync}")
+        tokens = seed(url, keys, sandbox, rows)
+        sandbox.reset_counters()
+        children, own, busy = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time(), machine_busy()
+        with PeakConnections(url) as peak:
+            span, wall, summaries = run_workers(url, keys, processes, concurrency)
+        after_children, after_busy = resource.getrusage(resource.RUSAGE_CHILDREN), machine_busy()
+        workers_cpu = (after_children.ru_utime + after_children.ru_stime) - (children.ru_utime + children.ru_stime)
+        sandbox_cpu = time.process_time() - own  # this process: the sandbox provider (and the poller)
+        machine = (after_busy[0] - busy[0]) / max(after_busy[1] - busy[1], 1.0) * (os.cpu_count() or 1)
+        grants = sum(sandbox.token_requests.values())
+        once = all(sandbox.token_requests_for(t) == 1 for t in tokens) and grants == rows
+        refreshed = sum(int(s["refreshed"]) for s in summaries)
+        return {"rate": refreshed / span, "span": span, "wall": wall, "once": once, "grants": grants,
+                "refreshed": refreshed, "peak": peak.peak, "worker_ms": workers_cpu / rows * 1000,
+                "sandbox_ms": sandbox_cpu / rows * 1000, "cores": machine}  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="1000", help="comma-separated due connections per run (e.g. 1000,10000)")
+    parser.add_argument("--processes", default="1,2,4", help="comma-separated worker process counts")
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="each worker's --concurrency")
+    parser.add_argument("--latency", type=float, default=0.1, help="sandbox seconds per token request")
+    parser.add_argument("--synchronous-commit", default="on", choices=["on", "off"],
+                        help="the benchmark database's synchronous_commit: off shows whether WAL flushes bound it")
+    args = parser.parse_args()
+    base = pg_url()
+    if not base:
+        print("bench_workers: skipped (set FLUXNEX_BENCH_POSTGRES_URL to a PostgreSQL server)")
+        return 0
+    ok = True
+    for rows in [int(r) for r in args.rows.split(",")]:
+        print(f"{rows:,} due connections, {args.latency * 1000:.0f} ms provider latency, concurrency "
+              f"{args.concurrency} per worker; ideal one worker: {args.concurrency / args.latency:,.0f} refreshes/s")
+        first: float | None = None
+        for n in [int(p) for p in args.processes.split(",")]:
+            r = measure(base, rows, n, args.concurrency, args.latency, args.synchronous_commit)
+            first = first or r["rate"]
+            ok = ok and r["once"]
+            print(f"  {n} worker(s): {r['rate']:7,.0f} refreshes/s  ({r['rate'] / first:4.2f}x of 1)  "
+                  f"span {r['span']:6.2f}s  wall {r['wall']:6.2f}s  grants {r['grants']:,}/{rows:,}  "
+                  f"exactly once: {r['once']}  peak server connections: {r['peak']}")  # fmt: skip
+            print(f"      CPU per refresh: workers {r['worker_ms']:.2f} ms, sandbox provider {r['sandbox_ms']:.2f} ms; "
+                  f"machine busy {r['cores']:.1f} of {os.cpu_count()} cores over the run")  # fmt: skip
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
