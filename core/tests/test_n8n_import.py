@@ -159,10 +159,15 @@ def test_cli_imports_with_the_catalog_from_the_environment(tmp_path: Path, monke
     reset_registry()
     try:
         result = CliRunner().invoke(cli, ["import", "n8n", str(path), "--tenant", str(TENANT), "--json"])
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 1, result.output  # two entries were skipped (unknown type, invalid data)
         report = json.loads(result.output)
         assert [i["name"] for i in report["imported"]] == ["Mailchimp", "QuickBooks", "Header"]
         table = CliRunner().invoke(cli, ["import", "n8n", str(path), "--tenant", str(TENANT)])
         assert "0 imported, 5 skipped" in table.output and "already imported" in table.output
+        assert table.exit_code == 1
+        good = tmp_path / "good.json"
+        good.write_text(json.dumps(_export(N8N_KEY)[:3]))
+        rerun = CliRunner().invoke(cli, ["import", "n8n", str(good), "--tenant", str(TENANT)])
+        assert rerun.exit_code == 0 and "0 imported, 3 skipped" in rerun.output  # already imported is no failure
     finally:
         reset_registry()

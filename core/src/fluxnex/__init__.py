@@ -29,6 +29,8 @@ from .errors import (
 from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from .domains import DomainNotAllowed
+    from .expressions import Expression, Literal
     from .manager import ConnectionInfo, CredentialManager
     from .schema import CredentialType, Property
     from .store import Status
@@ -40,6 +42,9 @@ _LAZY = {
     "Property": ".schema",
     "CredentialManager": ".manager",
     "ConnectionInfo": ".manager",
+    "DomainNotAllowed": ".domains",
+    "Expression": ".expressions",
+    "Literal": ".expressions",
     "Status": ".store",
     "get_registry": ".plugins",
 }
@@ -55,8 +60,11 @@ __all__ = [
     "CredentialType",
     "DatabaseError",
     "DecryptionError",
+    "DomainNotAllowed",
+    "Expression",
     "ExpressionError",
     "FluxnexError",
+    "Literal",
     "MigrationError",
     "NotRefreshable",
     "PluginError",

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .expressions import UNDEFINED, evaluate, is_truthy, to_js_string
+from .expressions import UNDEFINED, evaluate, is_expression, is_truthy, to_js_string
 
 if TYPE_CHECKING:
     import requests
@@ -165,7 +165,7 @@ def effective_data(ct: CredentialType, raw: Mapping[str, Any], *, oauth: bool | 
 
 def resolve_value(value: Any, credentials: Mapping[str, Any]) -> Any:
     """n8n ``CredentialsHelper.resolveValue``: non-expressions unchanged, falsy results ``''``, others a string."""
-    if not isinstance(value, str) or not value.startswith("="):
+    if not is_expression(value):
         return value
     result = evaluate(value, credentials=credentials)
     if result is UNDEFINED or not is_truthy(result):

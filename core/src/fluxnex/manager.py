@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -26,8 +27,8 @@ from .errors import (
     ConnectionExpired,
     ConnectionNotFound,
     FluxnexError,
-    ValidationError,
 )
+from .expression_marks import from_stored, to_stored
 from .plugins import TypeRegistry, get_registry
 from .store import ConnectionRow, ConnectionStore, Status
 from .validation import validate
@@ -49,6 +50,7 @@ DEFAULT_REFRESH_LEEWAY: Final = 60.0
 _CAS_ATTEMPTS: Final = 8
 #: A connection whose refresh token expires within this many days is flagged for reconnection.
 RECONNECT_WARNING_DAYS: Final = 14
+_MAX_EPOCH: Final = 253_402_300_799  # 9999-12-31: the last second a datetime can hold
 
 
 @attrs.frozen
@@ -119,25 +121,32 @@ def with_token_expiry(data: dict[str, Any]) -> dict[str, Any]:
     token = data.get("oauthTokenData")
     if isinstance(token, Mapping) and "expires_at" not in token:
         expires_in = token.get("expires_in")
-        if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+        if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and _lifetime_ok(expires_in):
             data["oauthTokenData"] = token = {**token, "expires_at": time.time() + float(expires_in)}
     if isinstance(token, Mapping) and "refresh_token_expires_at" not in token:
         from .oauth2 import REFRESH_LIFETIME_FIELDS
 
         for field in REFRESH_LIFETIME_FIELDS:
             value = token.get(field)
-            if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 and _lifetime_ok(value):
                 data["oauthTokenData"] = {**token, "refresh_token_expires_at": time.time() + float(value)}
                 break
     return data
+
+
+def _lifetime_ok(seconds: float) -> bool:
+    """A lifetime a timestamp can be made of (finite, at most a century): NaN or 1e300 is ignored, not stored."""
+    from .validation import MAX_LIFETIME_SECONDS
+
+    return math.isfinite(seconds) and abs(seconds) <= MAX_LIFETIME_SECONDS
 
 
 def refresh_token_expiry(data: Mapping[str, Any]) -> dt.datetime | None:
     """When the refresh token itself expires (``oauthTokenData.refresh_token_expires_at``), else None."""
     token = data.get("oauthTokenData")
     value = token.get("refresh_token_expires_at") if isinstance(token, Mapping) else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= _MAX_EPOCH:
+        return None  # NaN fails the comparison too
     return dt.datetime.fromtimestamp(float(value), UTC)
 
 
@@ -147,8 +156,8 @@ def token_expiry(data: Mapping[str, Any]) -> dt.datetime | None:
     if not isinstance(token, Mapping):
         return None
     value = token.get("expires_at")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= _MAX_EPOCH:
+        return None  # NaN fails the comparison too
     return dt.datetime.fromtimestamp(float(value), UTC)
 
 
@@ -210,7 +219,7 @@ class CredentialManager:
         """The envelope of ``data`` bound to its row."""
         from .crypto import associated_data
 
-        plaintext = json.dumps(data, separators=(",", ":")).encode()
+        plaintext = json.dumps(to_stored(data), separators=(",", ":")).encode()
         return self.keyring.encrypt(plaintext, associated_data(tenant_id, connection_id, type_name))
 
     def decrypt(self, row: ConnectionRow) -> dict[str, Any]:
@@ -222,7 +231,7 @@ class CredentialManager:
             associated_data(row.tenant_id, row.id, row.type),
             what=f"connection {row.name!r} (id {row.id})",
         )
-        data: dict[str, Any] = json.loads(plaintext)
+        data: dict[str, Any] = from_stored(json.loads(plaintext))
         return data
 
     def leeway_for(self, type_name: str) -> float:
@@ -235,6 +244,8 @@ class CredentialManager:
 
     def _row(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionRow:
         tenant = parse_tenant(tenant_id)
+        if not _lookup_name_ok(name):
+            raise ConnectionNotFound(tenant, name)
         row = self.store.get(tenant, name)
         if row is None:
             raise ConnectionNotFound(tenant, name)
@@ -369,7 +380,7 @@ class CredentialManager:
     def delete_connection(self, tenant_id: uuid.UUID | str, name: str) -> None:
         """Delete the connection; ``ConnectionNotFound`` if the tenant has none of that name."""
         tenant = parse_tenant(tenant_id)
-        if not self.store.delete(tenant, name):
+        if not _lookup_name_ok(name) or not self.store.delete(tenant, name):
             raise ConnectionNotFound(tenant, name)
 
     def revoke_connection(self, tenant_id: uuid.UUID | str, name: str) -> bool:
@@ -388,23 +399,32 @@ class CredentialManager:
 
         return test_connection(self, tenant_id, name)
 
-    def session(self, tenant_id: uuid.UUID | str, name: str) -> requests.Session:
-        """A ``requests.Session`` that authenticates every request with the connection's fresh credentials."""
+    def session(self, tenant_id: uuid.UUID | str, name: str, *, base_url: str | None = None) -> requests.Session:
+        """A ``requests.Session`` that authenticates every request with the connection's fresh credentials.
+
+        Credentials never follow a redirect to another origin; relative URLs resolve against ``base_url``.
+        """
         from .session import ConnectionSession
 
         self._row(tenant_id, name)  # fail now, not at the first request, when there is no such connection
-        return ConnectionSession(self, parse_tenant(tenant_id), name)
+        return ConnectionSession(self, parse_tenant(tenant_id), name, base_url=base_url)
 
     def close(self) -> None:
         """Release database connections."""
         self.store.dispose()
 
 
+def _lookup_name_ok(name: object) -> bool:
+    """Whether ``name`` can be looked up at all (a NUL or lone surrogate cannot be stored, so it is not found)."""
+    from .validation import text_problem
+
+    return isinstance(name, str) and text_problem(name) is None
+
+
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise ValidationError(
-            "(connection)", [("name", "must be a non-empty string of at most 200 characters")]
-        )
+    from .validation import check_connection_name
+
+    check_connection_name(name)  # length, NUL, lone surrogates, control characters: one line, nothing written
 
 
 def expired_error(row: ConnectionRow, reason: object = None) -> ConnectionExpired:

@@ -49,11 +49,28 @@ from ._limits import (
 )
 from ._methods import JSThrow
 from ._parser import Node, parse_code
+from ._text import Expression, Literal
 
 __all__ = [
-    "MAX_ARRAY_LENGTH", "MAX_EXPRESSION_LENGTH", "MAX_NESTING_DEPTH", "MAX_REGEX_INPUT", "MAX_REGEX_SOURCE",
-    "MAX_SECONDS", "MAX_STEPS", "MAX_STRING_LENGTH", "MAX_WORK", "UNDEFINED",
-    "Template", "evaluate", "find_expressions", "is_expression", "is_truthy", "parse", "to_js_string",
+    "MAX_ARRAY_LENGTH",
+    "MAX_EXPRESSION_LENGTH",
+    "MAX_NESTING_DEPTH",
+    "MAX_REGEX_INPUT",
+    "MAX_REGEX_SOURCE",
+    "MAX_SECONDS",
+    "MAX_STEPS",
+    "MAX_STRING_LENGTH",
+    "MAX_WORK",
+    "UNDEFINED",
+    "Expression",
+    "Literal",
+    "Template",
+    "evaluate",
+    "find_expressions",
+    "is_expression",
+    "is_truthy",
+    "parse",
+    "to_js_string",
 ]
 
 _OPEN = re.compile(r"\{\{")
@@ -123,8 +140,8 @@ def parse(expression_source: str) -> Template:
 
 
 def is_expression(value: object) -> bool:
-    """Tell whether ``value`` is an n8n expression (a string starting with ``=``)."""
-    return isinstance(value, str) and value.startswith("=")
+    """Tell whether ``value`` is an n8n expression (a string starting with ``=`` that is not a ``Literal``)."""
+    return isinstance(value, str) and value.startswith("=") and not isinstance(value, Literal)
 
 
 def find_expressions(obj: object) -> Iterator[str]:
