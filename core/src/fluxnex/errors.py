@@ -17,6 +17,10 @@ class ConfigurationError(FluxnexError):
     """The environment or arguments do not describe a usable setup (no key, bad URL, ...)."""
 
 
+class KeyMismatch(ConfigurationError):
+    """The keyring does not match the keys the database recorded (changed, foreign or unverifiable key)."""
+
+
 class PluginError(FluxnexError):
     """A plugin could not be loaded, or a definition it registered is invalid or conflicts."""
 

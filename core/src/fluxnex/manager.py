@@ -29,6 +29,7 @@ from .errors import (
     FluxnexError,
 )
 from .expression_marks import from_stored, to_stored
+from .key_fingerprints import KeyGuard
 from .plugins import TypeRegistry, get_registry
 from .store import ConnectionRow, ConnectionStore, Status
 from .validation import validate
@@ -179,6 +180,7 @@ class CredentialManager:
         self.database_url = config.database_url(database_url)
         self.keyring = config.load_keyring(self.database_url, encryption_keys)
         self.store = ConnectionStore(self.database_url)
+        self.key_guard = KeyGuard()
         self._registry = registry
         self.refresh_leeway = refresh_leeway
         self.http_timeout = http_timeout
@@ -214,21 +216,31 @@ class CredentialManager:
         return session
 
     def encrypt(
-        self, tenant_id: uuid.UUID, connection_id: uuid.UUID, type_name: str, data: Mapping[str, Any]
+        self, tenant_id: uuid.UUID, connection_id: uuid.UUID, type_name: str, data: Mapping[str, Any],
+        name: str | None = None,
     ) -> dict[str, Any]:
-        """The envelope of ``data`` bound to its row."""
-        from .crypto import associated_data
+        """The envelope of ``data`` bound to its row and name (looked up by id when ``name`` is not given).
 
+        Refuses (``KeyMismatch``) when the keyring does not match the keys the database has recorded.
+        """
+        from .crypto import RowBinding
+
+        if name is None:
+            current = self.store.get_by_id(connection_id)
+            if current is None:
+                raise ConnectionNotFound(tenant_id, str(connection_id))
+            name = current.name
+        self.key_guard.check(self.store, self.keyring)
         plaintext = json.dumps(to_stored(data), separators=(",", ":")).encode()
-        return self.keyring.encrypt(plaintext, associated_data(tenant_id, connection_id, type_name))
+        return self.keyring.encrypt(plaintext, RowBinding(tenant_id, connection_id, type_name, name))
 
     def decrypt(self, row: ConnectionRow) -> dict[str, Any]:
         """The plaintext data of a stored row; ``DecryptionError`` names the connection and the key."""
-        from .crypto import associated_data
+        from .crypto import RowBinding
 
         plaintext = self.keyring.decrypt(
             row.data,
-            associated_data(row.tenant_id, row.id, row.type),
+            RowBinding(row.tenant_id, row.id, row.type, row.name),
             what=f"connection {row.name!r} (id {row.id})",
         )
         data: dict[str, Any] = from_stored(json.loads(plaintext))
@@ -282,7 +294,7 @@ class CredentialManager:
             tenant_id=tenant,
             type=ct.name,
             name=name,
-            data=self.encrypt(tenant, connection_id, ct.name, clean),
+            data=self.encrypt(tenant, connection_id, ct.name, clean, name=name),
             status=Status.ACTIVE,
             expires_at=self.expires_at_for(ct, clean),
             refresh_expires_at=refresh_token_expiry(clean),
@@ -360,14 +372,16 @@ class CredentialManager:
                         merged["oauthTokenData"] = old_token
                 clean = with_token_expiry(validate(ct, merged))
                 changes.update(
-                    data=self.encrypt(row.tenant_id, row.id, row.type, clean),
+                    data=self.encrypt(row.tenant_id, row.id, row.type, clean, name=new_name or row.name),
                     expires_at=self.expires_at_for(ct, clean),
                     refresh_expires_at=refresh_token_expiry(clean),
                 )
                 if row.status == Status.EXPIRED and "oauthTokenData" in data:
                     changes.update(status=Status.ACTIVE.value, refresh_failures=0, last_error=None)
-            if new_name is not None:
+            if new_name is not None and new_name != row.name:
                 changes["name"] = new_name
+                if "data" not in changes:  # the name is bound into the ciphertext: a rename re-encrypts
+                    changes["data"] = self.encrypt(row.tenant_id, row.id, row.type, self.decrypt(row), name=new_name)
             if not changes:
                 return ConnectionInfo.from_row(row)
             updated = self.store.update_cas(row.id, row.version, **changes)

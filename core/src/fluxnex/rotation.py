@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from fluxnex.crypto import Keyring, associated_data
+from fluxnex.crypto import ENVELOPE_VERSION, Keyring, RowBinding
 from fluxnex.errors import ConcurrentUpdateError
 from fluxnex.store import ConnectionRow, ConnectionStore
 
@@ -40,8 +40,12 @@ def _what(row: ConnectionRow) -> str:
 
 
 def _reencrypt(keyring: Keyring, row: ConnectionRow) -> dict[str, Any]:
-    aad = associated_data(row.tenant_id, row.id, row.type)
-    return keyring.encrypt(keyring.decrypt(row.data, aad, what=_what(row)), aad)
+    binding = RowBinding(row.tenant_id, row.id, row.type, row.name)  # older envelopes come out as current ones
+    return keyring.encrypt(keyring.decrypt(row.data, binding, what=_what(row)), binding)
+
+
+def _current(keyring: Keyring, row: ConnectionRow) -> bool:
+    return row.data.get("kid") == keyring.primary_kid and row.data.get("v") == ENVELOPE_VERSION
 
 
 def rotate_keys(
@@ -57,7 +61,6 @@ def rotate_keys(
     interrupted rotation resumes where it stopped when run again. A row no key decrypts raises
     DecryptionError naming it (rows of earlier batches stay rotated).
     """
-    primary = keyring.primary_kid
     rotated = skipped = retried = seen = 0
     last_id: uuid.UUID | None = None
     while True:
@@ -68,7 +71,7 @@ def rotate_keys(
         last_id = batch[-1].id
         updates = []
         for row in batch:
-            if row.data.get("kid") == primary:
+            if _current(keyring, row):
                 skipped += 1
             else:
                 updates.append((row.id, row.version, _reencrypt(keyring, row)))
@@ -94,7 +97,7 @@ def _retry_one(store: ConnectionStore, keyring: Keyring, connection_id: uuid.UUI
         row = store.get_by_id(connection_id)
         if row is None:
             return "deleted"
-        if row.data.get("kid") == keyring.primary_kid:
+        if _current(keyring, row):
             return "skipped"
         if store.update_cas(row.id, row.version, data=_reencrypt(keyring, row)) is not None:
             return "rotated"

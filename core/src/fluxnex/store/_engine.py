@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,18 @@ def _normalise_url(url: str | URL) -> URL:
     return parsed
 
 
+def _private_file(path: Path) -> None:
+    """Create a missing SQLite file as 0600 (in a new directory, 0700): names, tenants and errors live there.
+
+    SQLite gives its -wal and -shm files the database file's permissions.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def sqlite_setup(dbapi_conn: Any) -> None:
     """Apply FluxNex's SQLite pragmas to a fresh DBAPI connection."""
     cur = dbapi_conn.cursor()
@@ -61,7 +75,7 @@ def create_engine(url: str | URL) -> sa.Engine:
     parsed = _normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         assert parsed.database is not None
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(parsed.database).expanduser())
         engine = sa.create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
