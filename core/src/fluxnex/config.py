@@ -16,6 +16,7 @@ __all__ = [
     "default_database_url",
     "is_embedded_default",
     "load_keyring",
+    "postgres_timeouts",
     "private_dir",
     "read_key_file",
     "redact_url",
@@ -25,6 +26,11 @@ ENV_DATABASE_URL = "FLUXNEX_DATABASE_URL"
 ENV_HOME = "FLUXNEX_HOME"
 ENV_KEYS = "FLUXNEX_ENCRYPTION_KEYS"
 ENV_KEY_FILE = "FLUXNEX_ENCRYPTION_KEY_FILE"
+ENV_PG_LOCK_TIMEOUT = "FLUXNEX_PG_LOCK_TIMEOUT_MS"
+ENV_PG_STATEMENT_TIMEOUT = "FLUXNEX_PG_STATEMENT_TIMEOUT_MS"
+#: Milliseconds a PostgreSQL statement waits for a lock / runs at most, unless configured (0 disables).
+DEFAULT_PG_LOCK_TIMEOUT_MS = 5_000
+DEFAULT_PG_STATEMENT_TIMEOUT_MS = 30_000
 KEY_FILE_NAME = "fluxnex.key"
 DB_FILE_NAME = "fluxnex.db"
 
@@ -72,6 +78,27 @@ def _sqlite_path(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
     return Path(parsed.database).expanduser().resolve()
+
+
+def _milliseconds(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number of milliseconds (0 disables), got {raw!r}") from None
+    if value < 0:
+        raise ConfigurationError(f"{name} must be a whole number of milliseconds (0 disables), got {raw!r}")
+    return value
+
+
+def postgres_timeouts() -> dict[str, int]:
+    """PostgreSQL ``lock_timeout`` and ``statement_timeout`` in ms (FLUXNEX_PG_LOCK_TIMEOUT_MS, ..._STATEMENT_...)."""
+    return {
+        "lock_timeout": _milliseconds(ENV_PG_LOCK_TIMEOUT, DEFAULT_PG_LOCK_TIMEOUT_MS),
+        "statement_timeout": _milliseconds(ENV_PG_STATEMENT_TIMEOUT, DEFAULT_PG_STATEMENT_TIMEOUT_MS),
+    }
 
 
 def redact_url(url: str) -> str:

@@ -43,7 +43,24 @@ def _normalise_url(url: str | URL) -> URL:
         raise ConfigurationError("in-memory SQLite is not supported: give a file path (sqlite:///path.db)")
     if backend not in ("sqlite", "postgresql"):
         raise ConfigurationError(f"unsupported database backend {backend!r}: use sqlite or postgresql")
+    if backend == "postgresql":
+        parsed = _with_timeouts(parsed)
     return parsed
+
+
+def _with_timeouts(url: URL) -> URL:
+    """Add ``lock_timeout``/``statement_timeout`` to the URL's libpq ``options`` (unless the URL sets them).
+
+    In the URL, so the engine's connections and the raw connections made from ``engine.url`` all get them.
+    """
+    from fluxnex.config import postgres_timeouts
+
+    existing = url.query.get("options", "")
+    options = " ".join(existing) if isinstance(existing, tuple) else existing
+    for name, ms in postgres_timeouts().items():
+        if name not in options:
+            options = f"{options} -c {name}={ms}".strip()
+    return url.update_query_dict({"options": options})
 
 
 def _private_file(path: Path) -> None:
@@ -172,6 +189,9 @@ def ensure_schema(engine: sa.Engine) -> None:
     """Migrate to head (PostgreSQL: under an advisory lock so racing processes apply it once)."""
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
+            # waiting for another process's migration, and the migration itself, are not bounded by the
+            # session timeouts (RESET below restores the connection's configured values)
+            conn.exec_driver_sql("SET lock_timeout = 0; SET statement_timeout = 0")
             conn.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_MIGRATION_LOCK})")
             conn.commit()
             try:
@@ -180,6 +200,7 @@ def ensure_schema(engine: sa.Engine) -> None:
             finally:
                 conn.rollback()
                 conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_MIGRATION_LOCK})")
+                conn.exec_driver_sql("RESET lock_timeout; RESET statement_timeout")
                 conn.commit()
         else:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
