@@ -73,7 +73,8 @@ def _timed(run: Callable[[float], Any]) -> Any:
 
 def _bad(source: str, why: str) -> ExpressionError:
     shown = source if source.isprintable() else repr(source)[1:-1]  # one line, whatever the pattern holds
-    return ExpressionError(f"unsupported regular expression /{shown}/: {" ".join(why.split())}")
+    reason = " ".join(why.split())
+    return ExpressionError(f"unsupported regular expression /{shown}/: {reason}")
 
 
 def _compile(source: str, flags: str) -> Any:
