@@ -1,7 +1,7 @@
 """Keys cannot silently change: each key id's fingerprint is recorded in the database and checked before writes.
 
-On the first write with a key id the database has not seen, its fingerprint (a keyed hash, see
-:meth:`fluxnex.crypto.Keyring.fingerprint`) is recorded; from then on a keyring whose key for that kid differs
+On first use of a key id the database has not seen (when a manager is created, or a rotation starts), its
+fingerprint (a keyed hash, see :meth:`fluxnex.crypto.Keyring.fingerprint`) is recorded; from then on a keyring whose key for that kid differs
 is refused with one line naming the kid. A kid that already has rows in the database (a database from before
 fingerprints) is recorded only after its key decrypted one of them. A primary key the database does not know
 is accepted only when the database holds no connection yet, or when the keyring also holds a key the database
@@ -12,6 +12,7 @@ no one can read later.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from collections.abc import Iterator
@@ -119,21 +120,41 @@ def verify_keyring(store: ConnectionStore, keyring: Keyring) -> None:
 
 
 class KeyGuard:
-    """``verify_keyring`` once per keyring and store (thread-safe); later writes cost nothing."""
+    """``verify_keyring`` once per keyring and store (thread-safe); later writes cost nothing.
+
+    ``prime`` verifies up front (the manager does it when it is created, where it talks to the database
+    anyway) and keeps a refusal for the first write instead of raising it, so reading still works with a
+    keyring that may not write, and a write later needs no query: a refreshed token is never lost to a
+    database hiccup between the provider's answer and the write.
+    """
 
     def __init__(self) -> None:
         self._verified: tuple[int, tuple[str, ...]] | None = None
+        self._refusal: KeyMismatch | None = None
         self._lock = threading.Lock()
+
+    def prime(self, store: ConnectionStore, keyring: Keyring) -> None:
+        """Verify now; a ``KeyMismatch`` is kept and raised by every later ``check``."""
+        with contextlib.suppress(KeyMismatch):
+            self.check(store, keyring)
 
     def check(self, store: ConnectionStore, keyring: Keyring) -> None:
         """Raise ``KeyMismatch`` unless ``keyring`` may write to ``store``."""
         token = (id(store), tuple(keyring.fingerprint(k) for k in keyring.kids))
         if self._verified == token:
+            if self._refusal is not None:
+                raise self._refusal
             return
         with self._lock:
             if self._verified != token:
-                verify_keyring(store, keyring)
+                try:
+                    verify_keyring(store, keyring)
+                    self._refusal = None
+                except KeyMismatch as exc:
+                    self._refusal = exc
                 self._verified = token
+        if self._refusal is not None:
+            raise self._refusal
 
 
 def check_all_readable(store: ConnectionStore, keyring: Keyring, *, batch_size: int = 500) -> Iterator[str]:
