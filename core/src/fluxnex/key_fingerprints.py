@@ -1,13 +1,13 @@
 """Keys cannot silently change: each key id's fingerprint is recorded in the database and checked before writes.
 
 On first use of a key id the database has not seen (when a manager is created, or a rotation starts), its
-fingerprint (a keyed hash, see :meth:`fluxnex.crypto.Keyring.fingerprint`) is recorded; from then on a keyring whose key for that kid differs
-is refused with one line naming the kid. A kid that already has rows in the database (a database from before
-fingerprints) is recorded only after its key decrypted one of them. A primary key the database does not know
-is accepted only when the database holds no connection yet, or when the keyring also holds a key the database
-recorded (that is how a rotation starts: the new key first, the old one after it); otherwise a keyring
-unrelated to the data (a deleted key file regenerated, a wrong ``FLUXNEX_ENCRYPTION_KEYS``) would write rows
-no one can read later.
+fingerprint (a keyed hash, see :meth:`fluxnex.crypto.Keyring.fingerprint`) is recorded; from then on a keyring
+whose key for that kid differs is refused with one line naming the kid. A kid that already has rows in the
+database (a database from before fingerprints) is recorded only after its key decrypted one of them. A primary
+key the database does not know is accepted only when the database holds no connection yet, or when the keyring
+also holds a key the database recorded (that is how a rotation starts: the new key first, the old one after
+it); otherwise a keyring unrelated to the data (a deleted key file regenerated, a wrong
+``FLUXNEX_ENCRYPTION_KEYS``) would write rows no one can read later.
 """
 
 from __future__ import annotations
