@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from . import config
+from .bound_names import BoundNames
 from .errors import (
     ConcurrentUpdateError,
     ConnectionExpired,
@@ -51,7 +52,6 @@ DEFAULT_REFRESH_LEEWAY: Final = 60.0
 _CAS_ATTEMPTS: Final = 8
 #: A connection whose refresh token expires within this many days is flagged for reconnection.
 RECONNECT_WARNING_DAYS: Final = 14
-_NAME_CACHE_SIZE: Final = 10_000
 _MAX_EPOCH: Final = 253_402_300_799  # 9999-12-31: the last second a datetime can hold
 
 
@@ -183,8 +183,7 @@ class CredentialManager:
         self.store = ConnectionStore(self.database_url)
         self.key_guard = KeyGuard()
         self.key_guard.prime(self.store, self.keyring)  # so writes later need no query (see KeyGuard)
-        self._names: dict[uuid.UUID, tuple[int, str]] = {}
-        self._names_lock = threading.Lock()
+        self._bound_names = BoundNames()
         self._registry = registry
         self.refresh_leeway = refresh_leeway
         self.http_timeout = http_timeout
@@ -230,7 +229,7 @@ class CredentialManager:
         from .crypto import RowBinding
 
         if name is None:
-            name = self._bound_name(tenant_id, connection_id)
+            name = self._bound_names.name_for(self.store, tenant_id, connection_id)
         self.key_guard.check(self.store, self.keyring)
         plaintext = json.dumps(to_stored(data), separators=(",", ":")).encode()
         return self.keyring.encrypt(plaintext, RowBinding(tenant_id, connection_id, type_name, name))
@@ -244,29 +243,9 @@ class CredentialManager:
             RowBinding(row.tenant_id, row.id, row.type, row.name),
             what=f"connection {row.name!r} (id {row.id})",
         )
-        with self._names_lock:  # the name of the newest version read: what a write that follows binds to
-            seen = self._names.get(row.id)
-            if seen is None or seen[0] <= row.version:
-                if len(self._names) >= _NAME_CACHE_SIZE:
-                    self._names.pop(next(iter(self._names)))
-                self._names[row.id] = (row.version, row.name)
+        self._bound_names.seen(row)  # what a write that follows binds to (see fluxnex.bound_names)
         data: dict[str, Any] = from_stored(json.loads(plaintext))
         return data
-
-    def _bound_name(self, tenant_id: uuid.UUID, connection_id: uuid.UUID) -> str:
-        """The name to bind a write to when the caller did not pass it.
-
-        The name of the newest version of the row this process decrypted (a writer read the row it writes, and
-        its compare-and-set on that version fails if the row was renamed since), else the stored name.
-        """
-        with self._names_lock:
-            seen = self._names.get(connection_id)
-        if seen is not None:
-            return seen[1]
-        current = self.store.get_by_id(connection_id)
-        if current is None:
-            raise ConnectionNotFound(tenant_id, str(connection_id))
-        return current.name
 
     def leeway_for(self, type_name: str) -> float:
         """Seconds before expiry at which tokens of ``type_name`` are refreshed."""
