@@ -171,3 +171,26 @@ def test_cli_imports_with_the_catalog_from_the_environment(tmp_path: Path, monke
         assert rerun.exit_code == 0 and "0 imported, 3 skipped" in rerun.output  # already imported is no failure
     finally:
         reset_registry()
+
+
+def test_imported_expressions_and_type_defaults_keep_n8ns_rule_and_user_literals_do_not(
+    manager: CredentialManager,
+) -> None:
+    from fluxnex import Expression, Literal
+    from fluxnex.expression_marks import to_stored
+
+    export = [{"name": "Lab", "type": "gitlabOAuth2Api", "data": {
+        "server": "https://git.example.com", "clientId": "={{ 'id-' + 'from-n8n' }}", "clientSecret": "s"}}]
+    report = import_export(manager, TENANT, export)
+    assert [i.name for i in report.imported] == ["Lab"]
+    stored = manager.get_connection(TENANT, "Lab")
+    assert isinstance(stored["clientId"], Expression) and isinstance(stored["authUrl"], Expression)
+    ct = manager.credential_type("gitlabOAuth2Api")
+    effective = ct.effective_data(stored)
+    assert effective["clientId"] == "id-from-n8n"  # imported: n8n's rule
+    assert effective["authUrl"] == "https://git.example.com/oauth/authorize"  # the type's default: n8n's rule
+    manager.update_connection(TENANT, "Lab", {**stored, "clientSecret": "=not{{an}}expression"})
+    again = manager.get_connection(TENANT, "Lab")
+    assert isinstance(again["clientId"], Expression) and isinstance(again["clientSecret"], Literal)
+    assert ct.effective_data(again)["clientSecret"] == "=not{{an}}expression"  # typed by a user: literal
+    assert to_stored({"x": "={{ 1 }}"})["$expressions"] == []  # a value that lost its type is stored literal

@@ -12,9 +12,9 @@ values are literal unless marked:
 Only top-level string fields can be marked; nested values (collections, ``oauthTokenData``) are literal.
 Defaults filled in from the type stay expressions. The marks are stored inside the encrypted data (the
 ``$expressions`` list, always written, possibly empty); rows written before this existed carry no list and
-keep n8n's rule. After decryption a literal that begins with ``=`` is a :class:`Literal` (a ``str`` the
-evaluator leaves alone) and a marked value an :class:`Expression`, so data read and written back keeps its
-meaning.
+keep n8n's rule for their top-level values. After decryption a literal that begins with ``=`` is a
+:class:`Literal` (a ``str`` the evaluator leaves alone) and a marked value an :class:`Expression`, so data read
+and written back keeps its meaning; a value that lost its type is written back literal (the safe side).
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ from typing import Any, Final
 
 from .expressions import Expression, Literal
 
-__all__ = ["EXPRESSIONS_KEY", "Expression", "Literal", "check_marks", "from_stored", "literalise", "to_stored"]
+__all__ = [
+    "EXPRESSIONS_KEY", "Expression", "Literal", "as_expression", "check_marks", "from_stored", "literalise",
+    "to_stored",
+]
 
 #: The key, inside a connection's data, that lists the fields whose values are expressions.
 EXPRESSIONS_KEY: Final = "$expressions"
@@ -32,6 +35,13 @@ EXPRESSIONS_KEY: Final = "$expressions"
 
 def _starts_expression(value: object) -> bool:
     return isinstance(value, str) and value.startswith("=")
+
+
+def as_expression(value: Any) -> Any:
+    """``value`` as an :class:`Expression` when it is a string beginning with ``=``, else unchanged."""
+    if isinstance(value, str) and value.startswith("=") and not isinstance(value, Literal | Expression):
+        return Expression(value)
+    return value
 
 
 def literalise(value: Any) -> Any:
@@ -63,26 +73,25 @@ def check_marks(data: Mapping[str, Any]) -> tuple[set[str], list[tuple[str, str]
 
 
 def to_stored(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON object to encrypt: ``data`` plus the ``$expressions`` list of its expression fields.
+    """The JSON object to encrypt: ``data`` plus the ``$expressions`` list of its :class:`Expression` fields.
 
-    A top-level string beginning with ``=`` that is not a :class:`Literal` is an expression (validation has
-    already made every unmarked user value a Literal; what is left came from a mark or a type default).
+    Only a value that is an ``Expression`` (validation made marked values and type defaults so) is recorded
+    as one: a value that lost its type on the way (a plugin that rebuilt the dict) is stored literal, so the
+    failure is an expression not evaluated, never a secret evaluated.
     """
     out = {k: v for k, v in data.items() if k != EXPRESSIONS_KEY}
-    out[EXPRESSIONS_KEY] = sorted(k for k, v in out.items() if _starts_expression(v) and not isinstance(v, Literal))
+    out[EXPRESSIONS_KEY] = sorted(k for k, v in out.items() if isinstance(v, Expression))
     return out
 
 
 def from_stored(stored: dict[str, Any]) -> dict[str, Any]:
     """The data of a decrypted JSON object: marked fields as :class:`Expression`, other ``=`` values Literal.
 
-    An object without the list (written before marks existed) is returned as it is: n8n's rule applies.
+    An object without the list (written before marks existed) keeps n8n's rule: its top-level ``=`` values
+    come back as ``Expression``.
     """
     if EXPRESSIONS_KEY not in stored:
-        return stored
+        return {k: as_expression(v) for k, v in stored.items()}
     marks = stored.pop(EXPRESSIONS_KEY)
     marked = set(marks) if isinstance(marks, list) else set()
-    return {
-        k: Expression(v) if k in marked and _starts_expression(v) else literalise(v)
-        for k, v in stored.items()
-    }
+    return {k: as_expression(v) if k in marked else literalise(v) for k, v in stored.items()}

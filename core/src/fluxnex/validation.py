@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from .domains import DOMAIN_FIELDS, check_domain_fields
 from .errors import ExpressionError, ValidationError
-from .expression_marks import EXPRESSIONS_KEY, check_marks, literalise
+from .expression_marks import EXPRESSIONS_KEY, as_expression, check_marks, literalise
 from .schema import CredentialType, Property
 
 __all__ = [
@@ -84,13 +84,13 @@ def validate(ct: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
     for prop in visible_properties(ct, data):
         if prop.name in data:
             # a user's value is literal unless marked as an expression (see fluxnex.expression_marks)
-            value = data[prop.name] if prop.name in marks else literalise(data[prop.name])
+            value = as_expression(data[prop.name]) if prop.name in marks else literalise(data[prop.name])
             problem = unstorable(value) or _check_value(prop, value, expression=prop.name in marks)
             if problem is not None:
                 problems.append((prop.name, problem))
                 continue
         else:
-            value = prop.default_value
+            value = as_expression(prop.default_value)  # a type's default keeps n8n's '=' rule
         if prop.required and (value is None or value == ""):
             problems.append((prop.name, "is required"))
             continue
