@@ -189,6 +189,9 @@ def test_status_shows_rows_per_kid_and_flags_missing_kids(store_url: str, monkey
     keys = json.loads(out)["keys"]
     assert keys["k1"] == {"rows": 1, "in_keyring": False, "fingerprint": "recorded"}
     assert keys["k2"] == {"rows": 1, "in_keyring": True, "fingerprint": "matches"}
+    monkeypatch.setenv("FLUXNEX_ENCRYPTION_KEYS", f"{K2},{K1_OTHER}")  # k1's key swapped for another
+    code, out, _ = _run("status")
+    assert code == 0 and "CHANGED k1: 1 connection(s); this key is not the one the database recorded" in out
 
 
 def test_rotate_checks_every_row_before_rewriting_any(store_url: str, monkeypatch: pytest.MonkeyPatch,
