@@ -83,3 +83,18 @@ def test_work_budget_counts_expansions_across_a_chain() -> None:
     step = "'a'.repeat(999).replace(/a/g, '$&'.repeat(1000))"
     with pytest.raises(ExpressionError, match=r"work budget|longer than"):
         evaluate("={{ [" + ",".join([step] * (MAX_WORK // 999_000 + 2)) + "] }}")
+
+
+def test_resolving_a_connection_shares_one_budget_across_its_fields() -> None:
+    from fluxnex.authenticate import effective_data
+    from fluxnex.expressions import MAX_STEPS, Expression
+    from fluxnex.schema import CredentialType
+
+    heavy = "={{ [" + "1," * (MAX_STEPS // 3) + "1].length }}"  # a third of the steps: fine on its own
+    assert evaluate(heavy) == MAX_STEPS // 3 + 1
+    fields = [f"f{i}" for i in range(4)]
+    ct = CredentialType.from_n8n({"name": "manyFields", "displayName": "Many", "properties": [
+        {"displayName": f, "name": f, "type": "string", "default": ""} for f in fields]})
+    assert effective_data(ct, {"f0": Expression(heavy)}, oauth=False)["f0"] == MAX_STEPS // 3 + 1
+    with pytest.raises(ExpressionError, match="evaluation steps"):  # 4 fields, resolved twice: one budget
+        effective_data(ct, {f: Expression(heavy) for f in fields}, oauth=False)

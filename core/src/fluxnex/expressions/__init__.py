@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..errors import ExpressionError
-from ._budget import Budget, running
+from ._budget import Budget, active_budget, running, shared_budget
 from ._evaluator import Evaluator
 from ._jsvalues import UNDEFINED, JSDate, JSFunction, is_truthy, normalize_number, to_js_string
 from ._limits import (
@@ -70,6 +70,7 @@ __all__ = [
     "is_expression",
     "is_truthy",
     "parse",
+    "shared_budget",
     "to_js_string",
 ]
 
@@ -181,6 +182,9 @@ def evaluate(value: Any, *, credentials: Mapping[str, Any] | None = None,
     template = parse(value)
     variables = {"$credentials": credentials if credentials is not None else {},
                  "$self": self if self is not None else {}}
+    shared = active_budget()  # inside shared_budget(): the scope's budget, else one for this evaluation
+    if shared is not None:
+        return _render(template, Evaluator(variables, shared))
     budget = Budget()
     with running(budget):
         return _render(template, Evaluator(variables, budget))

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from ..errors import ExpressionError
 from ._limits import MAX_SECONDS, MAX_STEPS, MAX_STRING_LENGTH, MAX_WORK
 
-__all__ = ["Budget", "current_budget", "running"]
+__all__ = ["Budget", "active_budget", "current_budget", "running", "shared_budget"]
 
 _TIME_CHECK_EVERY = 64
 
@@ -77,3 +77,23 @@ def running(budget: Budget) -> Iterator[Budget]:
         yield budget
     finally:
         _CURRENT.reset(token)
+
+
+def active_budget() -> Budget | None:
+    """The budget of the evaluation or shared scope under way, or None."""
+    return _CURRENT.get()
+
+
+@contextmanager
+def shared_budget() -> Iterator[Budget]:
+    """Let every evaluation inside the block share one budget (the enclosing one, if a scope is open already).
+
+    Resolving a connection's data evaluates each field (twice, as n8n does): sharing bounds the whole of it,
+    not each field, so many hostile fields cost their caller MAX_SECONDS once, not once per field.
+    """
+    outer = _CURRENT.get()
+    if outer is not None:
+        yield outer
+        return
+    with running(Budget()) as budget:
+        yield budget
