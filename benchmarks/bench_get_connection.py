@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from _timing import median_us
-from fluxnex.crypto import Keyring, associated_data, generate_key_line
+from fluxnex.crypto import ENVELOPE_VERSION, Keyring, RowBinding, generate_key_line
 from fluxnex.manager import CredentialManager
 from sqlalchemy.engine import make_url
 
@@ -69,7 +69,7 @@ def bench(url: str, keys: str, label: str) -> tuple[float, float]:
     info = mgr.create_connection(tenant, "oAuth2Api", "bench", DATA)
     for i in range(200):  # a table that is not trivially small
         mgr.create_connection(tenant, "httpHeaderAuth", f"other-{i}", {"name": "H", "value": "v" * 40})
-    aad = associated_data(tenant, info.id, "oAuth2Api")
+    aad = RowBinding(tenant, info.id, "oAuth2Api", "bench").aad(ENVELOPE_VERSION)
     assert mgr.get_connection(tenant, "bench")["oauthTokenData"]["access_token"] == "a" * 900
     if label == "sqlite":
         raw = sqlite3.connect(str(make_url(url).database), isolation_level=None)

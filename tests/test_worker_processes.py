@@ -58,10 +58,10 @@ def seed_due(manager: CredentialManager, sandbox: SandboxProvider, count: int, e
     for i in range(count):
         issued = sandbox.issue_tokens(expires_in=expires_in)
         data = with_token_expiry({**template, "oauthTokenData": issued})
-        cid = uuid.uuid4()
+        cid, name = uuid.uuid4(), f"conn-{i:05d}"
         rows.append(
-            {"id": cid, "tenant_id": TENANT, "type": ct.name, "name": f"conn-{i:05d}",
-             "data": manager.encrypt(TENANT, cid, ct.name, data), "status": Status.ACTIVE.value,
+            {"id": cid, "tenant_id": TENANT, "type": ct.name, "name": name,
+             "data": manager.encrypt(TENANT, cid, ct.name, data, name=name), "status": Status.ACTIVE.value,
              "expires_at": token_expiry(data), "version": 1, "refresh_failures": 0, "created_at": now,
              "updated_at": now}
         )  # fmt: skip

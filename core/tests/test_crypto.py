@@ -104,8 +104,14 @@ def test_keyring_rotation_semantics() -> None:
     [
         ("", "empty"),
         ("k1", "form 'kid:base64key'"),
-        ("k1:@@@@not-base64!!", "not valid urlsafe base64"),
-        (_key("k1", length=16), "16 bytes long"),
+        ("k1:@@@@not-base64!!", "must be exactly 32 bytes in urlsafe base64"),
+        (_key("k1", length=16), "must be exactly 32 bytes"),
+        (_key("k1", length=33), "must be exactly 32 bytes"),
+        (_key("k1")[:12] + "!" + _key("k1")[13:], "must be exactly 32 bytes"),  # junk inside
+        (_key("k1").rstrip("=") + "junk", "must be exactly 32 bytes"),  # junk after
+        (_key("k1").rstrip("=") + "==", "must be exactly 32 bytes"),
+        (_key("k1")[:-2].rstrip("=") + "+", "must be exactly 32 bytes"),  # standard, not urlsafe, alphabet
+
         (_key("k1") + "," + _key("k1", 3), "duplicate key id 'k1'"),
         ("bad kid:" + _key("x").split(":")[1], "invalid key id"),
     ],
@@ -202,6 +208,7 @@ def test_keyring_precedence_and_missing_key(env: Path, monkeypatch: pytest.Monke
         config.load_keyring(f"sqlite:///{tmp_path}/other.db")
     key_file = tmp_path / "k"
     key_file.write_text(_key("fromfile"))
+    key_file.chmod(0o600)  # a key file others can read is refused (test_keys_cannot_change)
     monkeypatch.setenv("FLUXNEX_ENCRYPTION_KEY_FILE", str(key_file))
     assert config.load_keyring(pg).kids == ("fromfile",)
     monkeypatch.setenv("FLUXNEX_ENCRYPTION_KEYS", _key("fromenv"))

@@ -159,10 +159,38 @@ def test_cli_imports_with_the_catalog_from_the_environment(tmp_path: Path, monke
     reset_registry()
     try:
         result = CliRunner().invoke(cli, ["import", "n8n", str(path), "--tenant", str(TENANT), "--json"])
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 1, result.output  # two entries were skipped (unknown type, invalid data)
         report = json.loads(result.output)
         assert [i["name"] for i in report["imported"]] == ["Mailchimp", "QuickBooks", "Header"]
         table = CliRunner().invoke(cli, ["import", "n8n", str(path), "--tenant", str(TENANT)])
         assert "0 imported, 5 skipped" in table.output and "already imported" in table.output
+        assert table.exit_code == 1
+        good = tmp_path / "good.json"
+        good.write_text(json.dumps(_export(N8N_KEY)[:3]))
+        rerun = CliRunner().invoke(cli, ["import", "n8n", str(good), "--tenant", str(TENANT)])
+        assert rerun.exit_code == 0 and "0 imported, 3 skipped" in rerun.output  # already imported is no failure
     finally:
         reset_registry()
+
+
+def test_imported_expressions_and_type_defaults_keep_n8ns_rule_and_user_literals_do_not(
+    manager: CredentialManager,
+) -> None:
+    from fluxnex import Expression, Literal
+    from fluxnex.expression_marks import to_stored
+
+    export = [{"name": "Lab", "type": "gitlabOAuth2Api", "data": {
+        "server": "https://git.example.com", "clientId": "={{ 'id-' + 'from-n8n' }}", "clientSecret": "s"}}]
+    report = import_export(manager, TENANT, export)
+    assert [i.name for i in report.imported] == ["Lab"]
+    stored = manager.get_connection(TENANT, "Lab")
+    assert isinstance(stored["clientId"], Expression) and isinstance(stored["authUrl"], Expression)
+    ct = manager.credential_type("gitlabOAuth2Api")
+    effective = ct.effective_data(stored)
+    assert effective["clientId"] == "id-from-n8n"  # imported: n8n's rule
+    assert effective["authUrl"] == "https://git.example.com/oauth/authorize"  # the type's default: n8n's rule
+    manager.update_connection(TENANT, "Lab", {**stored, "clientSecret": "=not{{an}}expression"})
+    again = manager.get_connection(TENANT, "Lab")
+    assert isinstance(again["clientId"], Expression) and isinstance(again["clientSecret"], Literal)
+    assert ct.effective_data(again)["clientSecret"] == "=not{{an}}expression"  # typed by a user: literal
+    assert to_stored({"x": "={{ 1 }}"})["$expressions"] == []  # a value that lost its type is stored literal

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
-from fluxnex.crypto import Keyring, associated_data, generate_key_line
+from fluxnex.crypto import Keyring, RowBinding, associated_data, generate_key_line
 from fluxnex.errors import DecryptionError
 from fluxnex.rotation import RotationProgress, rotate_keys
 from fluxnex.store import ConnectionRow, ConnectionStore
@@ -33,7 +33,8 @@ def _fill(store: ConnectionStore, ring: Keyring, n: int) -> dict[uuid.UUID, str]
 
 
 def _plain(ring: Keyring, row: ConnectionRow) -> str:
-    value: str = json.loads(ring.decrypt(row.data, associated_data(row.tenant_id, row.id, row.type), what="r"))["s"]
+    binding = RowBinding(row.tenant_id, row.id, row.type, row.name)  # rotation writes name-bound envelopes
+    value: str = json.loads(ring.decrypt(row.data, binding, what="r"))["s"]
     return value
 
 

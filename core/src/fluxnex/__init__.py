@@ -19,6 +19,7 @@ from .errors import (
     DecryptionError,
     ExpressionError,
     FluxnexError,
+    KeyMismatch,
     MigrationError,
     NotRefreshable,
     PluginError,
@@ -29,6 +30,8 @@ from .errors import (
 from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from .domains import DomainNotAllowed
+    from .expressions import Expression, Literal
     from .manager import ConnectionInfo, CredentialManager
     from .schema import CredentialType, Property
     from .store import Status
@@ -40,6 +43,9 @@ _LAZY = {
     "Property": ".schema",
     "CredentialManager": ".manager",
     "ConnectionInfo": ".manager",
+    "DomainNotAllowed": ".domains",
+    "Expression": ".expressions",
+    "Literal": ".expressions",
     "Status": ".store",
     "get_registry": ".plugins",
 }
@@ -55,8 +61,12 @@ __all__ = [
     "CredentialType",
     "DatabaseError",
     "DecryptionError",
+    "DomainNotAllowed",
+    "Expression",
     "ExpressionError",
     "FluxnexError",
+    "KeyMismatch",
+    "Literal",
     "MigrationError",
     "NotRefreshable",
     "PluginError",

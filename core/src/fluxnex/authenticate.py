@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .expressions import UNDEFINED, evaluate, is_truthy, to_js_string
+from .expressions import UNDEFINED, evaluate, is_expression, is_truthy, shared_budget, to_js_string
 
 if TYPE_CHECKING:
     import requests
@@ -141,23 +141,24 @@ def effective_data(ct: CredentialType, raw: Mapping[str, Any], *, oauth: bool | 
     declares ``oauthTokenData``, default ``{}``); None asks the process registry. Raises ``ExpressionError``
     when a stored or default expression cannot be parsed.
     """
-    stored = dict(raw)
-    for field in PINNED_OAUTH_FIELDS:
-        prop = ct.get_property(field)
-        if prop is not None and prop.type == "hidden":
-            stored.pop(field, None)
-    properties = list(ct.properties)
-    if (oauth if oauth is not None else _is_oauth(ct)) and ct.get_property("oauthTokenData") is None:
-        from .schema import Property
+    with shared_budget():  # every expression of this resolution shares one budget
+        stored = dict(raw)
+        for field in PINNED_OAUTH_FIELDS:
+            prop = ct.get_property(field)
+            if prop is not None and prop.type == "hidden":
+                stored.pop(field, None)
+        properties = list(ct.properties)
+        if (oauth if oauth is not None else _is_oauth(ct)) and ct.get_property("oauthTokenData") is None:
+            from .schema import Property
 
-        properties.append(Property(display_name="oauthTokenData", name="oauthTokenData", type="json", default={}))
-    data = node_parameters(properties, stored)
-    for key in _KEPT_UNDECLARED:
-        if key not in data and raw.get(key) is not None:
-            data[key] = raw[key]
-    first = _resolve_tree(data, data, None)
-    result: dict[str, Any] = _resolve_tree(first, data, None)
-    return result
+            properties.append(Property(display_name="oauthTokenData", name="oauthTokenData", type="json", default={}))
+        data = node_parameters(properties, stored)
+        for key in _KEPT_UNDECLARED:
+            if key not in data and raw.get(key) is not None:
+                data[key] = raw[key]
+        first = _resolve_tree(data, data, None)
+        result: dict[str, Any] = _resolve_tree(first, data, None)
+        return result
 
 
 # -- authenticate -------------------------------------------------------------------------------------
@@ -165,7 +166,7 @@ def effective_data(ct: CredentialType, raw: Mapping[str, Any], *, oauth: bool | 
 
 def resolve_value(value: Any, credentials: Mapping[str, Any]) -> Any:
     """n8n ``CredentialsHelper.resolveValue``: non-expressions unchanged, falsy results ``''``, others a string."""
-    if not isinstance(value, str) or not value.startswith("="):
+    if not is_expression(value):
         return value
     result = evaluate(value, credentials=credentials)
     if result is UNDEFINED or not is_truthy(result):
@@ -175,17 +176,18 @@ def resolve_value(value: Any, credentials: Mapping[str, Any]) -> Any:
 
 def resolve_authenticate(ct: CredentialType, credentials: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """``{outerKey: {resolvedKey: resolvedValue}}`` of the type's generic ``authenticate`` block ({} if none)."""
-    block = ct.authenticate or {}
-    if block.get("type") != "generic":
-        return {}
-    resolved: dict[str, dict[str, Any]] = {}
-    for outer, inner in (block.get("properties") or {}).items():
-        if not isinstance(inner, Mapping):
-            continue
-        target = resolved.setdefault(outer, {})
-        for key, value in inner.items():
-            target[str(resolve_value(key, credentials))] = resolve_value(value, credentials)
-    return resolved
+    with shared_budget():  # every expression of this resolution shares one budget
+        block = ct.authenticate or {}
+        if block.get("type") != "generic":
+            return {}
+        resolved: dict[str, dict[str, Any]] = {}
+        for outer, inner in (block.get("properties") or {}).items():
+            if not isinstance(inner, Mapping):
+                continue
+            target = resolved.setdefault(outer, {})
+            for key, value in inner.items():
+                target[str(resolve_value(key, credentials))] = resolve_value(value, credentials)
+        return resolved
 
 
 def has_code_authentication(ct: CredentialType) -> bool:
@@ -198,15 +200,16 @@ def has_code_authentication(ct: CredentialType) -> bool:
 
 def resolve_test_request(ct: CredentialType, credentials: Mapping[str, Any]) -> dict[str, Any] | None:
     """The type's ``test.request`` with every field resolved (results keep their JavaScript type)."""
-    request = (ct.test or {}).get("request")
-    if not isinstance(request, Mapping):
-        return None
-    out: dict[str, Any] = {}
-    for key, value in request.items():
-        resolved = _resolve_tree(value, {}, credentials)
-        if resolved is not UNDEFINED:
-            out[key] = resolved
-    return out
+    with shared_budget():  # every expression of this resolution shares one budget
+        request = (ct.test or {}).get("request")
+        if not isinstance(request, Mapping):
+            return None
+        out: dict[str, Any] = {}
+        for key, value in request.items():
+            resolved = _resolve_tree(value, {}, credentials)
+            if resolved is not UNDEFINED:
+                out[key] = resolved
+        return out
 
 
 # -- applying to a requests.PreparedRequest -----------------------------------------------------------
@@ -221,16 +224,17 @@ def apply_authentication(
     is_oauth2: bool,
 ) -> requests.PreparedRequest:
     """Add the credentials in ``data`` to ``request``: a plugin's hook, an OAuth2 Bearer, or a generic block."""
-    handled = hook.authenticate(credential_type=ct, data=dict(data), request=request)
-    if handled is not None:
-        return handled  # type: ignore[no-any-return]
-    if is_oauth2:
-        token = (data.get("oauthTokenData") or {}).get("access_token")
-        if token:
-            request.headers["Authorization"] = f"Bearer {token}"
-        return request
-    block = resolve_authenticate(ct, effective_data(ct, data, oauth=False))
-    return merge_into_request(request, block)
+    with shared_budget():  # every expression of this resolution shares one budget
+        handled = hook.authenticate(credential_type=ct, data=dict(data), request=request)
+        if handled is not None:
+            return handled  # type: ignore[no-any-return]
+        if is_oauth2:
+            token = (data.get("oauthTokenData") or {}).get("access_token")
+            if token:
+                request.headers["Authorization"] = f"Bearer {token}"
+            return request
+        block = resolve_authenticate(ct, effective_data(ct, data, oauth=False))
+        return merge_into_request(request, block)
 
 
 def merge_into_request(

@@ -17,6 +17,9 @@ __all__ = [
     "default_database_url",
     "is_embedded_default",
     "load_keyring",
+    "postgres_timeouts",
+    "private_dir",
+    "read_key_file",
     "redact_url",
 ]
 
@@ -24,6 +27,11 @@ ENV_DATABASE_URL = "FLUXNEX_DATABASE_URL"
 ENV_HOME = "FLUXNEX_HOME"
 ENV_KEYS = "FLUXNEX_ENCRYPTION_KEYS"
 ENV_KEY_FILE = "FLUXNEX_ENCRYPTION_KEY_FILE"
+ENV_PG_LOCK_TIMEOUT = "FLUXNEX_PG_LOCK_TIMEOUT_MS"
+ENV_PG_STATEMENT_TIMEOUT = "FLUXNEX_PG_STATEMENT_TIMEOUT_MS"
+#: Milliseconds a PostgreSQL statement waits for a lock / runs at most, unless configured (0 disables).
+DEFAULT_PG_LOCK_TIMEOUT_MS = 5_000
+DEFAULT_PG_STATEMENT_TIMEOUT_MS = 30_000
 KEY_FILE_NAME = "fluxnex.key"
 DB_FILE_NAME = "fluxnex.db"
 
@@ -73,6 +81,27 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(parsed.database).expanduser().resolve()
 
 
+def _milliseconds(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number of milliseconds (0 disables), got {raw!r}") from None
+    if value < 0:
+        raise ConfigurationError(f"{name} must be a whole number of milliseconds (0 disables), got {raw!r}")
+    return value
+
+
+def postgres_timeouts() -> dict[str, int]:
+    """PostgreSQL ``lock_timeout`` and ``statement_timeout`` in ms (FLUXNEX_PG_LOCK_TIMEOUT_MS, ..._STATEMENT_...)."""
+    return {
+        "lock_timeout": _milliseconds(ENV_PG_LOCK_TIMEOUT, DEFAULT_PG_LOCK_TIMEOUT_MS),
+        "statement_timeout": _milliseconds(ENV_PG_STATEMENT_TIMEOUT, DEFAULT_PG_STATEMENT_TIMEOUT_MS),
+    }
+
+
 def redact_url(url: str) -> str:
     """Return the URL with any password hidden, for logs and messages."""
     from sqlalchemy.engine import make_url
@@ -90,25 +119,73 @@ def load_keyring(url: str, explicit: Keyring | str | None = None) -> Keyring:
     if explicit:
         return Keyring.parse(explicit)
     spec = os.environ.get(ENV_KEYS)
-    if spec and spec.strip():
+    if spec is not None:
+        if not spec.strip():
+            raise ConfigurationError(
+                f"{ENV_KEYS} is set but empty: give 'kid:key' (see `fluxnex keys generate`) or unset it")
         return Keyring.parse(spec)
     key_file = os.environ.get(ENV_KEY_FILE)
-    if key_file:
-        return Keyring.from_file(key_file)
+    if key_file is not None:
+        if not key_file.strip():
+            raise ConfigurationError(f"{ENV_KEY_FILE} is set but empty: give the key file's path or unset it")
+        return read_key_file(Path(key_file))
     db_path = _sqlite_path(url)
     if db_path is not None and is_embedded_default(url):
-        return Keyring.from_file(ensure_key_file(db_path.parent / KEY_FILE_NAME))
+        return read_key_file(ensure_key_file(db_path.parent / KEY_FILE_NAME, database=db_path))
     raise ConfigurationError(
         f"no encryption key configured for {redact_url(url)}: set {ENV_KEYS} (generate one with "
         f"`fluxnex keys generate`) or {ENV_KEY_FILE}"
     )
 
 
-def ensure_key_file(path: Path) -> Path:
-    """Create a mode-0600 key file atomically if it does not exist (racing creators share one key)."""
+def read_key_file(path: Path) -> Keyring:
+    """The keyring in ``path``; refused when the file is accessible to its group or to others."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read encryption key file {str(path)!r}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise ConfigurationError(
+            f"encryption key file {str(path)!r} is accessible to other users (mode {mode & 0o777:04o}): "
+            f"run `chmod 600 {path}`"
+        )
+    return Keyring.from_file(path)
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) as mode 0700; an existing directory is left as it is."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _rows_in(database: Path) -> int:
+    """Connections in an existing SQLite file (0 when it does not exist or has no table yet)."""
+    import sqlite3
+
+    if not database.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+            return int(conn.execute("SELECT count(*) FROM connection").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def ensure_key_file(path: Path, *, database: Path | None = None) -> Path:
+    """Create a mode-0600 key file atomically if it does not exist (racing creators share one key).
+
+    Never when ``database`` already holds connections: a new key could not read them, and rows written under
+    it would sit beside rows no key reads.
+    """
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = _rows_in(database) if database is not None else 0
+    if rows:
+        raise ConfigurationError(
+            f"the encryption key file {str(path)!r} is missing but the database {str(database)!r} holds {rows} "
+            f"connection(s): restore the key file (or set {ENV_KEYS}); no new key is generated"
+        )
+    private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .errors import ExpressionError
-from .expressions import UNDEFINED
+from .expressions import UNDEFINED, is_expression
 from .expressions._jsvalues import compare, is_number, strict_equals
 from .expressions._regex import JSRegExp
 
@@ -135,7 +135,7 @@ def is_shown(display_options: Mapping[str, Any] | None, values: Mapping[str, Any
     if isinstance(show, Mapping):
         for name, conditions in show.items():
             actual = _property_values(values, name, root, node_version)
-            if any(isinstance(v, str) and v.startswith("=") for v in actual):
+            if any(is_expression(v) for v in actual):
                 return True
             if not check_conditions(_as_list(conditions), actual):
                 return False

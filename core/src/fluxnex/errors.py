@@ -17,6 +17,10 @@ class ConfigurationError(FluxnexError):
     """The environment or arguments do not describe a usable setup (no key, bad URL, ...)."""
 
 
+class KeyMismatch(ConfigurationError):
+    """The keyring does not match the keys the database recorded (changed, foreign or unverifiable key)."""
+
+
 class PluginError(FluxnexError):
     """A plugin could not be loaded, or a definition it registered is invalid or conflicts."""
 
@@ -35,7 +39,9 @@ class ValidationError(FluxnexError):
     def __init__(self, type_name: str, problems: Iterable[tuple[str, str]]) -> None:
         self.type_name = type_name
         self.problems: list[tuple[str, str]] = list(problems)
-        listed = "; ".join(f"{field}: {message}" for field, message in self.problems)
+        # a field name that is not printable (a newline, a control character) is quoted: one line, always
+        listed = "; ".join(f"{field if field.isprintable() else repr(field)}: {message}"
+                           for field, message in self.problems)
         super().__init__(f"invalid data for credential type {type_name!r}: {listed}")
 
 

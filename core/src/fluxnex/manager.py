@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 from . import config
 from ._http import DEFAULT_HTTP_TIMEOUT, provider_session
+from .bound_names import BoundNames
 from .connection_info import RECONNECT_WARNING_DAYS, ConnectionInfo, parse_tenant
 from .errors import (
     ConcurrentUpdateError,
     ConnectionNotFound,
     FluxnexError,
-    ValidationError,
 )
+from .expression_marks import from_stored, to_stored
+from .key_fingerprints import KeyGuard
 from .plugins import TypeRegistry, get_registry
 from .store import ConnectionRow, ConnectionStore, Status
 from .tokens import (
@@ -99,6 +101,9 @@ class CredentialManager:
         self.keyring = config.load_keyring(self.database_url, encryption_keys)
         size, timeout = config.pool_settings(pool_size, pool_timeout)
         self.store = ConnectionStore(self.database_url, pool_size=size, pool_timeout=timeout)
+        self.key_guard = KeyGuard()
+        self.key_guard.prime(self.store, self.keyring)  # so writes later need no query (see KeyGuard)
+        self._bound_names = BoundNames()
         self._registry = registry
         self.refresh_leeway = refresh_leeway
         self.refresh_fraction = refresh_fraction
@@ -165,24 +170,32 @@ class CredentialManager:
         }
 
     def encrypt(
-        self, tenant_id: uuid.UUID, connection_id: uuid.UUID, type_name: str, data: Mapping[str, Any]
+        self, tenant_id: uuid.UUID, connection_id: uuid.UUID, type_name: str, data: Mapping[str, Any],
+        name: str | None = None,
     ) -> dict[str, Any]:
-        """The envelope of ``data`` bound to its row."""
-        from .crypto import associated_data
+        """The envelope of ``data`` bound to its row and name (looked up by id when ``name`` is not given).
 
-        plaintext = json.dumps(data, separators=(",", ":")).encode()
-        return self.keyring.encrypt(plaintext, associated_data(tenant_id, connection_id, type_name))
+        Refuses (``KeyMismatch``) when the keyring does not match the keys the database has recorded.
+        """
+        from .crypto import RowBinding
+
+        if name is None:
+            name = self._bound_names.name_for(self.store, tenant_id, connection_id)
+        self.key_guard.check(self.store, self.keyring)
+        plaintext = json.dumps(to_stored(data), separators=(",", ":")).encode()
+        return self.keyring.encrypt(plaintext, RowBinding(tenant_id, connection_id, type_name, name))
 
     def decrypt(self, row: ConnectionRow) -> dict[str, Any]:
         """The plaintext data of a stored row; ``DecryptionError`` names the connection and the key."""
-        from .crypto import associated_data
+        from .crypto import RowBinding
 
         plaintext = self.keyring.decrypt(
             row.data,
-            associated_data(row.tenant_id, row.id, row.type),
+            RowBinding(row.tenant_id, row.id, row.type, row.name),
             what=f"connection {row.name!r} (id {row.id})",
         )
-        data: dict[str, Any] = json.loads(plaintext)
+        self._bound_names.seen(row)  # what a write that follows binds to (see fluxnex.bound_names)
+        data: dict[str, Any] = from_stored(json.loads(plaintext))
         return data
 
     def leeway_for(self, type_name: str) -> float:
@@ -195,6 +208,8 @@ class CredentialManager:
 
     def _row(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionRow:
         tenant = parse_tenant(tenant_id)
+        if not _lookup_name_ok(name):
+            raise ConnectionNotFound(tenant, name)
         row = self.store.get(tenant, name)
         if row is None:
             raise ConnectionNotFound(tenant, name)
@@ -231,7 +246,7 @@ class CredentialManager:
             tenant_id=tenant,
             type=ct.name,
             name=name,
-            data=self.encrypt(tenant, connection_id, ct.name, clean),
+            data=self.encrypt(tenant, connection_id, ct.name, clean, name=name),
             status=Status.ACTIVE,
             **self.token_columns(ct, clean),
             version=1,
@@ -306,11 +321,13 @@ class CredentialManager:
                         merged["oauthTokenData"] = old_token
                 clean = with_token_expiry(validate(ct, merged))
                 changes.update(self.token_columns(ct, clean))
-                changes["data"] = self.encrypt(row.tenant_id, row.id, row.type, clean)
+                changes["data"] = self.encrypt(row.tenant_id, row.id, row.type, clean, name=new_name or row.name)
                 if row.status == Status.EXPIRED and "oauthTokenData" in data:
                     changes.update(status=Status.ACTIVE.value, refresh_failures=0, last_error=None)
-            if new_name is not None:
+            if new_name is not None and new_name != row.name:
                 changes["name"] = new_name
+                if "data" not in changes:  # the name is bound into the ciphertext: a rename re-encrypts
+                    changes["data"] = self.encrypt(row.tenant_id, row.id, row.type, self.decrypt(row), name=new_name)
             if not changes:
                 return ConnectionInfo.from_row(row)
             updated = self.store.update_cas(row.id, row.version, **changes)
@@ -323,7 +340,7 @@ class CredentialManager:
     def delete_connection(self, tenant_id: uuid.UUID | str, name: str) -> None:
         """Delete the connection; ``ConnectionNotFound`` if the tenant has none of that name."""
         tenant = parse_tenant(tenant_id)
-        if not self.store.delete(tenant, name):
+        if not _lookup_name_ok(name) or not self.store.delete(tenant, name):
             raise ConnectionNotFound(tenant, name)
 
     def revoke_connection(self, tenant_id: uuid.UUID | str, name: str) -> bool:
@@ -342,12 +359,15 @@ class CredentialManager:
 
         return test_connection(self, tenant_id, name)
 
-    def session(self, tenant_id: uuid.UUID | str, name: str) -> requests.Session:
-        """A ``requests.Session`` that authenticates every request with the connection's fresh credentials."""
+    def session(self, tenant_id: uuid.UUID | str, name: str, *, base_url: str | None = None) -> requests.Session:
+        """A ``requests.Session`` that authenticates every request with the connection's fresh credentials.
+
+        Credentials never follow a redirect to another origin; relative URLs resolve against ``base_url``.
+        """
         from .session import ConnectionSession
 
         self._row(tenant_id, name)  # fail now, not at the first request, when there is no such connection
-        return ConnectionSession(self, parse_tenant(tenant_id), name)
+        return ConnectionSession(self, parse_tenant(tenant_id), name, base_url=base_url)
 
     def close(self) -> None:
         """Flush unwritten refresh results (to recovery files if the database still refuses), then disconnect."""
@@ -359,8 +379,14 @@ class CredentialManager:
             self.store.dispose()
 
 
+def _lookup_name_ok(name: object) -> bool:
+    """Whether ``name`` can be looked up at all (a NUL or lone surrogate cannot be stored, so it is not found)."""
+    from .validation import text_problem
+
+    return isinstance(name, str) and text_problem(name) is None
+
+
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise ValidationError(
-            "(connection)", [("name", "must be a non-empty string of at most 200 characters")]
-        )
+    from .validation import check_connection_name
+
+    check_connection_name(name)  # length, NUL, lone surrogates, control characters: one line, nothing written

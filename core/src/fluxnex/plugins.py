@@ -3,7 +3,7 @@
 Discovery is lazy (nothing loads until :func:`get_registry` is first called) and isolated: each entry point
 of the group ``fluxnex`` is loaded and asked for its types on its own, so one broken plugin is recorded in
 ``registry.failures`` and the others load. ``FLUXNEX_LOAD_PLUGINS=a,b`` limits loading to those entry point
-or distribution names (empty: built-ins only); ``FLUXNEX_TRACE_PLUGINS=1`` prints hook calls to stderr.
+or distribution names (empty: built-ins only); ``FLUXNEX_TRACE_PLUGINS=1`` prints hook calls to stderr, secrets masked.
 """
 
 from __future__ import annotations
@@ -219,8 +219,9 @@ def _new_plugin_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
     if os.environ.get("FLUXNEX_TRACE_PLUGINS"):
-        pm.trace.root.setwriter(lambda message: sys.stderr.write(f"fluxnex plugins: {message}"))
-        pm.enable_tracing()
+        from ._trace import install
+
+        install(pm)  # hook, plugins, duration, outcome; secrets masked
     return pm
 
 

@@ -87,16 +87,21 @@ class RefreshResult:
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> RefreshResult:
-        """Rebuild from ``to_payload`` (a recovery file)."""
+        """Rebuild from ``to_payload`` (a recovery file; marked expressions come back as expressions)."""
+        from .expression_marks import from_stored
+
         return cls(
             uuid.UUID(payload["connection_id"]), uuid.UUID(payload["tenant_id"]), payload["type"], payload["name"],
-            int(payload["base_version"]), payload["base_data"], payload["new_data"],
+            int(payload["base_version"]), from_stored(payload["base_data"]), from_stored(payload["new_data"]),
         )  # fmt: skip
 
     def to_payload(self) -> dict[str, Any]:
-        """JSON-ready (secret: goes only into an encrypted recovery file)."""
+        """JSON-ready (secret: goes only into an encrypted recovery file; expressions stay marked)."""
+        from .expression_marks import to_stored
+
         out = attrs.asdict(self)
         out["connection_id"], out["tenant_id"] = str(self.connection_id), str(self.tenant_id)
+        out["base_data"], out["new_data"] = to_stored(self.base_data), to_stored(self.new_data)
         return out
 
 
@@ -119,11 +124,11 @@ class ResultWriter:
     def write(self, result: RefreshResult) -> str:
         """Apply the rule of the module docstring once; WRITTEN, SUPERSEDED or GONE (database errors raise)."""
         manager, store = self.manager, self.manager.store
-        version, data = result.base_version, result.new_data
+        version, data, name = result.base_version, result.new_data, result.name
         for _ in range(_CAS_ATTEMPTS):
             ct = manager.credential_type(result.type)
             changes = manager.token_columns(ct, data)
-            envelope = manager.encrypt(result.tenant_id, result.connection_id, result.type, data)
+            envelope = manager.encrypt(result.tenant_id, result.connection_id, result.type, data, name=name)
             written = store.write_refresh(
                 result.connection_id, version, data=envelope, status=Status.ACTIVE.value, refresh_failures=0,
                 last_error=None, next_attempt_at=None, last_refreshed_at=_utcnow(), **changes,
@@ -146,6 +151,7 @@ class ResultWriter:
                 result.connection_id, version, current.version,
             )  # fmt: skip
             version, data = current.version, merge(result.base_data, result.new_data, current_data)
+            name = current.name  # the name is bound into the ciphertext: a rename meanwhile is kept
         raise ConcurrentUpdateError(f"connection {result.name!r} kept changing while its new token was written")
 
     # -- persist first ---------------------------------------------------------------------------------------

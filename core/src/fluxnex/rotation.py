@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from fluxnex.crypto import Keyring, associated_data
+from fluxnex.crypto import ENVELOPE_VERSION, Keyring, RowBinding
 from fluxnex.errors import ConcurrentUpdateError, DecryptionError
 from fluxnex.store import ConnectionRow, ConnectionStore
 from fluxnex.store._scale import DataRow
@@ -42,12 +42,16 @@ def _what(row: ConnectionRow | DataRow) -> str:
 
 
 def _reencrypt(keyring: Keyring, row: ConnectionRow | DataRow) -> dict[str, Any]:
-    aad = associated_data(row.tenant_id, row.id, row.type)
+    binding = RowBinding(row.tenant_id, row.id, row.type, row.name)  # older envelopes come out as current ones
     try:
-        plaintext = keyring.decrypt(row.data, aad, what="")
+        plaintext = keyring.decrypt(row.data, binding, what="")
     except DecryptionError:  # decrypting again fails the same way, now naming the row (named only when needed)
-        plaintext = keyring.decrypt(row.data, aad, what=_what(row))
-    return keyring.encrypt(plaintext, aad)
+        plaintext = keyring.decrypt(row.data, binding, what=_what(row))
+    return keyring.encrypt(plaintext, binding)
+
+
+def _current(keyring: Keyring, row: ConnectionRow | DataRow) -> bool:
+    return row.data.get("kid") == keyring.primary_kid and row.data.get("v") == ENVELOPE_VERSION
 
 
 def rotate_keys(
@@ -65,7 +69,6 @@ def rotate_keys(
     on PostgreSQL) on a helper thread while the next one is read and re-encrypted, so the database and the
     cipher work side by side; ``progress`` is called after each batch is written.
     """
-    primary = keyring.primary_kid
     totals = {"rotated": 0, "skipped": 0, "retried": 0}
     seen = 0
     limit = store.rewrite_batch_limit()  # PostgreSQL, small tables: smaller batches keep updates HOT
@@ -76,7 +79,7 @@ def rotate_keys(
         while True:
             updates = []
             for row in batch:
-                if row.data.get("kid") == primary:
+                if _current(keyring, row):
                     totals["skipped"] += 1
                 else:
                     updates.append((row.id, row.version, _reencrypt(keyring, row)))
@@ -125,7 +128,7 @@ def _retry_one(store: ConnectionStore, keyring: Keyring, connection_id: uuid.UUI
         row = store.get_by_id(connection_id)
         if row is None:
             return "deleted"
-        if row.data.get("kid") == keyring.primary_kid:
+        if _current(keyring, row):
             return "skipped"
         if store.update_cas(row.id, row.version, data=_reencrypt(keyring, row)) is not None:
             return "rotated"

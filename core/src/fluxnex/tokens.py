@@ -15,6 +15,7 @@ leeway is 60 s), a one-hour token 10 minutes before its expiry as before.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections.abc import Mapping
 from typing import Any, Final
@@ -42,24 +43,44 @@ UTC = dt.UTC
 REFRESH_FRACTION: Final = 0.2
 
 
+_MAX_EPOCH: Final = 253_402_300_799  # 9999-12-31: the last second a datetime can hold
+
+
 def _number(value: object) -> float | None:
+    """A finite number (bools, NaN and infinities are not numbers here)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _lifetime(value: object) -> float | None:
+    """A lifetime a timestamp can be made of (finite, at most a century): NaN or 1e300 is ignored, not stored."""
+    from .validation import MAX_LIFETIME_SECONDS
+
+    number = _number(value)
+    return number if number is not None and abs(number) <= MAX_LIFETIME_SECONDS else None
+
+
+def _timestamp(value: object) -> dt.datetime | None:
+    number = _number(value)
+    if number is None or not 0 <= number <= _MAX_EPOCH:
+        return None
+    return dt.datetime.fromtimestamp(number, UTC)
 
 
 def with_token_expiry(data: dict[str, Any]) -> dict[str, Any]:
     """Add ``oauthTokenData.expires_at`` from ``expires_in`` when a caller stored a raw token response."""
     token = data.get("oauthTokenData")
     if isinstance(token, Mapping) and "expires_at" not in token:
-        expires_in = _number(token.get("expires_in"))
+        expires_in = _lifetime(token.get("expires_in"))
         if expires_in is not None:
             data["oauthTokenData"] = token = {**token, "expires_at": time.time() + expires_in}
     if isinstance(token, Mapping) and "refresh_token_expires_at" not in token:
         from .oauth2 import REFRESH_LIFETIME_FIELDS
 
         for field in REFRESH_LIFETIME_FIELDS:
-            value = _number(token.get(field))
+            value = _lifetime(token.get(field))
             if value is not None and value > 0:
                 data["oauthTokenData"] = {**token, "refresh_token_expires_at": time.time() + value}
                 break
@@ -69,15 +90,13 @@ def with_token_expiry(data: dict[str, Any]) -> dict[str, Any]:
 def refresh_token_expiry(data: Mapping[str, Any]) -> dt.datetime | None:
     """When the refresh token itself expires (``oauthTokenData.refresh_token_expires_at``), else None."""
     token = data.get("oauthTokenData")
-    value = _number(token.get("refresh_token_expires_at")) if isinstance(token, Mapping) else None
-    return None if value is None else dt.datetime.fromtimestamp(value, UTC)
+    return _timestamp(token.get("refresh_token_expires_at")) if isinstance(token, Mapping) else None
 
 
 def token_expiry(data: Mapping[str, Any]) -> dt.datetime | None:
     """The plaintext expiry column's value for ``data``: ``oauthTokenData.expires_at``, else None."""
     token = data.get("oauthTokenData")
-    value = _number(token.get("expires_at")) if isinstance(token, Mapping) else None
-    return None if value is None else dt.datetime.fromtimestamp(value, UTC)
+    return _timestamp(token.get("expires_at")) if isinstance(token, Mapping) else None
 
 
 def token_lifetime(data: Mapping[str, Any], expires_at: dt.datetime | None) -> float | None:
@@ -85,7 +104,7 @@ def token_lifetime(data: Mapping[str, Any], expires_at: dt.datetime | None) -> f
     if expires_at is None:
         return None
     token = data.get("oauthTokenData")
-    lifetime = _number(token.get("expires_in")) if isinstance(token, Mapping) else None
+    lifetime = _lifetime(token.get("expires_in")) if isinstance(token, Mapping) else None
     if lifetime is None:
         lifetime = expires_at.timestamp() - time.time()
     return lifetime if lifetime > 0 else None

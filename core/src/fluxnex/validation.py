@@ -15,10 +15,15 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
+from .domains import DOMAIN_FIELDS, check_domain_fields
 from .errors import ExpressionError, ValidationError
+from .expression_marks import EXPRESSIONS_KEY, as_expression, check_marks, literalise
 from .schema import CredentialType, Property
 
-__all__ = ["MANAGED_FIELDS", "MAX_DATA_BYTES", "MAX_VALUE_BYTES", "validate", "visible_properties"]
+__all__ = [
+    "MANAGED_FIELDS", "MAX_DATA_BYTES", "MAX_LIFETIME_SECONDS", "MAX_VALUE_BYTES", "check_connection_name",
+    "text_problem", "token_lifetime_problem", "unstorable", "validate", "visible_properties",
+]
 
 #: Fields the framework writes itself (OAuth2 token responses, as n8n stores them).
 MANAGED_FIELDS: Final = frozenset({"oauthTokenData"})
@@ -26,6 +31,25 @@ MAX_VALUE_BYTES: Final = 64 * 1024
 MAX_DATA_BYTES: Final = 256 * 1024
 
 _STRING_TYPES: Final = frozenset({"string", "password", "color", "dateTime"})
+
+
+MAX_NAME_LENGTH: Final = 200
+
+
+def check_connection_name(name: object) -> None:
+    """Raise ``ValidationError`` unless ``name`` is a usable connection name (one line naming the problem)."""
+    import unicodedata
+
+    problem: str | None = None
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
+        problem = f"must be a non-empty string of at most {MAX_NAME_LENGTH} characters"
+    else:
+        problem = text_problem(name)
+        bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")), None)
+        if problem is None and bad is not None:
+            problem = f"contains the control character U+{ord(bad):04X}: names are shown in logs and terminals"
+    if problem is not None:
+        raise ValidationError("(connection)", [("name", problem)])
 
 
 def visible_properties(ct: CredentialType, data: Mapping[str, Any]) -> list[Property]:
@@ -51,26 +75,36 @@ def validate(ct: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
     for key in data:
         if not isinstance(key, str):
             problems.append((repr(key), "field names must be strings"))
-        elif key not in known and key not in MANAGED_FIELDS:
+        elif key not in known and key not in MANAGED_FIELDS and key not in DOMAIN_FIELDS and key != EXPRESSIONS_KEY:
             problems.append((key, "unknown field"))
+    problems.extend(check_domain_fields(data))
+    marks, mark_problems = check_marks(data)
+    problems.extend(mark_problems)
     result: dict[str, Any] = {}
     for prop in visible_properties(ct, data):
         if prop.name in data:
-            value = data[prop.name]
-            problem = _check_value(prop, value)
+            # a user's value is literal unless marked as an expression (see fluxnex.expression_marks)
+            value = as_expression(data[prop.name]) if prop.name in marks else literalise(data[prop.name])
+            problem = unstorable(value) or _check_value(prop, value, expression=prop.name in marks)
             if problem is not None:
                 problems.append((prop.name, problem))
                 continue
         else:
-            value = prop.default_value
+            value = as_expression(prop.default_value)  # a type's default keeps n8n's '=' rule
         if prop.required and (value is None or value == ""):
             problems.append((prop.name, "is required"))
             continue
         result[prop.name] = value
+    for field in sorted(DOMAIN_FIELDS - known):  # n8n adds these to every type (see fluxnex.domains)
+        if field in data:
+            result[field] = data[field]
     token_data = data.get("oauthTokenData")
     if token_data is not None:
         if isinstance(token_data, Mapping):
-            result["oauthTokenData"] = dict(token_data)
+            problem = unstorable(token_data) or token_lifetime_problem(token_data)
+            if problem is not None:
+                problems.append(("oauthTokenData", problem))
+            result["oauthTokenData"] = literalise(dict(token_data))
         else:
             problems.append(("oauthTokenData", "must be an object"))
     if not problems:
@@ -82,12 +116,65 @@ def validate(ct: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _check_value(prop: Property, value: Any) -> str | None:
+def unstorable(value: Any, where: str = "") -> str | None:
+    """Why ``value`` (nested too) cannot be stored: a NUL, a lone surrogate or a non-finite number; else None."""
+    if isinstance(value, str):
+        return text_problem(value, where)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where or 'value'}: {value!r} is not a finite number"
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            inner = f"{where}.{key}" if where else str(key)
+            problem = (text_problem(key, "a key") if isinstance(key, str) else None) or unstorable(item, inner)
+            if problem is not None:
+                return problem
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            problem = unstorable(item, f"{where}[{index}]")
+            if problem is not None:
+                return problem
+    return None
+
+
+def text_problem(text: str, where: str = "") -> str | None:
+    """Why ``text`` cannot be stored (a NUL byte or a lone surrogate, e.g. invalid UTF-8 from a shell), else None."""
+    prefix = f"{where}: " if where else ""
+    if "\x00" in text:
+        return f"{prefix}contains a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"{prefix}contains a lone surrogate at position {exc.start} (text that was not valid UTF-8?)"
+    return None
+
+
+#: The longest token or refresh-token lifetime accepted, in seconds (100 years); epoch times up to year 9999.
+MAX_LIFETIME_SECONDS: Final = 100 * 365 * 86400
+_MAX_EPOCH_SECONDS: Final = 253_402_300_799
+_LIFETIME_FIELDS: Final = ("expires_in", "x_refresh_token_expires_in", "refresh_token_expires_in",
+                           "refresh_expires_in")
+_EPOCH_FIELDS: Final = ("expires_at", "refresh_token_expires_at")
+
+
+def token_lifetime_problem(token: Mapping[str, Any]) -> str | None:
+    """Why a token response's lifetimes or expiry times are unusable (negative, absurd), else None."""
+    # a lifetime may be negative (a token handed over already expired); an epoch time is after 1970
+    for field, low, top in [(f, -MAX_LIFETIME_SECONDS, MAX_LIFETIME_SECONDS) for f in _LIFETIME_FIELDS] + [
+            (f, 0, _MAX_EPOCH_SECONDS) for f in _EPOCH_FIELDS]:
+        value = token.get(field)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if not math.isfinite(value) or not low <= value <= top:
+            return f"{field} must be a number of seconds between {low} and {top}, got {value!r}"
+    return None
+
+
+def _check_value(prop: Property, value: Any, *, expression: bool = False) -> str | None:
     """A one-line problem with ``value`` for ``prop``, or None when it is acceptable."""
     if isinstance(value, str):
         if len(value.encode()) > MAX_VALUE_BYTES:
             return f"value is longer than the limit of {MAX_VALUE_BYTES} bytes"
-        if value.startswith("="):
+        if expression:
             return _check_expression(value)
     kind = prop.type
     if kind in _STRING_TYPES:

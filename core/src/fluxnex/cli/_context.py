@@ -27,8 +27,6 @@ def masked(ct: CredentialType | None, data: dict[str, Any], reveal: bool) -> dic
     """``data`` with secret values replaced by a mask (every value of unknown types), unless ``reveal``."""
     if reveal:
         return data
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        secret = True if ct is None else ct.is_secret(key)
-        out[key] = (MASK if value not in ("", None) else value) if secret else value
-    return out
+    from .._trace import masked_data  # one masking rule for the CLI and FLUXNEX_TRACE_PLUGINS
+
+    return masked_data(ct, data)

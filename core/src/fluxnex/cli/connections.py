@@ -21,7 +21,10 @@ def connections_group() -> None:
 def _read_data(source: str | None) -> dict[str, Any]:
     if source is None:
         return {}
-    text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()  # noqa: SIM115
+    try:
+        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()  # noqa: SIM115
+    except UnicodeDecodeError as exc:
+        raise FluxnexError(f"--data {source}: not valid UTF-8 (byte {exc.start})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -22,8 +22,9 @@ def import_group() -> None:
 def import_n8n(file: str, tenant: str, n8n_key: str | None, as_json: bool) -> None:
     """Import the credentials of FILE (``n8n export:credentials`` output) into the tenant's connections.
 
-    Both the --decrypted form and the encrypted form are read. A wrong key imports nothing; a re-run skips
-    what is already imported.
+    Both the --decrypted form and the encrypted form are read. A wrong key imports nothing; every entry is
+    checked before any is written; a re-run skips what is already imported. Exits with status 1 when an
+    entry was skipped for any reason other than being imported already.
     """
     from ..n8n import import_export
 
@@ -32,9 +33,12 @@ def import_n8n(file: str, tenant: str, n8n_key: str | None, as_json: bool) -> No
         report = import_export(mgr, tenant, file, n8n_key=n8n_key)
     finally:
         mgr.close()
+    failed = [i for i in report.skipped if i.outcome != "already imported"]
     if as_json:
         echo_json(report.to_json())
-        return
-    rows = [(i.name, i.type, i.outcome, i.reason) for i in report.imported + report.skipped]
-    echo_table(["NAME", "TYPE", "OUTCOME", "DETAIL"], rows)
-    click.echo(f"{len(report.imported)} imported, {len(report.skipped)} skipped")
+    else:
+        rows = [(i.name, i.type, i.outcome, i.reason) for i in report.imported + report.skipped]
+        echo_table(["NAME", "TYPE", "OUTCOME", "DETAIL"], rows)
+        click.echo(f"{len(report.imported)} imported, {len(report.skipped)} skipped")
+    if failed:
+        raise SystemExit(1)

@@ -28,14 +28,24 @@ def generate_key(kid: str | None) -> None:
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
 @JSON_OPTION
 def rotate(batch_size: int, as_json: bool) -> None:
-    """Re-encrypt every connection under the primary (first) key; resumable, safe while others read and write."""
+    """Re-encrypt every connection under the primary (first) key; resumable, safe while others read and write.
+
+    Every connection is first checked to decrypt with the keyring: if any does not, nothing is rewritten.
+    """
     from ..config import database_url, load_keyring
+    from ..errors import DecryptionError
+    from ..key_fingerprints import check_all_readable, verify_keyring
     from ..rotation import RotationProgress, rotate_keys
     from ..store import ConnectionStore
 
     url = database_url()
     keyring = load_keyring(url)
     store = ConnectionStore(url)
+    unreadable = list(check_all_readable(store, keyring, batch_size=batch_size))  # before anything is rewritten
+    if unreadable:
+        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        raise DecryptionError(f"nothing rotated: {unreadable[0]}{more}")
+    verify_keyring(store, keyring)  # a changed key is refused; the new primary's fingerprint is recorded
     total = store.count()
     bar_context: Any = click.progressbar(
         length=total, label=f"re-encrypting under {keyring.primary_kid}", file=sys.stderr, show_pos=True

@@ -16,11 +16,12 @@ Limits (constants in :mod:`fluxnex.expressions._limits`, re-exported here):
 MAX_EXPRESSION_LENGTH characters per template; MAX_NESTING_DEPTH parser nesting (twice that for the
 operator tree); MAX_STEPS evaluated nodes per template; MAX_STRING_LENGTH characters per produced string
 and MAX_ARRAY_LENGTH elements per array (checked before allocating, so ``'a'.repeat(1e9)`` fails at once);
-MAX_WORK characters produced in total. Regular expressions are translated to Python ``re`` and guarded
-statically rather than by a timer: patterns longer than MAX_REGEX_SOURCE, backreferences, lookbehind, a
-quantified group containing a quantifier or alternation (``/(a+)+$/``) and more than
-MAX_REGEX_VARIABLE_QUANTIFIERS variable quantifiers are rejected, and subjects longer than MAX_REGEX_INPUT
-are refused, which keeps every match polynomial in a small input. Deviations from JavaScript: strings are
+MAX_WORK characters produced in total (replacement patterns ``$&``, `` $` ``, ``$'`` are charged before they
+are expanded); MAX_SECONDS of wall time per evaluation. Regular expressions are translated to the ``regex``
+package and every match runs with the evaluation's remaining time as its timeout; ``regex`` releases the GIL
+while matching, so a catastrophic pattern (``/(a+)+$/``) costs its caller at most MAX_SECONDS and never
+freezes other threads. Patterns longer than MAX_REGEX_SOURCE, backreferences and lookbehind are rejected;
+subjects longer than MAX_REGEX_INPUT are refused. Deviations from JavaScript: strings are
 Python code-point strings (not UTF-16), ``Array.prototype.pop`` does not mutate, Dates render in UTC.
 """
 
@@ -32,7 +33,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..errors import ExpressionError
-from ._evaluator import Budget, Evaluator
+from ._budget import Budget, active_budget, running, shared_budget
+from ._evaluator import Evaluator
 from ._jsvalues import UNDEFINED, JSDate, JSFunction, is_truthy, normalize_number, to_js_string
 from ._limits import (
     MAX_ARRAY_LENGTH,
@@ -40,18 +42,36 @@ from ._limits import (
     MAX_NESTING_DEPTH,
     MAX_REGEX_INPUT,
     MAX_REGEX_SOURCE,
-    MAX_REGEX_VARIABLE_QUANTIFIERS,
+    MAX_SECONDS,
     MAX_STEPS,
     MAX_STRING_LENGTH,
     MAX_WORK,
 )
 from ._methods import JSThrow
 from ._parser import Node, parse_code
+from ._text import Expression, Literal
 
 __all__ = [
-    "MAX_ARRAY_LENGTH", "MAX_EXPRESSION_LENGTH", "MAX_NESTING_DEPTH", "MAX_REGEX_INPUT", "MAX_REGEX_SOURCE",
-    "MAX_REGEX_VARIABLE_QUANTIFIERS", "MAX_STEPS", "MAX_STRING_LENGTH", "MAX_WORK", "UNDEFINED",
-    "Template", "evaluate", "find_expressions", "is_expression", "is_truthy", "parse", "to_js_string",
+    "MAX_ARRAY_LENGTH",
+    "MAX_EXPRESSION_LENGTH",
+    "MAX_NESTING_DEPTH",
+    "MAX_REGEX_INPUT",
+    "MAX_REGEX_SOURCE",
+    "MAX_SECONDS",
+    "MAX_STEPS",
+    "MAX_STRING_LENGTH",
+    "MAX_WORK",
+    "UNDEFINED",
+    "Expression",
+    "Literal",
+    "Template",
+    "evaluate",
+    "find_expressions",
+    "is_expression",
+    "is_truthy",
+    "parse",
+    "shared_budget",
+    "to_js_string",
 ]
 
 _OPEN = re.compile(r"\{\{")
@@ -121,8 +141,8 @@ def parse(expression_source: str) -> Template:
 
 
 def is_expression(value: object) -> bool:
-    """Tell whether ``value`` is an n8n expression (a string starting with ``=``)."""
-    return isinstance(value, str) and value.startswith("=")
+    """Tell whether ``value`` is an n8n expression (a string starting with ``=`` that is not a ``Literal``)."""
+    return isinstance(value, str) and value.startswith("=") and not isinstance(value, Literal)
 
 
 def find_expressions(obj: object) -> Iterator[str]:
@@ -162,7 +182,15 @@ def evaluate(value: Any, *, credentials: Mapping[str, Any] | None = None,
     template = parse(value)
     variables = {"$credentials": credentials if credentials is not None else {},
                  "$self": self if self is not None else {}}
-    evaluator = Evaluator(variables, Budget())
+    shared = active_budget()  # inside shared_budget(): the scope's budget, else one for this evaluation
+    if shared is not None:
+        return _render(template, Evaluator(variables, shared))
+    budget = Budget()
+    with running(budget):
+        return _render(template, Evaluator(variables, budget))
+
+
+def _render(template: Template, evaluator: Evaluator) -> Any:
     if template.single:
         return _to_python(_block(evaluator, template.chunks[1][1]))  # type: ignore[arg-type]
     out: list[str] = []

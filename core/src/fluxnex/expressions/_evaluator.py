@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from ..errors import ExpressionError
+from ._budget import Budget
 from ._jsvalues import (
     UNDEFINED,
     JSDate,
@@ -23,7 +24,6 @@ from ._jsvalues import (
     to_number,
     typeof,
 )
-from ._limits import MAX_STEPS, MAX_STRING_LENGTH, MAX_WORK
 from ._methods import ARRAY_METHODS, STRING_METHODS, JSThrow, new_regexp
 from ._regex import JSRegExp
 
@@ -33,28 +33,6 @@ Node = tuple[Any, ...]
 
 class _ShortCircuit(Exception):
     """An optional chain met null or undefined."""
-
-
-class Budget:
-    """Counts evaluation steps and characters produced; raises ExpressionError past the limits."""
-
-    __slots__ = ("steps", "work")
-
-    def __init__(self) -> None:
-        self.steps = 0
-        self.work = 0
-
-    def step(self) -> None:
-        self.steps += 1
-        if self.steps > MAX_STEPS:
-            raise ExpressionError(f"expression exceeded {MAX_STEPS} evaluation steps")
-
-    def charge(self, size: int) -> None:
-        if size > MAX_STRING_LENGTH:
-            raise ExpressionError(f"expression produced a value longer than {MAX_STRING_LENGTH}")
-        self.work += size
-        if self.work > MAX_WORK:
-            raise ExpressionError(f"expression exceeded its work budget of {MAX_WORK} characters")
 
 
 def _encode_uri_component(v: object) -> str:
@@ -315,6 +293,4 @@ def get_property(obj: object, key: object) -> object:
 
 
 def _regex_test(this: JSRegExp, subject: object = UNDEFINED, *_: object) -> bool:
-    s = to_js_string(subject)
-    this.check_subject(s)
-    return this.pattern.search(s) is not None
+    return this.search(to_js_string(subject)) is not None

@@ -8,6 +8,8 @@ import re
 from decimal import Decimal
 from typing import Any, Final
 
+from ._limits import MAX_STRING_LENGTH
+
 
 class _Undefined:
     """The JavaScript ``undefined`` value (a singleton)."""
@@ -159,7 +161,12 @@ def to_js_string(v: object) -> str:
     if is_number(v):
         return number_to_string(v)  # type: ignore[arg-type]
     if isinstance(v, list):
-        return ",".join("" if e is None or e is UNDEFINED else to_js_string(e) for e in v)
+        parts = ["" if e is None or e is UNDEFINED else to_js_string(e) for e in v]
+        if sum(map(len, parts)) + len(parts) > MAX_STRING_LENGTH:  # checked before the join allocates
+            from ..errors import ExpressionError
+
+            raise ExpressionError(f"expression produced a string longer than {MAX_STRING_LENGTH}")
+        return ",".join(parts)
     if isinstance(v, JSDate):
         return v.to_string()
     if isinstance(v, JSFunction):

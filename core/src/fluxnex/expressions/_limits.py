@@ -10,4 +10,5 @@ MAX_ARRAY_LENGTH: Final = 100_000
 MAX_WORK: Final = 10_000_000
 MAX_REGEX_SOURCE: Final = 200
 MAX_REGEX_INPUT: Final = 2_000
-MAX_REGEX_VARIABLE_QUANTIFIERS: Final = 1
+#: Wall-clock seconds one evaluation may take, regex matching included (matches run with the rest as timeout).
+MAX_SECONDS: Final = 0.5

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Final
 
@@ -19,6 +18,7 @@ from ._jsvalues import (
 )
 from ._limits import MAX_ARRAY_LENGTH, MAX_STRING_LENGTH
 from ._regex import JSRegExp
+from ._replacement import Output, Replacement
 
 
 class JSThrow(Exception):
@@ -47,69 +47,18 @@ def _rel_index(v: object, size: int, default: int) -> int:
     return min(i, size)
 
 
-def _expand(template: str, m: re.Match[str] | None, matched: str, pos: int, subject: str) -> str:
-    """Expand ``$$ $& $` $' $n $<name>`` in a replacement string."""
-    if "$" not in template:
-        return template
-    out: list[str] = []
-    i, n = 0, len(template)
-    groups = m.re.groups if m else 0
-    while i < n:
-        c = template[i]
-        if c != "$" or i + 1 >= n:
-            out.append(c)
-            i += 1
-            continue
-        e = template[i + 1]
-        if e == "$":
-            out.append("$")
-            i += 2
-        elif e == "&":
-            out.append(matched)
-            i += 2
-        elif e == "`":
-            out.append(subject[:pos])
-            i += 2
-        elif e == "'":
-            out.append(subject[pos + len(matched):])
-            i += 2
-        elif e.isdigit() and m is not None:
-            two = template[i + 1:i + 3]
-            if len(two) == 2 and two.isdigit() and 1 <= int(two) <= groups:
-                out.append(m.group(int(two)) or "")
-                i += 3
-            elif 1 <= int(e) <= groups:
-                out.append(m.group(int(e)) or "")
-                i += 2
-            else:
-                out.append("$")
-                i += 1
-        elif e == "<" and m is not None and m.re.groupindex:
-            end = template.find(">", i)
-            if end < 0:
-                out.append("$")
-                i += 1
-            else:
-                name = template[i + 2:end]
-                out.append(m.group(name) or "" if name in m.re.groupindex else "")
-                i = end + 1
-        else:
-            out.append("$")
-            i += 1
-    return "".join(out)
-
-
 def _replace(this: str, pattern: object = UNDEFINED, replacement: object = UNDEFINED, *,
              all_: bool = False) -> str:
     repl = to_js_string(replacement)
+    out = Output()
     if isinstance(pattern, JSRegExp):
         if all_ and not pattern.is_global:
             raise JSThrow("TypeError: replaceAll must be called with a global RegExp")
-        pattern.check_subject(this)
         count = 0 if pattern.is_global else 1
-        result = pattern.pattern.sub(
-            lambda m: _expand(repl, m, m.group(0), m.start(), this), this, count=count)
+        expansion = Replacement(repl, pattern.pattern.groups, pattern.pattern.groupindex)
+        result = pattern.sub(lambda m: expansion.expand(m, m.group(0), m.start(), this, out), this, count)
     else:
+        literal = Replacement(repl)
         needle = to_js_string(pattern)
         if all_:
             if needle == "":
@@ -128,7 +77,7 @@ def _replace(this: str, pattern: object = UNDEFINED, replacement: object = UNDEF
             prev = 0
             for p in positions:
                 pieces.append(this[prev:p])
-                pieces.append(_expand(repl, None, needle, p, this))
+                pieces.append(literal.expand(None, needle, p, this, out))
                 prev = p + len(needle)
             pieces.append(this[prev:])
             result = "".join(pieces)
@@ -136,7 +85,7 @@ def _replace(this: str, pattern: object = UNDEFINED, replacement: object = UNDEF
             found = this.find(needle)
             if found < 0:
                 return this
-            result = this[:found] + _expand(repl, None, needle, found, this) + this[found + len(needle):]
+            result = this[:found] + literal.expand(None, needle, found, this, out) + this[found + len(needle):]
     _too_long(len(result))
     return result
 
@@ -149,11 +98,10 @@ def _split(this: str, sep: object = UNDEFINED, limit: object = UNDEFINED, *_: ob
         return [this]
     out: list[object] = []
     if isinstance(sep, JSRegExp):
-        sep.check_subject(this)
         if this == "":
-            return [] if sep.pattern.match(this) else [this]
+            return [] if sep.match(this) else [this]
         p = 0
-        for m in sep.pattern.finditer(this):
+        for m in sep.finditer(this):
             if m.end() == p or m.start() >= len(this):
                 continue
             out.append(this[p:m.start()])

@@ -1,17 +1,24 @@
-"""JavaScript regular expressions translated conservatively to Python ``re``, with backtracking guards.
+"""JavaScript regular expressions translated to the ``regex`` package, matched under the evaluation's budget.
 
-Guard (see the package docstring): patterns longer than MAX_REGEX_SOURCE, backreferences, lookbehind,
-a quantified group that itself contains a quantifier or an alternation (``(a+)+``, ``(a|aa)*``), and
-more than MAX_REGEX_VARIABLE_QUANTIFIERS variable-length quantifiers are rejected; subjects longer than
-MAX_REGEX_INPUT are refused. Together these keep every match polynomial and small.
+Every match, search, substitution and split runs with the current evaluation's remaining wall time as the
+``regex`` timeout (see :mod:`fluxnex.expressions._budget`): a pattern that backtracks catastrophically ends
+with ``ExpressionError`` when the budget is spent, and because ``regex`` releases the GIL while it matches a
+``str``, other threads keep running meanwhile. Patterns longer than MAX_REGEX_SOURCE and subjects longer than
+MAX_REGEX_INPUT are refused; backreferences and lookbehind are refused because their JavaScript semantics
+differ (a backreference to a group that did not take part matches the empty string in JavaScript).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import regex
 
 from ..errors import ExpressionError
-from ._limits import MAX_REGEX_INPUT, MAX_REGEX_SOURCE, MAX_REGEX_VARIABLE_QUANTIFIERS
+from ._budget import current_budget
+from ._limits import MAX_REGEX_INPUT, MAX_REGEX_SOURCE
 
 _WS_CLASS = r"\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 _CLASS_ESCAPES = {"d": "0-9", "w": "A-Za-z0-9_", "s": _WS_CLASS}
@@ -30,40 +37,68 @@ class JSRegExp:
         self.pattern = _compile(source, flags)
 
     def check_subject(self, subject: str) -> None:
-        """Refuse subjects too long to match safely."""
+        """Refuse subjects too long to match."""
         if len(subject) > MAX_REGEX_INPUT:
             raise ExpressionError(f"regular expression input longer than {MAX_REGEX_INPUT} characters")
 
+    def search(self, subject: str) -> Any:
+        """``pattern.search`` under the budget's remaining time."""
+        self.check_subject(subject)
+        return _timed(lambda t: self.pattern.search(subject, timeout=t))
+
+    def match(self, subject: str) -> Any:
+        """``pattern.match`` under the budget's remaining time."""
+        self.check_subject(subject)
+        return _timed(lambda t: self.pattern.match(subject, timeout=t))
+
+    def sub(self, repl: Callable[[Any], str], subject: str, count: int) -> str:
+        """``pattern.sub`` under the budget's remaining time (``repl`` charges what it produces)."""
+        self.check_subject(subject)
+        result: str = _timed(lambda t: self.pattern.sub(repl, subject, count=count, timeout=t))
+        return result
+
+    def finditer(self, subject: str) -> Iterator[Any]:
+        """``pattern.finditer`` under the budget's remaining time."""
+        self.check_subject(subject)
+        return iter(_timed(lambda t: list(self.pattern.finditer(subject, timeout=t))))
+
+
+def _timed(run: Callable[[float], Any]) -> Any:
+    budget = current_budget()
+    try:
+        return run(budget.remaining())
+    except TimeoutError:
+        raise ExpressionError("regular expression exceeded the expression's time budget") from None
+
 
 def _bad(source: str, why: str) -> ExpressionError:
-    return ExpressionError(f"unsupported regular expression /{source}/: {why}")
+    shown = source if source.isprintable() else repr(source)[1:-1]  # one line, whatever the pattern holds
+    reason = " ".join(why.split())
+    return ExpressionError(f"unsupported regular expression /{shown}/: {reason}")
 
 
-def _compile(source: str, flags: str) -> re.Pattern[str]:
+def _compile(source: str, flags: str) -> Any:
     if len(source) > MAX_REGEX_SOURCE:
         raise _bad(source[:40] + "...", f"longer than {MAX_REGEX_SOURCE} characters")
     for f in flags:
         if f not in "gims" or flags.count(f) > 1:
             raise _bad(source, f"flag {f!r} is not supported")
     py = _translate(source, dotall="s" in flags, multiline="m" in flags)
-    opts = re.ASCII | (re.IGNORECASE if "i" in flags else 0) | (re.MULTILINE if "m" in flags else 0)
+    opts = regex.VERSION0 | regex.ASCII | (regex.IGNORECASE if "i" in flags else 0)
+    opts |= regex.MULTILINE if "m" in flags else 0
     try:
-        return re.compile(py, opts)
-    except re.error as exc:
+        return regex.compile(py, opts)
+    except regex.error as exc:
         raise _bad(source, str(exc)) from None
 
 
 def _translate(src: str, *, dotall: bool, multiline: bool) -> str:
-    """Translate JS pattern syntax to Python, enforcing the backtracking guard."""
+    """Translate JS pattern syntax to the ``regex`` package's (Python-compatible) syntax."""
     out: list[str] = []
-    # stack of [has_quantifier_or_alternation] per open group
-    groups: list[list[bool]] = [[False]]
-    last_atom_group: list[bool] | None = None  # flags of the group that just closed, if the last atom was one
-    variable = 0
+    depth = 0
     i, n = 0, len(src)
     while i < n:
         c = src[i]
-        atom_group: list[bool] | None = None
         if c == "\\":
             if i + 1 >= n:
                 raise _bad(src, "trailing backslash")
@@ -135,24 +170,18 @@ def _translate(src: str, *, dotall: bool, multiline: bool) -> str:
             else:
                 out.append("(")
                 i += 1
-            groups.append([False])
-            last_atom_group = None
+            depth += 1
             continue
         elif c == ")":
-            if len(groups) == 1:
+            if depth == 0:
                 raise _bad(src, "unbalanced parenthesis")
-            closed = groups.pop()
-            if closed[0]:
-                groups[-1][0] = True
+            depth -= 1
             out.append(")")
             i += 1
-            last_atom_group = closed
             continue
         elif c == "|":
-            groups[-1][0] = True
             out.append("|")
             i += 1
-            last_atom_group = None
             continue
         elif c in "*+?" or (c == "{" and re.match(r"\{\d+(,\d*)?\}", src[i:])):
             if c == "{":
@@ -161,26 +190,15 @@ def _translate(src: str, *, dotall: bool, multiline: bool) -> str:
                 token = q.group(0)
                 lo = int(q.group(1))
                 hi = None if q.group(2) and not q.group(3) else int(q.group(3) or q.group(1))
-                is_variable = hi is None or hi - lo > 10
                 if (hi or lo) > 1000:
                     raise _bad(src, "repetition count above 1000")
             else:
                 token = c
-                is_variable = c != "?"
             i += len(token)
             if i < n and src[i] == "?":
                 token += "?"
                 i += 1
-            if last_atom_group is not None and last_atom_group[0]:
-                raise _bad(src, "a quantified group containing a quantifier or alternation may backtrack "
-                                "catastrophically")
-            if is_variable:
-                variable += 1
-                if variable > MAX_REGEX_VARIABLE_QUANTIFIERS:
-                    raise _bad(src, f"more than {MAX_REGEX_VARIABLE_QUANTIFIERS} variable quantifiers")
-            groups[-1][0] = True
             out.append(token)
-            last_atom_group = None
             continue
         elif c == "^":
             out.append("^")
@@ -194,7 +212,6 @@ def _translate(src: str, *, dotall: bool, multiline: bool) -> str:
         else:
             out.append(re.escape(c))
             i += 1
-        last_atom_group = atom_group
-    if len(groups) != 1:
+    if depth != 0:
         raise _bad(src, "unbalanced parenthesis")
     return "".join(out)

@@ -1,8 +1,9 @@
 """Import the output of ``n8n export:credentials`` (``--decrypted`` or encrypted) into a tenant's connections.
 
 Every entry is decrypted first: one entry that the n8n key cannot decrypt stops the import before anything is
-written (a wrong key is one error, not N partial imports). Then each entry is checked and stored encrypted
-under FluxNex's keys; the report lists what was imported and what was skipped, and why. Fields n8n keeps but
+written (a wrong key is one error, not N partial imports). Then every entry is checked (type, name, data) before
+the first is stored encrypted under FluxNex's keys; the report lists what was imported and what was skipped,
+and why. Values beginning with ``=`` are n8n expressions and are imported marked as such. Fields n8n keeps but
 the type does not declare are ignored, as n8n ignores them; ``oauthTokenData`` (with its
 ``callbackQueryString``, where QuickBooks' ``realmId`` lives) is kept as n8n stored it. A re-run skips
 entries already imported (same name, type and data), so it never duplicates.
@@ -96,53 +97,79 @@ def _comparable(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def import_export(manager: CredentialManager, tenant_id: uuid.UUID | str,
                   source: str | os.PathLike[str] | Iterable[Any], *, n8n_key: str | None = None) -> ImportReport:
-    """Import an n8n credentials export into ``tenant_id``; raises ``DecryptionError`` before writing anything."""
-    from ..manager import parse_tenant, with_token_expiry
-    from ..validation import MANAGED_FIELDS, validate
+    """Import an n8n credentials export into ``tenant_id``; raises ``DecryptionError`` before writing anything.
+
+    Every entry is checked (type, name, data, existing connection) before the first is written; the report
+    lists each entry that was imported and each that was skipped, with the reason.
+    """
+    from ..manager import parse_tenant
 
     tenant = parse_tenant(tenant_id)
     entries = read_export(source)
     key = n8n_key if n8n_key is not None else os.environ.get(KEY_ENV)
     plain = _decrypt_all(entries, key)
     report = ImportReport()
+    planned: list[tuple[ImportItem, dict[str, Any]]] = []
+    seen: set[str] = set()
     for entry, data in zip(entries, plain, strict=True):
-        name, type_name = entry["name"], entry["type"]
-        n8n_id = str(entry["id"]) if entry.get("id") is not None else None
-
-        def skip(outcome: Outcome, reason: str, *, _n: str = name, _t: str = type_name,
-                 _i: str | None = n8n_id) -> None:
-            report.skipped.append(ImportItem(_n, _t, _i, outcome, reason))
-
+        item, usable = _plan(manager, tenant, entry, data, seen)
+        if item.outcome == "imported":
+            planned.append((item, usable))
+        else:
+            report.skipped.append(item)
+    for item, usable in planned:
         try:
-            ct = manager.credential_type(type_name)
-        except UnknownCredentialType:
-            skip("unknown type", f"no installed plugin or catalog provides the credential type {type_name!r}")
+            manager.create_connection(tenant, item.type, item.name, usable)
+        except ConnectionExists:
+            report.skipped.append(attrs.evolve(
+                item, outcome="name taken", reason=f"the tenant already has a connection named {item.name!r}"))
             continue
         except FluxnexError as exc:
-            skip("unknown type", str(exc))
+            report.skipped.append(attrs.evolve(item, outcome="invalid data", reason=str(exc)))
             continue
-        known = {p.name for p in ct.properties} | MANAGED_FIELDS
-        ignored = sorted(k for k in data if k not in known)
-        usable = {k: v for k, v in data.items() if k in known}
-        try:
-            clean = validate(ct, usable)
-        except ValidationError as exc:
-            skip("invalid data", str(exc))
-            continue
-        existing = manager.store.get(tenant, name)
-        if existing is not None:
-            same = existing.type == ct.name and _comparable(manager.decrypt(existing)) == _comparable(
-                with_token_expiry(dict(clean)))
-            if same:
-                skip("already imported", "a connection of this name, type and data exists")
-            else:
-                skip("name taken", f"the tenant already has a connection named {name!r} ({existing.type})")
-            continue
-        try:
-            manager.create_connection(tenant, ct.name, name, usable)
-        except ConnectionExists:
-            skip("name taken", f"the tenant already has a connection named {name!r}")
-            continue
-        note = f"ignored fields the type does not declare: {', '.join(ignored)}" if ignored else ""
-        report.imported.append(ImportItem(name, ct.name, n8n_id, "imported", note))
+        report.imported.append(item)
     return report
+
+
+def _plan(manager: CredentialManager, tenant: uuid.UUID, entry: Mapping[str, Any], data: dict[str, Any],
+          seen: set[str]) -> tuple[ImportItem, dict[str, Any]]:
+    """What to do with one entry: an "imported" item and the data to store, or the reason to skip it."""
+    from ..domains import DOMAIN_FIELDS
+    from ..expression_marks import EXPRESSIONS_KEY
+    from ..manager import with_token_expiry
+    from ..validation import MANAGED_FIELDS, check_connection_name, validate
+
+    name, type_name = entry["name"], entry["type"]
+    n8n_id = str(entry["id"]) if entry.get("id") is not None else None
+
+    def skip(outcome: Outcome, reason: str) -> tuple[ImportItem, dict[str, Any]]:
+        return ImportItem(name, type_name, n8n_id, outcome, reason), {}
+
+    try:
+        ct = manager.credential_type(type_name)
+    except UnknownCredentialType:
+        return skip("unknown type", f"no installed plugin or catalog provides the credential type {type_name!r}")
+    except FluxnexError as exc:
+        return skip("unknown type", str(exc))
+    known = {p.name for p in ct.properties} | MANAGED_FIELDS | DOMAIN_FIELDS
+    ignored = sorted(str(k) for k in data if k not in known)
+    usable = {k: v for k, v in data.items() if k in known}
+    # n8n evaluates every value that begins with '=': imported values keep that meaning (see expression_marks)
+    usable[EXPRESSIONS_KEY] = sorted(k for k, v in usable.items() if isinstance(v, str) and v.startswith("="))
+    try:
+        check_connection_name(name)
+        clean = validate(ct, usable)
+    except ValidationError as exc:
+        return skip("invalid data", str(exc))
+    if name in seen:
+        return skip("name taken", f"the export holds more than one credential named {name!r}")
+    seen.add(name)
+    existing = manager.store.get(tenant, name)
+    if existing is not None:
+        same = existing.type == ct.name and _comparable(manager.decrypt(existing)) == _comparable(
+            with_token_expiry(dict(clean)))
+        if same:
+            return skip("already imported", "a connection of this name, type and data exists")
+        return skip("name taken", f"the tenant already has a connection named {name!r} ({existing.type})")
+    note = f"ignored fields the type does not declare: {', '.join(ignored)}" if ignored else ""
+    return ImportItem(name, ct.name, n8n_id, "imported", note), usable

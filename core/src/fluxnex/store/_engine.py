@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +42,36 @@ def _normalise_url(url: str | URL) -> URL:
         raise ConfigurationError("in-memory SQLite is not supported: give a file path (sqlite:///path.db)")
     if backend not in ("sqlite", "postgresql"):
         raise ConfigurationError(f"unsupported database backend {backend!r}: use sqlite or postgresql")
+    if backend == "postgresql":
+        parsed = _with_timeouts(parsed)
     return parsed
+
+
+def _with_timeouts(url: URL) -> URL:
+    """Add ``lock_timeout``/``statement_timeout`` to the URL's libpq ``options`` (unless the URL sets them).
+
+    In the URL, so the engine's connections and the raw connections made from ``engine.url`` all get them.
+    """
+    from fluxnex.config import postgres_timeouts
+
+    existing = url.query.get("options", "")
+    options = " ".join(existing) if isinstance(existing, tuple) else existing
+    for name, ms in postgres_timeouts().items():
+        if name not in options:
+            options = f"{options} -c {name}={ms}".strip()
+    return url.update_query_dict({"options": options})
+
+
+def _private_file(path: Path) -> None:
+    """Create a missing SQLite file as 0600 (in a new directory, 0700): names, tenants and errors live there.
+
+    SQLite gives its -wal and -shm files the database file's permissions.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def sqlite_setup(dbapi_conn: Any) -> None:
@@ -78,7 +110,7 @@ def create_engine(
     }  # fmt: skip
     if parsed.get_backend_name() == "sqlite":
         assert parsed.database is not None
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(parsed.database).expanduser())
         engine = sa.create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
@@ -165,6 +197,9 @@ def ensure_schema(engine: sa.Engine) -> None:
     """Migrate to head (PostgreSQL: under an advisory lock so racing processes apply it once)."""
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
+            # waiting for another process's migration, and the migration itself, are not bounded by the
+            # session timeouts (RESET below restores the connection's configured values)
+            conn.exec_driver_sql("SET lock_timeout = 0; SET statement_timeout = 0")
             conn.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_MIGRATION_LOCK})")
             conn.commit()
             try:
@@ -173,6 +208,7 @@ def ensure_schema(engine: sa.Engine) -> None:
             finally:
                 conn.rollback()
                 conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_MIGRATION_LOCK})")
+                conn.exec_driver_sql("RESET lock_timeout; RESET statement_timeout")
                 conn.commit()
         else:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
