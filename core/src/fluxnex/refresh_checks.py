@@ -46,7 +46,8 @@ def call_refresh_hook(
     if any(impl.hookwrapper or impl.wrapper for impl in impls):  # wrappers: let pluggy run them
         return hook(**kwargs), "a refresh_token plugin"
     for impl in reversed(impls):
-        result = impl.function(**{name: kwargs[name] for name in impl.argnames})
+        # one implementation at a time through the manager's hook executor, so FLUXNEX_TRACE_PLUGINS sees it
+        result = hook._hookexec(hook.name, [impl], kwargs, True)
         if result is not None:
             return result, impl.plugin_name
     raise NotRefreshable(f"no plugin can refresh credentials of type {ct.name!r}")
