@@ -121,3 +121,17 @@ def test_a_type_no_plugin_refreshes_is_not_refreshable_and_never_expired(
     assert before[2] == Status.ACTIVE
     row = mgr.store.get(tenant, "k")
     assert row.lease_owner is None and row.status == Status.ACTIVE
+
+
+def test_the_answering_plugin_is_traced(
+    make_manager: Any, sandbox: SandboxProvider, plugin: BadRefresher, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("FLUXNEX_TRACE_PLUGINS", "1")
+    mgr = make_manager()
+    tenant = uuid.uuid4()
+    mgr.create_connection(tenant, "badRefreshApi", "c", oauth_data(sandbox, expires_in=5))
+    plugin.result = {}
+    with pytest.raises(RefreshError):
+        mgr.get_connection(tenant, "c")
+    assert "fluxnex plugins: refresh_token(badRefreshApi) answered by bad-refresher" in capsys.readouterr().err

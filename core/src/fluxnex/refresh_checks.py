@@ -2,10 +2,11 @@
 
 The hook is ``firstresult``: the implementations are called as pluggy calls them (last registered first,
 ``tryfirst``/``trylast`` honoured) until one returns something other than None, so the plugin that answered is
-known and named in any error. Its result must be a mapping, JSON-serialisable, within the size limit of user
-data (``validation.MAX_DATA_BYTES``), and for OAuth2 types carry ``oauthTokenData.access_token``; anything else
-is a ``PluginResultError`` (a ``RefreshError``) and nothing is stored. No answer at all means no plugin
-refreshes the type: ``NotRefreshable``.
+known and named in any error (and in ``FLUXNEX_TRACE_PLUGINS`` output; with hook wrappers registered, pluggy
+runs the call itself and the answer is attributed to "a refresh_token plugin"). Its result must be a mapping,
+JSON-serialisable, within the size limit of user data (``validation.MAX_DATA_BYTES``), and for OAuth2 types carry
+``oauthTokenData.access_token``; anything else is a ``PluginResultError`` (a ``RefreshError``) and nothing is
+stored. No answer at all means no plugin refreshes the type: ``NotRefreshable``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotRefreshable, RefreshError
+from .plugins import _trace
 from .validation import MAX_DATA_BYTES
 
 if TYPE_CHECKING:
@@ -49,7 +51,9 @@ def call_refresh_hook(
         # one implementation at a time through the manager's hook executor, so FLUXNEX_TRACE_PLUGINS sees it
         result = hook._hookexec(hook.name, [impl], kwargs, True)
         if result is not None:
+            _trace(f"refresh_token({ct.name}) answered by {impl.plugin_name}")  # FLUXNEX_TRACE_PLUGINS
             return result, impl.plugin_name
+    _trace(f"refresh_token({ct.name}): no plugin answered")
     raise NotRefreshable(f"no plugin can refresh credentials of type {ct.name!r}")
 
 
