@@ -100,13 +100,13 @@ def insert_rate(url: str, threads: int, per_thread: int) -> float:
     return threads * per_thread / elapsed
 
 
-def contention(url: str, threads: int, per_thread: int, rounds: int = 3) -> None:
+def contention(url: str, threads: int, per_thread: int, rounds: int = 5) -> None:
     import psycopg
 
     store = ConnectionStore(url)  # migrated: triggers in place
     store.dispose()
     with psycopg.connect(libpq(url), autocommit=True) as admin:
-        (function,) = admin.execute("SELECT pg_get_functiondef('connection_count_add'::regproc)").fetchone() or ("",)
+        (function,) = admin.execute("SELECT pg_get_functiondef('connection_count_row'::regproc)").fetchone() or ("",)
         one_shard = function.replace("pg_backend_pid() % 16", "0")
         assert one_shard != function, "the count trigger no longer shards by pg_backend_pid() % 16"
         modes = {

@@ -155,6 +155,18 @@ def measure(base: str, rows: int, processes: int, concurrency: int, latency: flo
                 "sandbox_ms": sandbox_cpu / rows * 1000, "cores": machine}  # fmt: skip
 
 
+def free_connections(base: str) -> int:
+    """Server connections still free: max_connections less the reserved ones and those open now."""
+    import psycopg
+
+    with psycopg.connect(libpq(base), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int"
+            " - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="1000", help="comma-separated due connections per run (e.g. 1000,10000)")
@@ -173,8 +185,16 @@ def main() -> int:
         print(f"{rows:,} due connections, {args.latency * 1000:.0f} ms provider latency, concurrency "
               f"{args.concurrency} per worker; ideal one worker: {args.concurrency / args.latency:,.0f} refreshes/s")
         first: float | None = None
+        per_worker = 0  # server connections one worker was seen to hold (peak of the runs so far / processes)
         for n in [int(p) for p in args.processes.split(",")]:
+            free = free_connections(base)
+            if per_worker * n > free:
+                print(f"  {n} worker(s): not run: they would need about {per_worker * n} server connections "
+                      f"({per_worker} each, as measured), the server has {free} free; try --concurrency "
+                      f"{max(1, args.concurrency * free // (per_worker * n) - 2)}")  # fmt: skip
+                continue
             r = measure(base, rows, n, args.concurrency, args.latency, args.synchronous_commit)
+            per_worker = max(per_worker, -(-r["peak"] // n))
             first = first or r["rate"]
             ok = ok and r["once"]
             print(f"  {n} worker(s): {r['rate']:7,.0f} refreshes/s  ({r['rate'] / first:4.2f}x of 1)  "

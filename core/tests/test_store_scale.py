@@ -344,3 +344,23 @@ def test_fluxnex_status_reports_the_counts_table(store_url: str, monkeypatch: py
     assert result.exit_code == 0, result.output
     counts = json.loads(result.stdout)["connections"]
     assert counts == {"ACTIVE": real["ACTIVE"] + 1005, "ERROR": real["ERROR"], "EXPIRED": real["EXPIRED"]}
+
+
+def test_counts_follow_writes_that_name_the_schema(pg_schema_url: str) -> None:
+    import psycopg
+
+    store = ConnectionStore(pg_schema_url)
+    try:
+        schema = make_url(pg_schema_url).query["options"].split("search_path=")[1]  # type: ignore[union-attr]
+        base = os.environ[PG_ENV]
+        with psycopg.connect(pg_conninfo(base), autocommit=True) as other:  # search_path without the schema
+            other.execute(
+                f'INSERT INTO "{schema}".connection (id, tenant_id, type, name, data, status, version,'
+                " refresh_failures, created_at, updated_at) VALUES (gen_random_uuid(), gen_random_uuid(), 'x', 'n',"
+                " '{}'::jsonb, 'ERROR', 1, 0, now(), now())"
+            )
+            other.execute(f'UPDATE "{schema}".connection SET status = \'EXPIRED\'')
+        _assert_exact(store)
+        assert store.count_by_status()[Status.EXPIRED] == 1
+    finally:
+        store.dispose()
