@@ -28,7 +28,7 @@ PAYLOAD = json.dumps(
 ).encode()
 PLACEHOLDER = {"v": 1, "kid": "bench", "n": "A" * 16, "ct": "B" * 300}
 COLUMNS = ("id", "tenant_id", "type", "name", "data", "status", "expires_at", "version", "refresh_failures",
-           "created_at", "updated_at")  # fmt: skip
+           "created_at", "updated_at", "refresh_at")  # fmt: skip
 
 
 def pg_url() -> str | None:
@@ -76,7 +76,8 @@ def rows(count: int, due: float, ring: Keyring | None = None, seed: int = 7) -> 
         else:
             expires = now + dt.timedelta(seconds=rnd.uniform(3600, 86400))
         data = ring.encrypt(PAYLOAD, associated_data(tenant, cid, "oAuth2Api")) if ring else PLACEHOLDER
-        yield (cid, tenant, "oAuth2Api", f"conn-{i}", data, status, expires, 1, 0, now, now)
+        yield (cid, tenant, "oAuth2Api", f"conn-{i}", data, status, expires, 1, 0, now, now,
+               expires - dt.timedelta(minutes=10))  # fmt: skip
 
 
 def _sqlite_value(v: Any) -> Any:

@@ -51,7 +51,7 @@ def seed(url: str, keys: str, sandbox: SandboxProvider, rows: int) -> list[str]:
     expires = now + dt.timedelta(seconds=30)
     refreshed = expires - dt.timedelta(seconds=LIFETIME)
     cols = ("id, tenant_id, type, name, data, status, expires_at, version, refresh_failures, last_refreshed_at,"
-            " created_at, updated_at")  # fmt: skip
+            " created_at, updated_at, refresh_at")  # fmt: skip
     try:
         with psycopg.connect(libpq(url)) as conn, conn.cursor() as cur:
             with cur.copy(f"COPY connection ({cols}) FROM STDIN") as copy:
@@ -59,10 +59,11 @@ def seed(url: str, keys: str, sandbox: SandboxProvider, rows: int) -> list[str]:
                     issued = sandbox.issue_tokens(expires_in=LIFETIME)
                     token = {**issued, "expires_at": expires.timestamp()}
                     clean = with_token_expiry(validate(ct, {**base, "oauthTokenData": token}))
-                    cid = uuid.uuid4()
-                    envelope = manager.encrypt(tenant, cid, ct.name, clean)
-                    copy.write_row((cid, tenant, ct.name, f"conn-{i}", Jsonb(envelope), "ACTIVE", expires, 1, 0,
-                                    refreshed, now, now))  # fmt: skip
+                    cid, name = uuid.uuid4(), f"conn-{i}"
+                    envelope = manager.encrypt(tenant, cid, ct.name, clean, name=name)
+                    due_at = manager.token_columns(ct, clean)["refresh_at"]
+                    copy.write_row((cid, tenant, ct.name, name, Jsonb(envelope), "ACTIVE", expires, 1, 0,
+                                    refreshed, now, now, due_at))  # fmt: skip
                     tokens.append(issued["refresh_token"])
             conn.commit()
     finally:

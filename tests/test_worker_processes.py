@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "tests"))  # the store fixtures
-from fluxnex.manager import CredentialManager, token_expiry, with_token_expiry
+from fluxnex.manager import CredentialManager, with_token_expiry
 from fluxnex.store import Status, connection_table
 from fluxnex.testing.sandbox import SandboxProvider
 from fluxnex.validation import validate
@@ -62,7 +62,7 @@ def seed_due(manager: CredentialManager, sandbox: SandboxProvider, count: int, e
         rows.append(
             {"id": cid, "tenant_id": TENANT, "type": ct.name, "name": name,
              "data": manager.encrypt(TENANT, cid, ct.name, data, name=name), "status": Status.ACTIVE.value,
-             "expires_at": token_expiry(data), "version": 1, "refresh_failures": 0, "created_at": now,
+             **manager.token_columns(ct, data), "version": 1, "refresh_failures": 0, "created_at": now,
              "updated_at": now}
         )  # fmt: skip
         tokens.append(issued["refresh_token"])
