@@ -57,7 +57,9 @@ def seed_due(manager: CredentialManager, sandbox: SandboxProvider, count: int, e
     rows, tokens = [], []
     for i in range(count):
         issued = sandbox.issue_tokens(expires_in=expires_in)
-        data = with_token_expiry({**template, "oauthTokenData": issued})
+        # a one-hour token with ``expires_in`` seconds left: due for the worker's default horizon
+        token = {**issued, "expires_in": 3600, "expires_at": time.time() + expires_in}
+        data = with_token_expiry({**template, "oauthTokenData": token})
         cid, name = uuid.uuid4(), f"conn-{i:05d}"
         rows.append(
             {"id": cid, "tenant_id": TENANT, "type": ct.name, "name": name,
