@@ -47,6 +47,18 @@ def refresh_token(credential_type: Any, data: dict[str, Any], http: Any) -> dict
 
 
 @hookimpl(trylast=True)
+def revoke_token(credential_type: Any, data: dict[str, Any], http: Any) -> bool | None:
+    """Revoke an ``oAuth2Api`` grant at the RFC 7009 endpoint that discovery stored (``oauthServer``)."""
+    from . import oauth2_metadata
+
+    if not isinstance(data.get(oauth2_metadata.SERVER_FIELD), dict):
+        return None
+    effective = {**credential_type.effective_data(data), "oauthTokenData": data.get("oauthTokenData"),
+                 oauth2_metadata.SERVER_FIELD: data[oauth2_metadata.SERVER_FIELD]}
+    return oauth2_metadata.revoke(effective, http=http)
+
+
+@hookimpl(trylast=True)
 def authenticate(credential_type: Any, data: dict[str, Any], request: Any) -> Any:
     """Apply the generic HTTP types that n8n authenticates in code."""
     import requests.auth

@@ -65,6 +65,10 @@ class ConnectionExpired(FluxnexError):
     """The connection's grant is no longer valid (revoked, invalid_grant): a person must reconnect."""
 
 
+class NotConnected(ConnectionExpired):
+    """An OAuth2 connection stored without a token (status NOT_CONNECTED): a person must connect it first."""
+
+
 class RefreshError(FluxnexError):
     """A token refresh failed; ``transient`` tells whether retrying later may succeed."""
 

@@ -26,6 +26,8 @@ from .errors import (
     ConnectionExpired,
     ConnectionNotFound,
     FluxnexError,
+    NotConnected,
+    NotRefreshable,
     ValidationError,
 )
 from .plugins import TypeRegistry, get_registry
@@ -272,7 +274,7 @@ class CredentialManager:
             type=ct.name,
             name=name,
             data=self.encrypt(tenant, connection_id, ct.name, clean),
-            status=Status.ACTIVE,
+            status=self._initial_status(ct, clean),
             expires_at=self.expires_at_for(ct, clean),
             refresh_expires_at=refresh_token_expiry(clean),
             version=1,
@@ -287,28 +289,47 @@ class CredentialManager:
         )
         return ConnectionInfo.from_row(self.store.insert(row))
 
+    def _initial_status(self, ct: CredentialType, data: Mapping[str, Any]) -> Status:
+        """NOT_CONNECTED for an OAuth2 type stored without an access token, else ACTIVE."""
+        token = data.get("oauthTokenData")
+        has_token = isinstance(token, Mapping) and bool(token.get("access_token"))
+        if has_token or not self.registry.is_a(ct.name, "oAuth2Api"):
+            return Status.ACTIVE
+        return Status.NOT_CONNECTED
+
     def get_connection(self, tenant_id: uuid.UUID | str, name: str) -> dict[str, Any]:
         """The connection's plain data, its access token refreshed first when it expires within the leeway."""
         return self.read_connection(tenant_id, name)[1]
 
     def read_connection(self, tenant_id: uuid.UUID | str, name: str) -> tuple[ConnectionRow, dict[str, Any]]:
         """``get_connection`` plus the row it read (callers that may force a refresh later pass it back)."""
-        row = self._row(tenant_id, name)
-        if row.status == Status.EXPIRED:
-            raise expired_error(row)
+        row = self._usable_row(tenant_id, name)
         expires_at = row.expires_at
         if expires_at is not None:
             leeway = self.leeway_for(row.type)
             now = dt.datetime.now(UTC).timestamp()
             if expires_at.timestamp() - leeway <= now and not _backing_off(row, now):
-                return row, self.refresher.ensure_fresh(row)
+                try:
+                    return row, self.refresher.ensure_fresh(row)
+                except NotRefreshable:
+                    pass  # a static credential with a known expiry: hand it over as it is
         return row, self.decrypt(row)
 
-    def refresh_connection(self, tenant_id: uuid.UUID | str, name: str) -> dict[str, Any]:
-        """Refresh now, whatever the expiry (once across every caller that saw the same version)."""
+    def _usable_row(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionRow:
         row = self._row(tenant_id, name)
         if row.status == Status.EXPIRED:
             raise expired_error(row)
+        if row.status == Status.NOT_CONNECTED:
+            raise not_connected_error(row)
+        return row
+
+    def refresh_connection(self, tenant_id: uuid.UUID | str, name: str) -> dict[str, Any]:
+        """Refresh now, whatever the expiry (once across every caller that saw the same version).
+
+        Raises ``NotRefreshable`` (nothing changed) for a type no plugin refreshes, ``ConnectionExpired`` when a
+        person must reconnect, ``RefreshError`` when the provider failed and the current token has lapsed.
+        """
+        row = self._usable_row(tenant_id, name)
         return self.refresher.ensure_fresh(row, force=True)
 
     def get_connection_info(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionInfo:
@@ -324,7 +345,8 @@ class CredentialManager:
             try:
                 status = Status(str(status).upper())
             except ValueError:
-                raise FluxnexError(f"unknown status {status!r}: use one of ACTIVE, ERROR, EXPIRED") from None
+                known = ", ".join(s.value for s in Status)
+                raise FluxnexError(f"unknown status {status!r}: use one of {known}") from None
         return [ConnectionInfo.from_row(r) for r in self.store.list(tenant, type=type, status=status)]
 
     def update_connection(
@@ -334,7 +356,11 @@ class CredentialManager:
         data: Mapping[str, Any] | None = None,
         new_name: str | None = None,
     ) -> ConnectionInfo:
-        """Replace the data (the stored token is kept unless ``data`` has one) and/or rename; version-checked."""
+        """Replace the data (the stored token is kept unless ``data`` has one) and/or rename; version-checked.
+
+        ``data`` with a new ``oauthTokenData`` reconnects in place: the id and creation time stay, the status
+        becomes ACTIVE and the failure count, last error and retry time are cleared.
+        """
         if new_name is not None:
             _check_name(new_name)
         for _ in range(_CAS_ATTEMPTS):
@@ -353,8 +379,9 @@ class CredentialManager:
                     expires_at=self.expires_at_for(ct, clean),
                     refresh_expires_at=refresh_token_expiry(clean),
                 )
-                if row.status == Status.EXPIRED and "oauthTokenData" in data:
-                    changes.update(status=Status.ACTIVE.value, refresh_failures=0, last_error=None)
+                if "oauthTokenData" in data:
+                    changes.update(status=self._initial_status(ct, clean).value, refresh_failures=0,
+                                   last_error=None, next_attempt_at=None)
             if new_name is not None:
                 changes["name"] = new_name
             if not changes:
@@ -407,13 +434,25 @@ def _check_name(name: str) -> None:
         )
 
 
+def connect_command(row: ConnectionRow) -> str:
+    """The shell command that (re)connects ``row`` in place, quoted to work as printed."""
+    import shlex
+
+    return f"fluxnex connect --tenant {row.tenant_id} --name {shlex.quote(row.name)}"
+
+
 def expired_error(row: ConnectionRow, reason: object = None) -> ConnectionExpired:
     """The ``ConnectionExpired`` for ``row``: why (``reason``, else its last_error) and how to reconnect."""
     why = reason if reason is not None else row.last_error
     reason = f" ({why})" if why else ""
-    return ConnectionExpired(
-        f"connection {row.name!r} has expired{reason}: reconnect it with "
-        f"`fluxnex connect --tenant {row.tenant_id} --type {row.type} --name {row.name!r}`"
+    return ConnectionExpired(f"connection {row.name!r} has expired{reason}: reconnect it with `{connect_command(row)}`")
+
+
+def not_connected_error(row: ConnectionRow) -> NotConnected:
+    """The ``NotConnected`` for an OAuth2 connection stored without a token: how to connect it."""
+    return NotConnected(
+        f"connection {row.name!r} ({row.type}) is not connected to an account yet: connect it with "
+        f"`{connect_command(row)}`"
     )
 
 

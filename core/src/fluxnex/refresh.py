@@ -29,7 +29,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Final
 
 from . import oauth2 as _oauth2  # noqa: F401 - loaded with the coordinator so a first refresh pays no import
-from .errors import ConnectionNotFound, FluxnexError, RefreshError
+from .errors import ConnectionNotFound, FluxnexError, NotRefreshable, RefreshError
 from .manager import expired_error, refresh_token_expiry
 from .store import ConnectionRow, Status
 
@@ -185,8 +185,6 @@ class RefreshCoordinator:
             new_data: dict[str, Any] | None = manager.registry.hook.refresh_token(
                 credential_type=ct, data=data, http=manager.http
             )
-            if new_data is None:
-                raise RefreshError(f"no plugin can refresh credentials of type {row.type!r}", transient=False)
         except RefreshError as exc:
             self._record_failure(row, data, exc, time.monotonic() - started)
             if not exc.transient:
@@ -197,6 +195,9 @@ class RefreshCoordinator:
         except BaseException:
             manager.store.release_lease(row.id, self.owner)
             raise
+        if new_data is None:
+            manager.store.release_lease(row.id, self.owner)
+            raise NotRefreshable(f"no plugin refreshes credentials of type {row.type!r}: nothing to refresh")
         expires_at = manager.expires_at_for(ct, new_data)
         self._persist(row, new_data, expires_at)
         _log.info(

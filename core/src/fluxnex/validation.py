@@ -4,6 +4,10 @@
 ``displayOptions``), with defaults filled in; properties hidden by ``displayOptions`` are neither required
 nor kept. Every problem is collected and raised at once as one ``ValidationError`` naming each field.
 
+One rule beyond the schema, as n8n's OAuth2 client behaves: with ``grantType: "pkce"`` the ``clientSecret`` is
+optional (a public client, RFC 8252; client authentication ``none``), although n8n's ``oAuth2Api`` marks it
+required (``OPTIONAL_WHEN``).
+
 Limits: a single value may hold at most ``MAX_VALUE_BYTES`` (64 KiB) of text, and the whole data at most
 ``MAX_DATA_BYTES`` (256 KiB) once serialised.
 """
@@ -18,10 +22,15 @@ from typing import Any, Final
 from .errors import ExpressionError, ValidationError
 from .schema import CredentialType, Property
 
-__all__ = ["MANAGED_FIELDS", "MAX_DATA_BYTES", "MAX_VALUE_BYTES", "validate", "visible_properties"]
+__all__ = [
+    "MANAGED_FIELDS", "MAX_DATA_BYTES", "MAX_VALUE_BYTES", "OPTIONAL_WHEN", "is_required", "validate",
+    "visible_properties",
+]
 
 #: Fields the framework writes itself (OAuth2 token responses, as n8n stores them).
-MANAGED_FIELDS: Final = frozenset({"oauthTokenData"})
+MANAGED_FIELDS: Final = frozenset({"oauthTokenData", "oauthServer"})
+#: A required property that is optional when another field has one of the values: name -> (field, values).
+OPTIONAL_WHEN: Final[dict[str, tuple[str, frozenset[str]]]] = {"clientSecret": ("grantType", frozenset({"pkce"}))}
 MAX_VALUE_BYTES: Final = 64 * 1024
 MAX_DATA_BYTES: Final = 256 * 1024
 
@@ -42,6 +51,14 @@ def visible_properties(ct: CredentialType, data: Mapping[str, Any]) -> list[Prop
     return list(shown.values())
 
 
+def is_required(prop: Property, values: Mapping[str, Any]) -> bool:
+    """Whether ``prop`` must have a value, given the connection's ``values`` (defaults filled in)."""
+    if not prop.required:
+        return False
+    exception = OPTIONAL_WHEN.get(prop.name)
+    return exception is None or values.get(exception[0]) not in exception[1]
+
+
 def validate(ct: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
     """Return the data to store for ``ct``; raise ``ValidationError`` listing every problem."""
     if not isinstance(data, Mapping):
@@ -54,6 +71,7 @@ def validate(ct: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
         elif key not in known and key not in MANAGED_FIELDS:
             problems.append((key, "unknown field"))
     result: dict[str, Any] = {}
+    values = {**ct.defaults(), **data}
     for prop in visible_properties(ct, data):
         if prop.name in data:
             value = data[prop.name]
@@ -63,16 +81,18 @@ def validate(ct: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
                 continue
         else:
             value = prop.default_value
-        if prop.required and (value is None or value == ""):
+        if is_required(prop, values) and (value is None or value == ""):
             problems.append((prop.name, "is required"))
             continue
         result[prop.name] = value
-    token_data = data.get("oauthTokenData")
-    if token_data is not None:
-        if isinstance(token_data, Mapping):
-            result["oauthTokenData"] = dict(token_data)
+    for managed in sorted(MANAGED_FIELDS):
+        value = data.get(managed)
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            result[managed] = dict(value)
         else:
-            problems.append(("oauthTokenData", "must be an object"))
+            problems.append((managed, "must be an object"))
     if not problems:
         size = len(json.dumps(result, default=str).encode())
         if size > MAX_DATA_BYTES:

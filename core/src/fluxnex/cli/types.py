@@ -46,7 +46,7 @@ def list_types(as_json: bool) -> None:
 @click.argument("name")
 @JSON_OPTION
 def show_type(name: str, as_json: bool) -> None:
-    """Show a type's properties after ``extends``, with secrets marked."""
+    """Show a type's properties after extends, with secrets and conditions (displayOptions) marked."""
     registry = get_registry()
     ct = registry.get(name)
     provider = registry.provider(name)

@@ -26,8 +26,15 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 _PG_MIGRATION_LOCK = 0x666C75786E6578  # "fluxnex"
 
 
+POSTGRES_EXTRA_HINT = "pip install 'fluxnex-core[postgres]'"
+
+
 def _normalise_url(url: str | URL) -> URL:
-    """Parse a URL, mapping plain ``postgresql://`` to psycopg 3 and rejecting in-memory SQLite."""
+    """Parse a URL, mapping plain ``postgresql://`` to psycopg 3 and rejecting in-memory SQLite.
+
+    A PostgreSQL URL needs psycopg 3 installed (the ``postgres`` extra): without it the error says how to
+    install it.
+    """
     try:
         parsed = make_url(url)
     except Exception:
@@ -41,7 +48,30 @@ def _normalise_url(url: str | URL) -> URL:
         raise ConfigurationError("in-memory SQLite is not supported: give a file path (sqlite:///path.db)")
     if backend not in ("sqlite", "postgresql"):
         raise ConfigurationError(f"unsupported database backend {backend!r}: use sqlite or postgresql")
+    if backend == "postgresql":
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            raise ConfigurationError(
+                f"PostgreSQL needs the psycopg driver, which is not installed: {POSTGRES_EXTRA_HINT}"
+            )
     return parsed
+
+
+def _sqlite_directory(parsed: URL) -> None:
+    """Check that an explicit SQLite URL's directory exists; only the embedded default creates its own (0700)."""
+    from fluxnex.config import is_embedded_default
+
+    assert parsed.database is not None
+    directory = Path(parsed.database).expanduser().parent
+    if directory.is_dir():
+        return
+    if not is_embedded_default(parsed.render_as_string(hide_password=False)):
+        raise ConfigurationError(
+            f"the directory of the SQLite database does not exist: {directory} (create it first; "
+            "only the embedded default creates its own directory)"
+        )
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 def sqlite_setup(dbapi_conn: Any) -> None:
@@ -60,8 +90,7 @@ def create_engine(url: str | URL) -> sa.Engine:
     """Create the engine: SQLite in WAL mode with a busy timeout, PostgreSQL via psycopg with pre-ping."""
     parsed = _normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
-        assert parsed.database is not None
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _sqlite_directory(parsed)
         engine = sa.create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},

@@ -45,11 +45,16 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
 
 
 class Status(enum.StrEnum):
-    """The lifecycle state of a connection."""
+    """The lifecycle state of a connection.
+
+    ``NOT_CONNECTED``: an OAuth2 connection stored without a token (``connections add``); a person must run
+    ``fluxnex connect`` for it. The worker never claims it and ``get_connection`` says how to connect.
+    """
 
     ACTIVE = "ACTIVE"
     ERROR = "ERROR"
     EXPIRED = "EXPIRED"
+    NOT_CONNECTED = "NOT_CONNECTED"
 
 
 metadata = sa.MetaData()

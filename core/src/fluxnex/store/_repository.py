@@ -45,6 +45,7 @@ def _from_core(m: sa.RowMapping) -> ConnectionRow:
         lease_owner=m["lease_owner"], lease_until=m["lease_until"], refresh_failures=m["refresh_failures"],
         last_error=m["last_error"], next_attempt_at=m["next_attempt_at"],
         last_refreshed_at=m["last_refreshed_at"], created_at=m["created_at"], updated_at=m["updated_at"],
+        refresh_expires_at=m["refresh_expires_at"],
     )  # fmt: skip
 
 
