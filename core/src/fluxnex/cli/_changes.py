@@ -103,8 +103,9 @@ def refresh_connection(tenant: str, name: str, as_json: bool) -> None:
     before = mgr.get_connection_info(tenant, name)
     try:
         mgr.refresh_connection(tenant, name)
-    except NotRefreshable as exc:
-        _report(as_json, "nothing_to_refresh", f"Nothing to refresh for {name!r}: {exc}; nothing changed.", before)
+    except NotRefreshable:
+        _report(as_json, "nothing_to_refresh", f"Nothing to refresh: no plugin refreshes credentials of type "
+                f"{before.type!r} (a static credential); {name!r} is unchanged.", before)
         return
     except RefreshError as exc:
         if not exc.transient:
