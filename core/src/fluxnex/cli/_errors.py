@@ -79,19 +79,36 @@ def _password(url: str) -> str | None:
         return None
 
 
-def _plugin_of(tb: TracebackType | None) -> tuple[str, str] | None:
-    """(distribution, function) of the innermost traceback frame that runs a plugin's code, if any."""
+def _plugin_modules() -> dict[str, str]:
+    """Module name -> the plugin's label: installed entry points (by distribution) and registered plugins."""
+    import inspect
     from importlib import metadata
 
-    tops: dict[str, str] = {}
+    modules: dict[str, str] = {}
     for ep in metadata.entry_points(group="fluxnex"):
-        dist = ep.dist.name if ep.dist is not None else ep.name
-        tops[ep.value.split(":")[0].split(".")[0]] = dist
+        modules[ep.value.split(":")[0].split(".")[0]] = ep.dist.name if ep.dist is not None else ep.name
+    try:
+        from ..plugins import get_registry
+
+        registry = get_registry()
+        dists = {p.name: p.distribution for p in registry.plugins}
+        for name, plugin in registry.plugin_manager.list_name_plugin():
+            module = plugin.__name__ if inspect.ismodule(plugin) else type(plugin).__module__
+            modules.setdefault(module, dists.get(name, name))
+    except Exception:  # naming the plugin is a courtesy: never fail while reporting a failure
+        pass
+    return modules
+
+
+def _plugin_of(tb: TracebackType | None) -> tuple[str, str] | None:
+    """(plugin, function) of the innermost traceback frame that runs a plugin's code, if any."""
+    modules = _plugin_modules()
     found: tuple[str, str] | None = None
     for frame, _line in traceback.walk_tb(tb):
-        module = str(frame.f_globals.get("__name__", "")).split(".")[0]
-        if module in tops:
-            found = (tops[module], frame.f_code.co_name)
+        module = str(frame.f_globals.get("__name__", ""))
+        label = modules.get(module) or modules.get(module.split(".")[0])
+        if label is not None:
+            found = (label, frame.f_code.co_name)
     return found
 
 
