@@ -96,7 +96,8 @@ def test_logging_reaches_stderr_only_with_verbose(tmp_path: Path) -> None:
         quiet = fluxnex(env, "connections", "refresh", "--tenant", TENANT, "o")
         assert "HTTP 500" in one_line_error(quiet)
         loud = fluxnex(env, "-v", "connections", "refresh", "--tenant", TENANT, "o")
-        assert loud.returncode == 1 and "WARNING fluxnex.refresh" in loud.stderr and "outcome=transient_error" in loud.stderr
+        assert loud.returncode == 1 and "WARNING fluxnex.refresh" in loud.stderr
+        assert "outcome=transient_error" in loud.stderr
         assert loud.stderr.rstrip().splitlines()[-1].startswith("Error: refreshing 'o' failed")
         assert tokens["refresh_token"] not in loud.stderr + quiet.stderr
 

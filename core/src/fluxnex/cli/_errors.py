@@ -95,7 +95,7 @@ def _plugin_modules() -> dict[str, str]:
         for name, plugin in registry.plugin_manager.list_name_plugin():
             module = plugin.__name__ if inspect.ismodule(plugin) else type(plugin).__module__
             modules.setdefault(module, dists.get(name, name))
-    except Exception:  # naming the plugin is a courtesy: never fail while reporting a failure
+    except Exception:  # noqa: S110 - naming the plugin is a courtesy: never fail while reporting a failure
         pass
     return modules
 
