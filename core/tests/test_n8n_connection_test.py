@@ -169,7 +169,7 @@ def test_oauth2_type_without_test_request_checks_for_a_token(manager: Credential
     result = manager.test_connection(TENANT, "o")
     assert not result.ok and result.message == (
         f"This OAuth2 credential was not connected to an account. Connect it with `fluxnex connect --tenant {TENANT} "
-        "--name o`."
+        "--type oAuth2Api --name o`."
     )
     manager.create_connection(TENANT, "oAuth2Api", "o2", {**oauth, "oauthTokenData": {"access_token": "a"}})
     assert manager.test_connection(TENANT, "o2").ok

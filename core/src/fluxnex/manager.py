@@ -30,16 +30,24 @@ from .errors import (
     NotRefreshable,
     ValidationError,
 )
-from .plugins import TypeRegistry, get_registry
-from .store import ConnectionRow, ConnectionStore, Status
-from .validation import validate
+from .store import ConnectionRow, Status
 
 if TYPE_CHECKING:
     import requests
 
     from .connection_test import TestResult
     from .crypto import Keyring
+    from .plugins import TypeRegistry
+    from .refresh import RefreshCoordinator
     from .schema import CredentialType
+    from .store import ConnectionStore, SQLiteReader
+
+
+def validate(ct: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`fluxnex.validation.validate`, imported on first use (commands that only read stay fast)."""
+    from .validation import validate as _validate
+
+    return _validate(ct, data)
 
 __all__ = ["DEFAULT_REFRESH_LEEWAY", "ConnectionInfo", "CredentialManager"]
 
@@ -167,16 +175,23 @@ class CredentialManager:
         lease_seconds: float = 30.0,
         http_timeout: float = 10.0,
     ) -> None:
-        from .refresh import RefreshCoordinator
-
         self.database_url = config.database_url(database_url)
         self.keyring = config.load_keyring(self.database_url, encryption_keys)
-        self.store = ConnectionStore(self.database_url)
+        self._store: ConnectionStore | None = None
+        self._store_lock = threading.Lock()
+        from .store._sqlite_reader import SQLiteReader
+
+        # an embedded database already at head is read without SQLAlchemy until something writes
+        self._reader: SQLiteReader | None = SQLiteReader.open(self.database_url)
+        if self._reader is None:
+            self._open_store()
         self._registry = registry
         self.refresh_leeway = refresh_leeway
         self.http_timeout = http_timeout
         self._local = threading.local()
-        self.refresher = RefreshCoordinator(self, lease_seconds=lease_seconds)
+        self._lease_seconds = lease_seconds
+        self._refresher: RefreshCoordinator | None = None
+        self._refresher_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -185,10 +200,43 @@ class CredentialManager:
 
     # -- plumbing shared with the refresher, the CLI and the worker --------------------------------------
 
+    def _open_store(self) -> ConnectionStore:
+        with self._store_lock:
+            if self._store is None:
+                from .store import ConnectionStore
+
+                self._store = ConnectionStore(self.database_url)
+            return self._store
+
+    @property
+    def store(self) -> ConnectionStore:
+        """The connection store (opened on first use when the embedded database was found ready to read)."""
+        return self._store if self._store is not None else self._open_store()
+
+    @property
+    def reads(self) -> ConnectionStore | SQLiteReader:
+        """Where read-only commands read: the store once open, else the SQLite reader (same rows, no SQLAlchemy)."""
+        if self._store is not None or self._reader is None:
+            return self.store
+        return self._reader
+
+    @property
+    def refresher(self) -> RefreshCoordinator:
+        """The refresh coordinator (created on first use: commands that only read never import it)."""
+        if self._refresher is None:
+            with self._refresher_lock:
+                if self._refresher is None:
+                    from .refresh import RefreshCoordinator
+
+                    self._refresher = RefreshCoordinator(self, lease_seconds=self._lease_seconds)
+        return self._refresher
+
     @property
     def registry(self) -> TypeRegistry:
         """The type registry (discovered plugins unless one was given)."""
         if self._registry is None:
+            from .plugins import get_registry
+
             self._registry = get_registry()
         return self._registry
 
@@ -334,7 +382,11 @@ class CredentialManager:
 
     def get_connection_info(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionInfo:
         """The connection's info (no secrets)."""
-        return ConnectionInfo.from_row(self._row(tenant_id, name))
+        tenant = parse_tenant(tenant_id)
+        row = self.reads.get(tenant, name)
+        if row is None:
+            raise ConnectionNotFound(tenant, name)
+        return ConnectionInfo.from_row(row)
 
     def list_connections(
         self, tenant_id: uuid.UUID | str, type: str | None = None, status: Status | str | None = None
@@ -347,7 +399,7 @@ class CredentialManager:
             except ValueError:
                 known = ", ".join(s.value for s in Status)
                 raise FluxnexError(f"unknown status {status!r}: use one of {known}") from None
-        return [ConnectionInfo.from_row(r) for r in self.store.list(tenant, type=type, status=status)]
+        return [ConnectionInfo.from_row(r) for r in self.reads.list(tenant, type=type, status=status)]
 
     def update_connection(
         self,
@@ -424,7 +476,10 @@ class CredentialManager:
 
     def close(self) -> None:
         """Release database connections."""
-        self.store.dispose()
+        if self._reader is not None:
+            self._reader.close()
+        if self._store is not None:
+            self._store.dispose()
 
 
 def _check_name(name: str) -> None:
@@ -438,7 +493,7 @@ def connect_command(row: ConnectionRow) -> str:
     """The shell command that (re)connects ``row`` in place, quoted to work as printed."""
     import shlex
 
-    return f"fluxnex connect --tenant {row.tenant_id} --name {shlex.quote(row.name)}"
+    return f"fluxnex connect --tenant {row.tenant_id} --type {row.type} --name {shlex.quote(row.name)}"
 
 
 def expired_error(row: ConnectionRow, reason: object = None) -> ConnectionExpired:

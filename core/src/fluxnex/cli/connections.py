@@ -110,7 +110,7 @@ def add_connection(tenant: str, type_name: str, name: str, data_source: str | No
         import shlex
 
         click.echo(f"It has no token yet: connect it with `fluxnex connect --tenant {info.tenant_id} "
-                   f"--name {shlex.quote(info.name)}`")
+                   f"--type {info.type} --name {shlex.quote(info.name)}`")
 
 
 @connections_group.command("list")
@@ -150,7 +150,7 @@ def show_connection(tenant: str, name: str, reveal: bool, as_json: bool) -> None
     """Show a connection's info and data, secrets masked unless --reveal."""
     mgr = manager()
     info = mgr.get_connection_info(tenant, name)
-    row = mgr.store.get(info.tenant_id, name)
+    row = mgr.reads.get(info.tenant_id, name)
     assert row is not None
     data = mgr.decrypt(row)
     try:

@@ -14,16 +14,24 @@ from ._output import JSON_OPTION, echo_json
 def status_command(as_json: bool) -> None:
     """Show where data lives, the key ids, the plugins and how many connections are in each status."""
     from ..config import redact_url
-    from ..store import current_revision, head_revision
+    from ..store import SQLiteReader
     from ._context import manager
 
     mgr = manager()
     registry = mgr.registry
-    counts = {status.value: n for status, n in mgr.store.count_by_status().items()}
+    reads = mgr.reads
+    counts = {status.value: n for status, n in reads.count_by_status().items()}
+    revision: str | None
+    if isinstance(reads, SQLiteReader):  # at head, read without SQLAlchemy or Alembic
+        revision = head = reads.revision
+    else:
+        from ..store import current_revision, head_revision
+
+        revision, head = current_revision(mgr.database_url), head_revision()
     report: dict[str, Any] = {
         "database": redact_url(mgr.database_url),
-        "revision": current_revision(mgr.database_url),
-        "head_revision": head_revision(),
+        "revision": revision,
+        "head_revision": head,
         "key_ids": list(mgr.keyring.kids),
         "primary_key_id": mgr.keyring.primary_kid,
         "plugins": [p.label for p in registry.plugins],

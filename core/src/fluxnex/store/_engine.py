@@ -185,7 +185,11 @@ def _upgrade_on(conn: sa.Connection) -> None:
 
 def ensure_schema(engine: sa.Engine) -> None:
     """Migrate to head (PostgreSQL: under an advisory lock so racing processes apply it once)."""
+    from fluxnex.store._schema_check import is_at_head
+
     with engine.connect() as conn:
+        if is_at_head(conn):
+            return  # the usual case, answered without importing Alembic
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_MIGRATION_LOCK})")
             conn.commit()
@@ -204,7 +208,11 @@ def ensure_schema(engine: sa.Engine) -> None:
 
 def check_schema(engine: sa.Engine) -> None:
     """Raise MigrationError unless the database is exactly at head."""
+    from fluxnex.store._schema_check import is_at_head
+
     with engine.connect() as conn:
+        if is_at_head(conn):
+            return
         revision = _db_revision(conn)
     _check_known(revision)
     if revision != head_revision():

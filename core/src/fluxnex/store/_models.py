@@ -1,28 +1,15 @@
-"""The ``connection`` table, the row value object and the status enum."""
+"""The ``connection`` table (the row value object and the status enum live in ``_rows``, free of SQLAlchemy)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
-import uuid
 from typing import Any
 
-import attrs
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 
-__all__ = ["ConnectionRow", "Status", "UTCDateTime", "connection_table", "metadata", "utc"]
+from fluxnex.store._rows import ConnectionRow, Status, utc
 
-UTC = dt.UTC
-
-
-def utc(value: dt.datetime | None) -> dt.datetime | None:
-    """Return the datetime as aware UTC (naive values are taken to be UTC already)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+__all__ = ["COLUMNS", "ConnectionRow", "Status", "UTCDateTime", "connection_table", "metadata", "utc"]
 
 
 class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
@@ -44,22 +31,24 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
         return utc(value)
 
 
-class Status(enum.StrEnum):
-    """The lifecycle state of a connection.
-
-    ``NOT_CONNECTED``: an OAuth2 connection stored without a token (``connections add``); a person must run
-    ``fluxnex connect`` for it. The worker never claims it and ``get_connection`` says how to connect.
-    """
-
-    ACTIVE = "ACTIVE"
-    ERROR = "ERROR"
-    EXPIRED = "EXPIRED"
-    NOT_CONNECTED = "NOT_CONNECTED"
-
-
 metadata = sa.MetaData()
 
-JSON_DOCUMENT = sa.JSON().with_variant(JSONB(), "postgresql")
+class JSONDocument(sa.types.TypeDecorator[Any]):
+    """JSON, stored as JSONB on PostgreSQL; the PostgreSQL dialect is imported only when one is used."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        """JSONB on PostgreSQL, JSON elsewhere."""
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(sa.JSON())
+
+
+JSON_DOCUMENT = JSONDocument()
 
 connection_table = sa.Table(
     "connection",
@@ -87,33 +76,3 @@ connection_table = sa.Table(
 )
 
 COLUMNS: tuple[str, ...] = tuple(c.name for c in connection_table.columns)
-
-
-@attrs.frozen(repr=False)
-class ConnectionRow:
-    """One stored connection; ``data`` is the encryption envelope, never plaintext."""
-
-    id: uuid.UUID
-    tenant_id: uuid.UUID
-    type: str
-    name: str
-    data: dict[str, Any]
-    status: Status = Status.ACTIVE
-    expires_at: dt.datetime | None = None
-    version: int = 1
-    lease_owner: str | None = None
-    lease_until: dt.datetime | None = None
-    refresh_failures: int = 0
-    last_error: str | None = None
-    next_attempt_at: dt.datetime | None = None
-    last_refreshed_at: dt.datetime | None = None
-    created_at: dt.datetime | None = None
-    updated_at: dt.datetime | None = None
-    refresh_expires_at: dt.datetime | None = None
-
-    def __repr__(self) -> str:
-        return (
-            f"ConnectionRow(id={self.id}, tenant_id={self.tenant_id}, type={self.type!r}, "
-            f"name={self.name!r}, status={self.status.value}, version={self.version}, "
-            f"kid={self.data.get('kid') if isinstance(self.data, dict) else None!r})"
-        )
