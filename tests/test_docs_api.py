@@ -42,3 +42,17 @@ def test_the_worked_examples_run() -> None:
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "re-encrypted under k2" in proc.stdout and "reconnect it with `fluxnex connect" in proc.stdout
+
+
+def test_the_readme_quick_start_starts_with_a_virtual_environment() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = text[text.index("## Quick start"):text.index("## Concepts")]
+    assert "PEP 668" in quick
+    assert quick.index("python3 -m venv .venv && . .venv/bin/activate") < quick.index("python3 -m pip install ./core")
+
+
+def test_the_recovery_outputs_the_docs_quote_are_the_codes() -> None:
+    ops = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    source = (ROOT / "core" / "src" / "fluxnex" / "cli" / "_changes.py").read_text(encoding="utf-8")
+    for quoted in ("Refreshed ", "Nothing to refresh", "nothing_to_refresh"):
+        assert quoted in ops and quoted in source
