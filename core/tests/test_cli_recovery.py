@@ -190,3 +190,20 @@ def test_connections_update_merges_values_renames_and_keeps_the_token(
     assert nothing.returncode == 1 and "nothing to update" in nothing.stderr
     bad = fluxnex(env, "connections", "update", "--tenant", str(TENANT), "o2", "--data", "-")
     assert bad.returncode == 1 and bad.stderr.startswith("Error: --data -: not valid JSON")
+
+
+def test_demo_runs_in_a_temporary_home_unless_home_and_leaves_no_connection(env: dict[str, str],
+                                                                              tmp_path: Path) -> None:
+    configured = tmp_path / "cli.sqlite"
+    demo = fluxnex(env, "demo", "--token-lifetime", "60")
+    assert demo.returncode == 0, demo.stderr
+    assert demo.stdout.startswith("Working in a temporary home /") and demo.stderr == ""
+    temporary = Path(demo.stdout.split()[4])
+    assert not temporary.exists() and not configured.exists()  # removed; the configured database untouched
+    home = tmp_path / "demo-home"
+    kept = fluxnex(env, "demo", "--token-lifetime", "60", "--home", str(home))
+    assert kept.returncode == 0, kept.stderr
+    assert kept.stdout.startswith(f"Working in --home {home} (kept)")
+    mgr = CredentialManager(f"sqlite:///{home / 'fluxnex.db'}", (home / "demo.key").read_text().strip())
+    assert mgr.list_connections(uuid.uuid5(uuid.NAMESPACE_URL, "https://fluxnex.invalid/demo")) == []
+    mgr.close()
