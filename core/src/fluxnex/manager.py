@@ -177,14 +177,9 @@ class CredentialManager:
     ) -> None:
         self.database_url = config.database_url(database_url)
         self.keyring = config.load_keyring(self.database_url, encryption_keys)
-        self._store: ConnectionStore | None = None
-        self._store_lock = threading.Lock()
-        from .store._sqlite_reader import SQLiteReader
+        from .store._access import StoreAccess
 
-        # an embedded database already at head is read without SQLAlchemy until something writes
-        self._reader: SQLiteReader | None = SQLiteReader.open(self.database_url)
-        if self._reader is None:
-            self._open_store()
+        self._access = StoreAccess(self.database_url)  # the embedded default is read without SQLAlchemy first
         self._registry = registry
         self.refresh_leeway = refresh_leeway
         self.http_timeout = http_timeout
@@ -200,25 +195,15 @@ class CredentialManager:
 
     # -- plumbing shared with the refresher, the CLI and the worker --------------------------------------
 
-    def _open_store(self) -> ConnectionStore:
-        with self._store_lock:
-            if self._store is None:
-                from .store import ConnectionStore
-
-                self._store = ConnectionStore(self.database_url)
-            return self._store
-
     @property
     def store(self) -> ConnectionStore:
         """The connection store (opened on first use when the embedded database was found ready to read)."""
-        return self._store if self._store is not None else self._open_store()
+        return self._access.store
 
     @property
     def reads(self) -> ConnectionStore | SQLiteReader:
         """Where read-only commands read: the store once open, else the SQLite reader (same rows, no SQLAlchemy)."""
-        if self._store is not None or self._reader is None:
-            return self.store
-        return self._reader
+        return self._access.reads
 
     @property
     def refresher(self) -> RefreshCoordinator:
@@ -476,10 +461,7 @@ class CredentialManager:
 
     def close(self) -> None:
         """Release database connections."""
-        if self._reader is not None:
-            self._reader.close()
-        if self._store is not None:
-            self._store.dispose()
+        self._access.close()
 
 
 def _check_name(name: str) -> None:
