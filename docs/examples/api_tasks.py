@@ -11,8 +11,15 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from fluxnex.testing.pytest_plugin import browser_approve
+import requests
 from fluxnex.testing.sandbox import SandboxProvider
+
+
+def browser_approve(url: str) -> None:
+    """What a person's browser does after they click "Allow": follow the provider's redirect to the callback."""
+    consent = requests.get(url, allow_redirects=False, timeout=10)
+    requests.get(consent.headers["Location"], timeout=10)
+
 
 home = Path(tempfile.mkdtemp(prefix="fluxnex-api-example-"))
 sandbox = SandboxProvider(expires_in=3600).start()
