@@ -97,6 +97,17 @@ def test_discovery_fills_the_endpoints_and_revocation_uses_rfc_7009(
     assert [r.form_keys for r in sandbox.requests if r.path == "/revoke"] == [("token", "token_type_hint")]
 
 
+def test_revocation_without_discovery_uses_the_endpoint_the_server_publishes(
+    manager: CredentialManager, sandbox: SandboxProvider
+) -> None:
+    connect_oauth2(manager, TENANT, "oAuth2Api", "plain", sandbox.oauth2_data(), open_url=browser, timeout=10)
+    token = manager.get_connection(TENANT, "plain")["oauthTokenData"]
+    assert manager.revoke_connection(TENANT, "plain") is True
+    assert not sandbox.is_active(token["refresh_token"])
+    manager.create_connection(TENANT, "httpHeaderAuth", "static", {"name": "X-Key", "value": "v"})
+    assert manager.revoke_connection(TENANT, "static") is False  # nothing to revoke for a static credential
+
+
 def test_discovery_refuses_metadata_of_another_issuer(manager: CredentialManager, sandbox: SandboxProvider) -> None:
     other = sandbox.url.replace("127.0.0.1", "localhost")
     with pytest.raises(ConfigurationError, match="names another issuer"):

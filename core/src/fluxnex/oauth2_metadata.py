@@ -111,12 +111,33 @@ def check_issuer(data: Mapping[str, Any], params: Mapping[str, str]) -> str | No
     return None if same_origin else f"the redirect's iss ({iss[:100]!r}) is not the authorization server's origin"
 
 
-def revoke(data: Mapping[str, Any], *, http: requests.Session, timeout: float = DEFAULT_TIMEOUT) -> bool | None:
-    """Revoke the stored grant at the RFC 7009 endpoint (refresh token, else access token); None: no endpoint."""
+def _revocation_endpoint(data: Mapping[str, Any], http: requests.Session, timeout: float) -> str | None:
+    """The stored revocation endpoint, else the one the authorization server's origin publishes (if any)."""
     server = data.get(SERVER_FIELD)
-    endpoint = server.get("revocation_endpoint") if isinstance(server, Mapping) else None
+    if isinstance(server, Mapping):
+        return str(server["revocation_endpoint"]) if server.get("revocation_endpoint") else None
+    auth = urlsplit(str(data.get("authUrl") or ""))
+    if not auth.scheme or not auth.netloc:
+        return None
+    try:
+        metadata = discover(f"{auth.scheme}://{auth.netloc}", http=http, timeout=timeout)
+    except ConfigurationError:
+        return None  # no metadata at that origin: nothing known to revoke with
+    endpoint = metadata.get("revocation_endpoint")
+    return str(endpoint) if endpoint else None
+
+
+def revoke(data: Mapping[str, Any], *, http: requests.Session, timeout: float = DEFAULT_TIMEOUT) -> bool | None:
+    """Revoke the stored grant at the RFC 7009 endpoint (refresh token, else access token); None: no endpoint.
+
+    The endpoint is the one discovery stored, else the one the metadata at the authorization endpoint's origin
+    names (connections made without ``issuer``).
+    """
     token_data = data.get("oauthTokenData")
-    if not endpoint or not isinstance(token_data, Mapping):
+    if not isinstance(token_data, Mapping):
+        return None
+    endpoint = _revocation_endpoint(data, http, timeout)
+    if not endpoint:
         return None
     problem = _transport_problem(str(endpoint), "revocation_endpoint")
     if problem:

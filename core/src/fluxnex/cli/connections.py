@@ -195,7 +195,8 @@ def delete_connection(tenant: str, name: str, revoke: bool, yes: bool) -> None:
     confirm_or_refuse(f"Delete connection {name!r} ({info.type})?", yes=yes, what=f"delete connection {name!r}")
     if revoke:
         revoked = mgr.revoke_connection(tenant, name)
-        click.echo("Revoked at the provider." if revoked else "Nothing to revoke for this type.")
+        click.echo("Revoked at the provider." if revoked else
+                   "Nothing to revoke: no plugin or known revocation endpoint (RFC 7009) for this connection.")
     mgr.delete_connection(tenant, name)
     click.echo(f"Deleted connection {name!r}.")
 
