@@ -207,3 +207,14 @@ def test_demo_runs_in_a_temporary_home_unless_home_and_leaves_no_connection(env:
     mgr = CredentialManager(f"sqlite:///{home / 'fluxnex.db'}", (home / "demo.key").read_text().strip())
     assert mgr.list_connections(uuid.uuid5(uuid.NAMESPACE_URL, "https://fluxnex.invalid/demo")) == []
     mgr.close()
+
+
+def test_connect_on_a_static_type_suggests_an_add_command_that_works(env: dict[str, str],
+                                                                      manager: CredentialManager) -> None:
+    refused = fluxnex(env, "connect", "--tenant", str(TENANT), "--type", "httpHeaderAuth", "--name", "Key 1")
+    assert refused.returncode == 1 and "is not OAuth2: store it with" in refused.stderr, refused.stderr
+    suggested = suggested_command(refused.stderr)
+    added = subprocess.run(suggested, input="header-secret-value\n", capture_output=True, text=True, env=env,
+                           timeout=60)
+    assert added.returncode == 0, added.stderr
+    assert manager.get_connection(TENANT, "Key 1")["value"] == "header-secret-value"

@@ -28,6 +28,7 @@ from .validation import validate
 
 if TYPE_CHECKING:
     from .manager import ConnectionInfo, CredentialManager
+    from .schema import CredentialType
 
 __all__ = ["ConnectError", "connect_oauth2"]
 
@@ -77,6 +78,19 @@ def _make_handler(callback: _Callback, path: str) -> type[BaseHTTPRequestHandler
     return Handler
 
 
+def oauth2_type(manager: CredentialManager, type_name: str, tenant: uuid.UUID, name: str) -> CredentialType:
+    """The resolved type ``type_name``; an error with the ``connections add`` command when it is not OAuth2."""
+    ct = manager.credential_type(type_name)
+    if not manager.registry.is_a(ct.name, OAUTH2_BASE):
+        import shlex
+
+        raise FluxnexError(
+            f"credential type {ct.name!r} is not OAuth2: store it with "
+            f"`fluxnex connections add --tenant {tenant} --type {ct.name} --name {shlex.quote(name)}`"
+        )
+    return ct
+
+
 def connect_oauth2(
     manager: CredentialManager,
     tenant_id: uuid.UUID | str,
@@ -114,9 +128,7 @@ def connect_oauth2(
         if issuer is None:
             raise FluxnexError(f"connection {name!r} does not exist yet: give its type (--type)")
         type_name = OAUTH2_BASE
-    ct = manager.credential_type(type_name)
-    if not manager.registry.is_a(ct.name, OAUTH2_BASE):
-        raise FluxnexError(f"credential type {ct.name!r} is not OAuth2: use `fluxnex connections add`")
+    ct = oauth2_type(manager, type_name, tenant, name)
     if issuer is not None:
         from .oauth2_metadata import apply_discovery
 

@@ -30,7 +30,7 @@ def connect_command(tenant: str, type_name: str | None, name: str, data_source: 
     ACTIVE. An EXPIRED or NOT_CONNECTED connection is reconnected at once; a working one asks first (without a
     terminal: only with --yes).
     """
-    from ..connect import connect_oauth2
+    from ..connect import connect_oauth2, oauth2_type
     from ..manager import parse_tenant
     from ..store import Status
 
@@ -52,6 +52,7 @@ def connect_command(tenant: str, type_name: str | None, name: str, data_source: 
         type_name = type_name or "oAuth2Api"
     if type_name is None:
         raise click.UsageError(f"connection {name!r} does not exist yet: give --type (or --issuer)")
+    oauth2_type(mgr, type_name, tenant_id, name)  # before any prompt
     if data_source != "-":
         data = prompt_missing(type_name, data)
 
