@@ -81,9 +81,11 @@ def test_a_public_pkce_client_connects_and_refreshes_without_a_secret(
         manager.create_connection(TENANT, "oAuth2Api", "x", {**data, "grantType": "authorizationCode"})
 
 
+@pytest.mark.parametrize("openid", [True, False], ids=["openid-discovery", "rfc8414-only"])
 def test_discovery_fills_the_endpoints_and_revocation_uses_rfc_7009(
-    manager: CredentialManager, sandbox: SandboxProvider
+    manager: CredentialManager, sandbox: SandboxProvider, openid: bool
 ) -> None:
+    sandbox.configure(openid_configuration=openid)
     client = {"clientId": "sandbox-client", "clientSecret": "sandbox-secret"}
     info = connect_oauth2(manager, TENANT, None, "oidc", client, issuer=sandbox.url, open_url=browser, timeout=10)
     assert info.type == "oAuth2Api"
@@ -95,6 +97,9 @@ def test_discovery_fills_the_endpoints_and_revocation_uses_rfc_7009(
     assert manager.revoke_connection(TENANT, "oidc") is True
     assert not sandbox.is_active(token["refresh_token"]) and not sandbox.is_active(token["access_token"])
     assert [r.form_keys for r in sandbox.requests if r.path == "/revoke"] == [("token", "token_type_hint")]
+    asked = [r.path for r in sandbox.requests if r.path.startswith("/.well-known/")]
+    assert asked == (["/.well-known/openid-configuration"] if openid else
+                     ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"])
 
 
 def test_revocation_without_discovery_uses_the_endpoint_the_server_publishes(

@@ -117,7 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._context = (path, query, {}, "none")
         if path == "/authorize":
             self._authorize(query)
-        elif path in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"):
+        elif path == "/.well-known/oauth-authorization-server" or (
+            path == "/.well-known/openid-configuration" and self.provider.behaviour.openid_configuration
+        ):
             self._send(200, _json(metadata(self.provider)))
         elif path == "/api/me":
             self._api()

@@ -72,6 +72,7 @@ class Behaviour:
     deny: bool = False  # /authorize redirects with error=access_denied
     send_iss: bool = True  # the /authorize redirect carries iss (RFC 9207), as the metadata says
     callback_iss: str | None = None  # the iss value sent (None: this sandbox's own issuer URL)
+    openid_configuration: bool = True  # False: only RFC 8414's /.well-known/oauth-authorization-server answers
     code_lifetime: float = 600.0
     unauthorized_body: Any = attrs.Factory(
         lambda: {"error": "invalid_token", "error_description": "The access token is invalid or expired"}
