@@ -108,6 +108,9 @@ def test_an_identical_type_from_two_distributions_is_reported_with_both_names(
     assert report["conflicts"] == {} and report["shared"] == {"acmeApi": ["acme-copy 1.2.3", "acme-fluxnex 1.2.3"]}
     loaded = {p["distribution"]: p["types"] for p in report["loaded"]}
     assert loaded["acme-copy"] == ["acmeApi"] and loaded["acme-fluxnex"] == ["acmeApi"]  # neither shows 0 types
+    shown = plugin_venv.run("types", "show", "acmeApi", check=True).stdout.splitlines()[0]
+    assert shown == "Acme API (acmeApi) from acme-copy 1.2.3 and acme-fluxnex 1.2.3 (identical definitions; " \
+                    "acme-copy 1.2.3's is used)"
     table = plugin_venv.run("plugins", check=True).stdout
     assert "SHARED acmeApi: identical definitions from acme-copy 1.2.3 and acme-fluxnex 1.2.3" in table
 

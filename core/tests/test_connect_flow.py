@@ -155,3 +155,20 @@ def test_reconnect_in_place_through_the_api(manager: CredentialManager, sandbox:
     assert (again.status.value, again.refresh_failures, again.last_error) == ("ACTIVE", 0, None)
     data = manager.get_connection(TENANT, "sb")
     assert data["scope"] == "read" and sandbox.is_active(data["oauthTokenData"]["access_token"])  # settings kept
+
+
+def test_a_static_credential_with_a_past_expiry_is_handed_over_untouched(manager: CredentialManager) -> None:
+    """Honest refresh through the API: no plugin refreshes httpHeaderAuth, so nothing is marked EXPIRED."""
+    from fluxnex import NotRefreshable
+
+    manager.create_connection(TENANT, "httpHeaderAuth", "h", {"name": "X-Key", "value": "v-123456",
+                                                              "oauthTokenData": {"expires_at": 1.0}})
+    before = manager.store.get(TENANT, "h")
+    assert before is not None and before.expires_at is not None
+    assert manager.get_connection(TENANT, "h")["value"] == "v-123456"
+    with pytest.raises(NotRefreshable, match="nothing to refresh"):
+        manager.refresh_connection(TENANT, "h")
+    after = manager.store.get(TENANT, "h")
+    assert after is not None
+    assert (after.version, after.status.value, after.refresh_failures, after.last_error, after.lease_owner) == (
+        before.version, "ACTIVE", 0, None, None)

@@ -71,6 +71,7 @@ def show_type(name: str, as_json: bool) -> None:
                 "display_name": ct.display_name,
                 "distribution": provider.distribution,
                 "version": provider.version,
+                "provided_by": [p.label for p in registry.providers(name)],
                 "extends": ct.extends or [],
                 "ancestors": registry.ancestors(name),
                 "properties": props,
@@ -79,7 +80,9 @@ def show_type(name: str, as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"{ct.display_name} ({ct.name}) from {provider.label}")
+    providers = registry.providers(name)
+    shared = f" (identical definitions; {provider.label}'s is used)" if len(providers) > 1 else ""
+    click.echo(f"{ct.display_name} ({ct.name}) from {' and '.join(p.label for p in providers)}{shared}")
     if ct.extends:
         click.echo(f"extends: {', '.join(ct.extends)}")
     echo_table(
