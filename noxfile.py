@@ -2,6 +2,7 @@
 
     nox                       # every default session: tests, each plugin alone, lint, typecheck
     nox -s tests -- -k store  # arguments after -- go to pytest
+    nox -s docs               # docs/api.md is what the docstrings generate (python tools/api_docs.py rewrites it)
     nox -s bench              # the performance harness (not run by default)
 """
 
@@ -16,7 +17,9 @@ ROOT = Path(__file__).parent
 PLUGINS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file())
 PYTHON = os.environ.get("FLUXNEX_NOX_PYTHON") or None
 
-nox.options.sessions = ["tests", *[f"plugin-{p.name.removeprefix('fluxnex-')}" for p in PLUGINS], "lint", "typecheck"]
+nox.options.sessions = [
+    "tests", *[f"plugin-{p.name.removeprefix('fluxnex-')}" for p in PLUGINS], "lint", "typecheck", "docs",
+]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -71,6 +74,14 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on core."""
     session.install("mypy", "types-requests", "pytest", "-e", "core[postgres]")
     session.run("mypy", "--strict", "core/src/fluxnex")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """The API reference: docs/api.md must equal what tools/api_docs.py generates; its examples must run."""
+    session.install("-e", "core[postgres]")
+    session.run("python", "tools/api_docs.py", "--check")
+    session.run("python", "docs/examples/api_tasks.py", silent=True)
 
 
 @nox.session(python=PYTHON)

@@ -1,10 +1,12 @@
-"""CLI start-up benchmark: median wall time of ``fluxnex types list`` beside ``python -c "import click"``.
+"""CLI start-up benchmark: median wall time of ``fluxnex types list`` and of the database commands
+(``connections list``, ``connections show``, ``status`` on the embedded SQLite default, in a temporary
+FLUXNEX_HOME holding 50 connections) beside ``python -c "import click"``.
 
-Run: ``python3 benchmarks/bench_cli_startup.py [--runs 15] [--importtime]``. Both commands are measured in the
-same run, after a warm-up, so the ratio is comparable across machines (target: ratio <= 5). It also checks, in
-a subprocess, that ``fluxnex types list`` imports none of SQLAlchemy, requests or cryptography, and with
+Run: ``python3 benchmarks/bench_cli_startup.py [--runs 15] [--importtime]``. Every command is measured in the
+same run, after a warm-up, so the ratios are comparable across machines (target: ratio <= 5 for each). It also
+checks, in a subprocess, that ``fluxnex types list`` imports none of SQLAlchemy, requests or cryptography, and with
 ``--importtime`` prints the slowest imports of ``fluxnex types list`` (``python -X importtime``).
-Not a test: it prints figures; the exit code is 1 when the ratio is above the target or a heavy module loads.
+Not a test: it prints figures; the exit code is 1 when a ratio is above the target or a heavy module loads.
 """
 
 from __future__ import annotations
@@ -29,20 +31,33 @@ _HEAVY_CHECK = (
 )
 
 
-def _env() -> dict[str, str]:
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment without FLUXNEX_* settings (no allowlist, no catalog): every installed plugin loads."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("FLUXNEX_")}
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("FLUXNEX_")}, **(extra or {})}
 
 
-def median_seconds(command: Sequence[str], runs: int, warmup: int = 2) -> float:
+def median_seconds(command: Sequence[str], runs: int, warmup: int = 2, env: dict[str, str] | None = None) -> float:
     """Return the median wall time of ``command`` over ``runs`` runs after ``warmup`` runs."""
     times = []
     for index in range(warmup + runs):
         start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env or _env())
         if index >= warmup:
             times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def paired_medians(baseline: Sequence[str], command: Sequence[str], runs: int, env: dict[str, str],
+                   warmup: int = 2) -> tuple[float, float]:
+    """Median wall times of ``baseline`` and ``command`` run alternately (so load changes hit both alike)."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for index in range(warmup + runs):
+        for which, argv in enumerate((baseline, command)):
+            start = time.perf_counter()
+            subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            if index >= warmup:
+                times[which].append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def heavy_modules_loaded() -> list[str]:
@@ -89,11 +104,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     verdict = "ok" if ratio <= TARGET_RATIO else "SLOW"
     print(f"ratio                      {ratio:7.2f}  (target <= {TARGET_RATIO:g})  {verdict}")
     print(f"heavy modules imported     {', '.join(heavy) if heavy else 'none'}  (checked: {', '.join(HEAVY)})")
+    worst = max(ratio, _database_commands(script, args.runs))
     if args.importtime or ratio > TARGET_RATIO:
         print("\nslowest imports of `fluxnex types list` (cumulative us, self us, module):")
         for cumulative, self_us, name in slowest_imports(script):
             print(f"  {cumulative:8d} {self_us:8d}  {name}")
-    return 0 if ratio <= TARGET_RATIO and not heavy else 1
+    return 0 if worst <= TARGET_RATIO and not heavy else 1
+
+
+def _database_commands(script: str, runs: int) -> float:
+    """Time the database commands on the embedded default (a temporary home with 50 connections); worst ratio."""
+    import json
+    import tempfile
+    import uuid
+
+    tenant = str(uuid.uuid4())
+    worst = 0.0
+    with tempfile.TemporaryDirectory(prefix="fluxnex-bench-") as home:
+        env = _env({"FLUXNEX_HOME": home})
+        for index in range(50):
+            subprocess.run([script, "connections", "add", "--tenant", tenant, "--type", "revenovaApi", "--name",
+                            f"conn-{index:02d}", "--data", "-"], input=json.dumps({"accessToken": f"tok-{index:08d}"}),
+                           text=True, check=True, capture_output=True, env=env)
+        print("\ndatabase commands on the embedded default (50 connections), each run alternately with "
+              "`python -c 'import click'`:")
+        for label, command in (
+            ("connections list", ["connections", "list", "--tenant", tenant]),
+            ("connections show", ["connections", "show", "--tenant", tenant, "conn-07"]),
+            ("status", ["status"]),
+        ):
+            baseline, seconds = paired_medians([sys.executable, "-c", "import click"], [script, *command], runs, env)
+            ratio = seconds / baseline
+            worst = max(worst, ratio)
+            verdict = "ok" if ratio <= TARGET_RATIO else "SLOW"
+            print(f"fluxnex {label:<18} median {seconds * 1000:7.1f} ms  baseline {baseline * 1000:6.1f} ms  "
+                  f"ratio {ratio:5.2f} (target <= {TARGET_RATIO:g})  {verdict}")
+    return worst
 
 
 if __name__ == "__main__":

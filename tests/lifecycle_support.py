@@ -46,6 +46,7 @@ SPAWN = multiprocessing.get_context("spawn")
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database URL: a SQLite file in tmp_path, or a fresh PostgreSQL schema (dropped afterwards)."""
     if request.param == "sqlite":
+        (tmp_path / "db").mkdir(exist_ok=True)
         return f"sqlite:///{tmp_path}/db/fluxnex.db"
     url: str = request.getfixturevalue("pg_schema_url")
     return url

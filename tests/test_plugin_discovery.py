@@ -95,6 +95,26 @@ def test_two_distributions_with_one_type_name_is_an_error_naming_both(
     assert _types(plugin_venv, {"FLUXNEX_LOAD_PLUGINS": "acme_fluxnex"})["acmeApi"] == "acme-fluxnex"
 
 
+def test_an_identical_type_from_two_distributions_is_reported_with_both_names(
+    tmp_path: Path, plugin_venv: PluginVenv
+) -> None:
+    plugin_venv.install(write_plugin(tmp_path, "acme-fluxnex", "acme_fluxnex", GOOD))
+    plugin_venv.install(write_plugin(tmp_path, "acme-copy", "acme_copy", GOOD))
+    import json
+
+    rows = {r["name"]: r for r in json.loads(plugin_venv.run("types", "list", "--json", check=True).stdout)}
+    assert rows["acmeApi"]["provided_by"] == ["acme-copy 1.2.3", "acme-fluxnex 1.2.3"]  # identical: it works
+    report = plugin_venv.plugins()
+    assert report["conflicts"] == {} and report["shared"] == {"acmeApi": ["acme-copy 1.2.3", "acme-fluxnex 1.2.3"]}
+    loaded = {p["distribution"]: p["types"] for p in report["loaded"]}
+    assert loaded["acme-copy"] == ["acmeApi"] and loaded["acme-fluxnex"] == ["acmeApi"]  # neither shows 0 types
+    shown = plugin_venv.run("types", "show", "acmeApi", check=True).stdout.splitlines()[0]
+    assert shown == "Acme API (acmeApi) from acme-copy 1.2.3 and acme-fluxnex 1.2.3 (identical definitions; " \
+                    "acme-copy 1.2.3's is used)"
+    table = plugin_venv.run("plugins", check=True).stdout
+    assert "SHARED acmeApi: identical definitions from acme-copy 1.2.3 and acme-fluxnex 1.2.3" in table
+
+
 def test_allowlist_limits_loading(tmp_path: Path, plugin_venv: PluginVenv) -> None:
     plugin_venv.install(write_plugin(tmp_path, "acme-fluxnex", "acme_fluxnex", GOOD))
     plugin_venv.install(write_plugin(tmp_path, "broken-import", "broken_import", "import no_such_module_xyz\n"))

@@ -22,6 +22,7 @@ def traced(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Credenti
     monkeypatch.setenv("FLUXNEX_TRACE_PLUGINS", "1")
     monkeypatch.setenv("FLUXNEX_LOAD_PLUGINS", "")
     reset_registry()
+    (tmp_path / "db").mkdir()
     mgr = CredentialManager(f"sqlite:///{tmp_path}/db/fluxnex.db", generate_key_line("k1"))
     try:
         yield mgr

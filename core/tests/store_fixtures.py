@@ -47,6 +47,7 @@ def pg_schema_url() -> Iterator[str]:
 def store_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
     """A database URL: a SQLite file in tmp_path, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
+        os.makedirs(f"{tmp_path}/store", exist_ok=True)
         return f"sqlite:///{tmp_path}/store/fluxnex.db"
     url: str = request.getfixturevalue("pg_schema_url")
     return url

@@ -89,3 +89,23 @@ def test_delete_keys_db_and_status(env: dict[str, str]) -> None:
     assert code == 0
     code, _, err = run("connections", "delete", "--tenant", TENANT, "Gone", "--yes")
     assert code == 1 and "not found" in err
+
+
+def test_list_shows_reconnect_soon_when_the_refresh_token_itself_expires_soon(env: dict[str, str]) -> None:
+    import time
+
+    from fluxnex import CredentialManager
+
+    mgr = CredentialManager()
+    client = {"clientId": "c", "clientSecret": "s", "authUrl": "https://a.example/auth",
+              "accessTokenUrl": "https://a.example/token"}
+    for name, days in (("soon", 3), ("later", 60)):
+        token = {"access_token": "a", "refresh_token": "r", "expires_in": 3600,
+                 "refresh_token_expires_at": time.time() + days * 86400}
+        mgr.create_connection(TENANT, "oAuth2Api", name, {**client, "oauthTokenData": token})
+    mgr.close()
+    code, out, _ = run("connections", "list", "--tenant", TENANT)
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert code == 0 and rows["soon"].endswith("RECONNECT SOON") and "RECONNECT" not in rows["later"]
+    code, out, _ = run("connections", "list", "--tenant", TENANT, "--json")
+    assert {r["name"]: r["reconnect_soon"] for r in json.loads(out)} == {"later": False, "soon": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -126,10 +127,17 @@ def test_types_show_table() -> None:
                        f"{metadata.version('fluxnex-quickbooks')}"
     assert lines[1] == "extends: oAuth2Api"
     assert lines[2].split() == ["PROPERTY", "TYPE", "REQUIRED", "SECRET", "DEFAULT"]
-    rows = {line.split()[0]: line.split()[1:] for line in lines[3:]}
-    assert rows["clientSecret"] == ["string", "yes", "secret"]
-    assert rows["environment"] == ["options", "production"]
+    starts = [lines[2].index(h) for h in ("PROPERTY", "TYPE", "REQUIRED", "SECRET", "DEFAULT")] + [None]
+    rows = {(cells := [line[a:b].strip() for a, b in itertools.pairwise(starts)])[0]: cells[1:]
+            for line in lines[3:]}
+    # REQUIRED reflects displayOptions (and the public-client exemption), not a bare "yes"
+    assert rows["clientSecret"] == ["string", "when useDynamicClientRegistration is false, unless grantType is pkce",
+                                    "secret", ""]
+    assert rows["serverUrl"][:2] == ["string", "when useDynamicClientRegistration is true"]
+    assert rows["environment"] == ["options", "", "", "production"]
     assert "ignoreSSLIssues" not in rows and "jweEnabled" not in rows  # doNotInherit
+    plain = _invoke("types", "show", "httpCustomAuth").stdout.splitlines()
+    assert [line.split()[:3] for line in plain if line.startswith("json ")] == [["json", "json", "yes"]]
 
 
 def test_an_unknown_type_is_one_line_and_exit_1_through_the_click_group() -> None:
@@ -137,6 +145,35 @@ def test_an_unknown_type_is_one_line_and_exit_1_through_the_click_group() -> Non
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == f"Error: {UnknownCredentialType('nopeApi')}\n"
+
+
+def test_an_unknown_type_suggests_the_close_names() -> None:
+    result = CliRunner().invoke(cli, ["types", "show", "quickbooksOAuth2Api"], catch_exceptions=False)
+    assert result.exit_code == 1 and result.stderr == (
+        "Error: unknown credential type 'quickbooksOAuth2Api': did you mean 'quickBooksOAuth2Api'? "
+        "(see `fluxnex types list`)\n"
+    )
+    assert UnknownCredentialType("zzzz", ["oAuth2Api"]).suggestions == []
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    import click
+
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*path, name))
+
+
+def test_help_texts_read_as_plain_text() -> None:
+    checked = 0
+    for path, _command in _commands(cli):
+        text = _invoke(*path, "--help").stdout
+        assert "``" not in text and ":func:" not in text and ":class:" not in text, (path, text)
+        checked += 1
+    assert checked > 20
 
 
 # -- plugins ----------------------------------------------------------------------------------------

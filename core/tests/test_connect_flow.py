@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
-from fluxnex import ConnectionExists, CredentialManager, FluxnexError, ValidationError
+from fluxnex import ConnectionExists, ConnectionExpired, CredentialManager, FluxnexError, ValidationError
 from fluxnex.connect import ConnectError, connect_oauth2
 from fluxnex.testing.sandbox import SandboxProvider
 
@@ -138,3 +138,37 @@ def test_cli_connect_prints_the_url_and_stores_the_connection(tmp_path: Path, sa
     info = json.loads(out)
     assert info["name"] == "cli" and info["status"] == "ACTIVE"
     assert "sandbox-secret" not in out + err
+
+
+def test_reconnect_in_place_through_the_api(manager: CredentialManager, sandbox: SandboxProvider) -> None:
+    first = connect_oauth2(manager, TENANT, "oAuth2Api", "sb", sandbox.oauth2_data(scope="read"), open_url=browser,
+                           timeout=10)
+    sandbox.fail_next("invalid_grant")
+    with pytest.raises(ConnectionExpired):
+        manager.refresh_connection(TENANT, "sb")
+    failed = manager.get_connection_info(TENANT, "sb")
+    assert failed.status.value == "EXPIRED" and failed.refresh_failures == 1 and failed.last_error
+    with pytest.raises(FluxnexError, match="is of type 'oAuth2Api', not 'httpHeaderAuth'"):
+        connect_oauth2(manager, TENANT, "httpHeaderAuth", "sb", {}, reconnect=True, open_url=browser, timeout=10)
+    again = connect_oauth2(manager, TENANT, None, "sb", {}, reconnect=True, open_url=browser, timeout=10)
+    assert (again.id, again.created_at) == (first.id, first.created_at)
+    assert (again.status.value, again.refresh_failures, again.last_error) == ("ACTIVE", 0, None)
+    data = manager.get_connection(TENANT, "sb")
+    assert data["scope"] == "read" and sandbox.is_active(data["oauthTokenData"]["access_token"])  # settings kept
+
+
+def test_a_static_credential_with_a_past_expiry_is_handed_over_untouched(manager: CredentialManager) -> None:
+    """Honest refresh through the API: no plugin refreshes httpHeaderAuth, so nothing is marked EXPIRED."""
+    from fluxnex import NotRefreshable
+
+    manager.create_connection(TENANT, "httpHeaderAuth", "h", {"name": "X-Key", "value": "v-123456",
+                                                              "oauthTokenData": {"expires_at": 1.0}})
+    before = manager.store.get(TENANT, "h")
+    assert before is not None and before.expires_at is not None
+    assert manager.get_connection(TENANT, "h")["value"] == "v-123456"
+    with pytest.raises(NotRefreshable, match="nothing to refresh"):
+        manager.refresh_connection(TENANT, "h")
+    after = manager.store.get(TENANT, "h")
+    assert after is not None
+    assert (after.version, after.status.value, after.refresh_failures, after.last_error, after.lease_owner) == (
+        before.version, "ACTIVE", 0, None, None)

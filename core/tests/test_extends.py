@@ -6,14 +6,13 @@ import json
 import os
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pluggy
 import pytest
 from fluxnex import hookspecs
 from fluxnex.plugins import PluginInfo, TypeRegistry
-from fluxnex.testing.n8n_catalog import catalog_path
+from fluxnex.testing.n8n_catalog import catalog_path, engine_dir
 
 PROVIDER = PluginInfo("synthetic", "synthetic-fluxnex", "1.0.0")
 N8N = PluginInfo("n8n", "n8n-nodes-base", "2.41.2")
@@ -251,19 +250,13 @@ process.stdout.write(JSON.stringify(out));
 """
 
 
-def _n8n_workflow_dir() -> Path | None:
-    configured = os.environ.get("N8N_WORKFLOW_DIR")
-    candidate = Path(configured) if configured else Path.home() / ".cache" / "fluxnex" / "n8n-engine"
-    return candidate if (candidate / "node_modules" / "n8n-workflow").is_dir() else None
-
-
 @pytest.mark.n8n_engine
 def test_every_catalog_type_resolves_as_n8n_workflow_resolves_it(
     catalog: list[dict[str, Any]], catalog_registry: TypeRegistry
 ) -> None:
-    node, workdir = shutil.which("node"), _n8n_workflow_dir()
-    if node is None or workdir is None:
-        pytest.skip("needs node and n8n-workflow (npm install --prefix ~/.cache/fluxnex/n8n-engine n8n-workflow)")
+    workdir = engine_dir()  # installs n8n-workflow with npm when no earlier run left it in the cache
+    node = shutil.which("node")
+    assert node is not None
     result = subprocess.run(
         [node, "-e", _N8N_RESOLVE, str(catalog_path())], capture_output=True, text=True, check=True, timeout=120,
         env={**os.environ, "N8N_WORKFLOW_DIR": str(workdir)},

@@ -4,6 +4,7 @@ that only their owner can read, the embedded default never regenerating a key ov
 from __future__ import annotations
 
 import json
+import os
 import stat
 import sys
 import uuid
@@ -160,10 +161,21 @@ def test_a_key_file_others_can_read_is_refused_with_the_chmod(tmp_path: Path, mo
 
 
 def test_an_explicit_sqlite_file_is_created_private(tmp_path: Path) -> None:
-    mgr = CredentialManager(f"sqlite:///{tmp_path}/new/dir/db.sqlite", K1)
+    (tmp_path / "dir").mkdir(mode=0o755)  # an explicit URL's directory must exist (only the embedded default makes its own)
+    mgr = CredentialManager(f"sqlite:///{tmp_path}/dir/db.sqlite", K1)
     mgr.close()
-    assert stat.S_IMODE((tmp_path / "new" / "dir" / "db.sqlite").stat().st_mode) == 0o600
-    assert stat.S_IMODE((tmp_path / "new" / "dir").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "dir" / "db.sqlite").stat().st_mode) == 0o600
+
+
+def test_the_embedded_default_directory_and_files_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [k for k in os.environ if k.startswith("FLUXNEX_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("FLUXNEX_HOME", str(tmp_path / "home" / "fluxnex"))
+    CredentialManager().close()
+    home = tmp_path / "home" / "fluxnex"
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "fluxnex.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE((home / "fluxnex.key").stat().st_mode) == 0o600
 
 
 # -- CLI: status and rotate -------------------------------------------------------------------------------
@@ -182,16 +194,20 @@ def test_status_shows_rows_per_kid_and_flags_missing_kids(store_url: str, monkey
     _mgr(store_url, f"{K2},{K1}", managers).create_connection(TENANT, "httpHeaderAuth", "b", DATA)
     monkeypatch.setenv("FLUXNEX_DATABASE_URL", store_url)
     monkeypatch.setenv("FLUXNEX_ENCRYPTION_KEYS", K2)
-    code, out, _ = _run("status")
+    code, out, _ = _run("status")  # from the fingerprint table alone: flags, no counts
+    assert code == 0 and "MISSING k1: recorded in the database under a key the keyring lacks" in out
+    code, out, _ = _run("status", "--keys")
     assert code == 0 and "  k2: 1 connection(s)" in out
     assert "MISSING k1: 1 connection(s) under a key the keyring lacks cannot be decrypted" in out
-    code, out, _ = _run("status", "--json")
+    code, out, _ = _run("status", "--keys", "--json")
     keys = json.loads(out)["keys"]
     assert keys["k1"] == {"rows": 1, "in_keyring": False, "fingerprint": "recorded"}
     assert keys["k2"] == {"rows": 1, "in_keyring": True, "fingerprint": "matches"}
+    code, out, _ = _run("status", "--json")
+    assert json.loads(out)["keys"]["k1"] == {"rows": None, "in_keyring": False, "fingerprint": "recorded"}
     monkeypatch.setenv("FLUXNEX_ENCRYPTION_KEYS", f"{K2},{K1_OTHER}")  # k1's key swapped for another
     code, out, _ = _run("status")
-    assert code == 0 and "CHANGED k1: 1 connection(s); this key is not the one the database recorded" in out
+    assert code == 0 and "CHANGED k1: recorded in the database; this key is not the one the database recorded" in out
 
 
 def test_rotate_checks_every_row_before_rewriting_any(store_url: str, monkeypatch: pytest.MonkeyPatch,

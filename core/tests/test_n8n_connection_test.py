@@ -165,8 +165,12 @@ def test_a_plugin_hook_answers_first(manager: CredentialManager) -> None:
 
 def test_oauth2_type_without_test_request_checks_for_a_token(manager: CredentialManager) -> None:
     oauth = {"clientId": "c", "clientSecret": "s", "authUrl": "https://a.io/auth", "accessTokenUrl": "https://a.io/t"}
-    manager.create_connection(TENANT, "oAuth2Api", "o", oauth)
-    assert manager.test_connection(TENANT, "o").message == "This OAuth2 credential was not connected to an account."
+    assert manager.create_connection(TENANT, "oAuth2Api", "o", oauth).status.value == "NOT_CONNECTED"
+    result = manager.test_connection(TENANT, "o")
+    assert not result.ok and result.message == (
+        f"This OAuth2 credential was not connected to an account. Connect it with `fluxnex connect --tenant {TENANT} "
+        "--type oAuth2Api --name o`."
+    )
     manager.create_connection(TENANT, "oAuth2Api", "o2", {**oauth, "oauthTokenData": {"access_token": "a"}})
     assert manager.test_connection(TENANT, "o2").ok
 

@@ -87,7 +87,7 @@ def test_authorize_redirects_with_code_state_and_extra_params(sandbox: SandboxPr
 def test_authorize_deny_and_bad_requests(sandbox: SandboxProvider) -> None:
     sandbox.behaviour.deny = True
     params = authorize(sandbox)
-    assert params == {"error": ["access_denied"], "state": ["st4te"]}
+    assert params == {"error": ["access_denied"], "state": ["st4te"], "iss": [sandbox.url]}  # RFC 9207: errors too
     sandbox.behaviour.deny = False
     plain = authorize(sandbox, code_challenge="x", code_challenge_method="plain")
     assert plain["error"] == ["invalid_request"]

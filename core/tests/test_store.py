@@ -86,7 +86,7 @@ def test_list_count_delete_and_pagination(store: ConnectionStore, keyring: Keyri
     assert [r.name for r in store.list(tenant_id=t1)] == ["n1", "n3", "n5"]
     assert [r.name for r in store.list(status="EXPIRED")] == ["n0"]
     assert len(store.list(type="oAuth2Api")) == 7 and store.list(type="nope") == []
-    assert store.count_by_status() == {Status.ACTIVE: 6, Status.ERROR: 0, Status.EXPIRED: 1}
+    assert store.count_by_status() == {Status.ACTIVE: 6, Status.ERROR: 0, Status.EXPIRED: 1, Status.NOT_CONNECTED: 0}
     seen, last = [], None
     while batch := store.iter_rows_after(last, 3):
         seen += [r.id for r in batch]

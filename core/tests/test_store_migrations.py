@@ -49,8 +49,23 @@ def test_unknown_revision_is_a_clear_error(store_url: str) -> None:
         assert info.value.__cause__ is None
 
 
-def test_sqlite_pragmas_and_parent_dirs(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/a/b/c.db"
+def test_an_explicit_sqlite_url_needs_its_directory_the_embedded_default_makes_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"directory of the SQLite database does not exist: .*/a/b"):
+        ConnectionStore(f"sqlite:///{tmp_path}/a/b/c.db")
+    assert not (tmp_path / "a").exists()  # nothing created on the way
+    from fluxnex import config
+
+    monkeypatch.setenv("FLUXNEX_HOME", str(tmp_path / "home" / "fluxnex"))
+    store = ConnectionStore(config.default_database_url())
+    store.dispose()
+    assert (tmp_path / "home" / "fluxnex" / "fluxnex.db").is_file()
+    assert (tmp_path / "home" / "fluxnex").stat().st_mode & 0o777 == 0o700
+
+
+def test_sqlite_pragmas(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/c.db"
     store = ConnectionStore(url)
     try:
         with store.engine.connect() as conn:

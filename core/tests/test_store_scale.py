@@ -144,13 +144,13 @@ def test_counts_follow_inserts_status_changes_and_deletes(store: ConnectionStore
     _assert_exact(store)
     assert store.delete(tenant, "c5") and store.delete_by_id(rows[1].id)
     _assert_exact(store)
-    assert store.count_by_status() == {Status.ACTIVE: 9, Status.ERROR: 1, Status.EXPIRED: 0}
+    assert store.count_by_status() == {Status.ACTIVE: 9, Status.ERROR: 1, Status.EXPIRED: 0, Status.NOT_CONNECTED: 0}
     with store.engine.begin() as conn:  # a status this FluxNex does not know yet (a newer one may add some)
         conn.exec_driver_sql("UPDATE connection SET status = 'PENDING' WHERE name IN ('c6', 'c7')")
         conn.exec_driver_sql("DELETE FROM connection WHERE name = 'c8'")
     assert _table_counts(store) == _real_counts(store) == {"ACTIVE": 6, "ERROR": 1, "PENDING": 2}
     assert store.count() == 9
-    assert store.count_by_status() == {Status.ACTIVE: 6, Status.ERROR: 1, Status.EXPIRED: 0}
+    assert store.count_by_status() == {Status.ACTIVE: 6, Status.ERROR: 1, Status.EXPIRED: 0, Status.NOT_CONNECTED: 0}
 
 
 def test_count_by_status_does_not_read_the_connection_table(store: ConnectionStore) -> None:
@@ -224,7 +224,7 @@ def test_migration_0003_backfills_the_counts(store_url: str) -> None:
         engine.dispose()
     store = ConnectionStore(store_url)  # migrates 0002 -> head
     try:
-        assert store.count_by_status() == {Status.ACTIVE: 5, Status.ERROR: 2, Status.EXPIRED: 1}
+        assert store.count_by_status() == {Status.ACTIVE: 5, Status.ERROR: 2, Status.EXPIRED: 1, Status.NOT_CONNECTED: 0}
         _assert_exact(store)
     finally:
         store.dispose()
@@ -343,7 +343,8 @@ def test_fluxnex_status_reports_the_counts_table(store_url: str, monkeypatch: py
     result = CliRunner().invoke(cli, ["status", "--json"])
     assert result.exit_code == 0, result.output
     counts = json.loads(result.stdout)["connections"]
-    assert counts == {"ACTIVE": real["ACTIVE"] + 1005, "ERROR": real["ERROR"], "EXPIRED": real["EXPIRED"]}
+    assert counts == {"ACTIVE": real["ACTIVE"] + 1005, "ERROR": real["ERROR"], "EXPIRED": real["EXPIRED"],
+                      "NOT_CONNECTED": 0}
 
 
 def test_counts_follow_writes_that_name_the_schema(pg_schema_url: str) -> None:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .errors import ConnectionNotFound
-from .store import ConnectionRow, ConnectionStore
+from .store import ConnectionRow
+
+if TYPE_CHECKING:
+    from .store import ConnectionStore
 
 __all__ = ["BoundNames"]
 

@@ -47,6 +47,21 @@ def refresh_token(credential_type: Any, data: dict[str, Any], http: Any) -> dict
 
 
 @hookimpl(trylast=True)
+def revoke_token(credential_type: Any, data: dict[str, Any], http: Any) -> bool | None:
+    """Revoke an ``oAuth2Api`` grant at its RFC 7009 endpoint (stored by discovery, or published by its server)."""
+    from . import oauth2_metadata
+    from .plugins import get_registry
+
+    registry = get_registry()
+    if credential_type.name not in registry or not registry.is_a(credential_type.name, OAUTH2_BASE):
+        return None
+    effective = {**credential_type.effective_data(data), "oauthTokenData": data.get("oauthTokenData")}
+    if data.get(oauth2_metadata.SERVER_FIELD) is not None:
+        effective[oauth2_metadata.SERVER_FIELD] = data[oauth2_metadata.SERVER_FIELD]
+    return oauth2_metadata.revoke(effective, http=http)
+
+
+@hookimpl(trylast=True)
 def authenticate(credential_type: Any, data: dict[str, Any], request: Any) -> Any:
     """Apply the generic HTTP types that n8n authenticates in code."""
     import requests.auth

@@ -70,6 +70,9 @@ def is_embedded_default(url: str) -> bool:
 
 def _sqlite_path(url: str) -> Path | None:
     """Return the resolved file path of a file-backed SQLite URL, or None."""
+    if url.startswith("sqlite:///") and "?" not in url:  # the plain form, parsed without importing SQLAlchemy
+        path = url[len("sqlite:///"):]
+        return Path(path).expanduser().resolve() if path and path != ":memory:" else None
     from sqlalchemy.engine import make_url
 
     try:
@@ -104,6 +107,8 @@ def postgres_timeouts() -> dict[str, int]:
 
 def redact_url(url: str) -> str:
     """Return the URL with any password hidden, for logs and messages."""
+    if "@" not in url and "://" in url:
+        return url  # no userinfo, so no password (and no SQLAlchemy import for the embedded default)
     from sqlalchemy.engine import make_url
 
     try:

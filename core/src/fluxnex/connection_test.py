@@ -120,7 +120,13 @@ def test_connection(manager: CredentialManager, tenant_id: uuid.UUID | str, name
     """Test the connection ``name`` of ``tenant_id`` (see the module docstring)."""
     import requests
 
-    row, data = manager.read_connection(tenant_id, name)
+    from .errors import NotConnected
+
+    try:
+        row, data = manager.read_connection(tenant_id, name)
+    except NotConnected as exc:
+        how = str(exc).partition(": connect it with ")[2]
+        return TestResult(False, f"{OAUTH2_NOT_CONNECTED} Connect it with {how}.", None)
     ct = manager.credential_type(row.type)
     registry = manager.registry
     session = manager.session(tenant_id, name)

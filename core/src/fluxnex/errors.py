@@ -26,10 +26,16 @@ class PluginError(FluxnexError):
 
 
 class UnknownCredentialType(FluxnexError):
-    """No loaded plugin provides a credential type of that name."""
+    """No loaded plugin provides a credential type of that name; ``suggestions`` are the closest known names."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"unknown credential type {name!r} (see `fluxnex types list`)")
+    def __init__(self, name: str, known: Iterable[str] = ()) -> None:
+        import difflib
+
+        by_lower = {k.lower(): k for k in known}
+        matches = difflib.get_close_matches(str(name).lower(), list(by_lower), n=3, cutoff=0.75)
+        self.suggestions: list[str] = [by_lower[m] for m in matches]
+        hint = f": did you mean {' or '.join(repr(s) for s in self.suggestions)}?" if self.suggestions else ""
+        super().__init__(f"unknown credential type {name!r}{hint} (see `fluxnex types list`)")
         self.name = name
 
 
@@ -69,6 +75,10 @@ class ConcurrentUpdateError(FluxnexError):
 
 class ConnectionExpired(FluxnexError):
     """The connection's grant is no longer valid (revoked, invalid_grant): a person must reconnect."""
+
+
+class NotConnected(ConnectionExpired):
+    """An OAuth2 connection stored without a token (status NOT_CONNECTED): a person must connect it first."""
 
 
 class RefreshError(FluxnexError):

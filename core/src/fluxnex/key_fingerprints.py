@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from .crypto import Keyring, RowBinding
 from .errors import DecryptionError, KeyMismatch
 from .store import ConnectionRow, ConnectionStore, connection_table
+
+if TYPE_CHECKING:
+    from .store import SQLiteReader
 
 __all__ = ["KeyGuard", "check_all_readable", "recorded_fingerprints", "rows_per_kid", "verify_keyring"]
 
@@ -38,8 +42,10 @@ F = fingerprint_table
 T = connection_table
 
 
-def recorded_fingerprints(store: ConnectionStore) -> dict[str, str]:
+def recorded_fingerprints(store: ConnectionStore | SQLiteReader) -> dict[str, str]:
     """``{kid: fingerprint}`` as recorded in the database."""
+    if not isinstance(store, ConnectionStore):
+        return store.recorded_fingerprints()
     with store.engine.connect() as conn:
         return {kid: fp for kid, fp in conn.execute(sa.select(F.c.kid, F.c.fingerprint))}
 
@@ -49,8 +55,13 @@ def _kid_column() -> sa.ColumnElement[str]:
     return column
 
 
-def rows_per_kid(store: ConnectionStore) -> dict[str | None, int]:
-    """How many connections each key id encrypts (read from the envelopes' plaintext ``kid``; no decryption)."""
+def rows_per_kid(store: ConnectionStore | SQLiteReader) -> dict[str | None, int]:
+    """How many connections each key id encrypts (read from the envelopes' plaintext ``kid``; no decryption).
+
+    This reads every row: ``fluxnex status --keys`` and error messages use it, never the write path.
+    """
+    if not isinstance(store, ConnectionStore):
+        return store.rows_per_kid()
     kid = _kid_column()
     with store.engine.connect() as conn:
         return {k: int(n) for k, n in conn.execute(sa.select(kid, sa.func.count()).group_by(kid))}
@@ -84,32 +95,33 @@ def _changed(kid: str) -> KeyMismatch:
 def verify_keyring(store: ConnectionStore, keyring: Keyring) -> None:
     """Raise ``KeyMismatch`` unless ``keyring`` may write to ``store``'s database; record new fingerprints."""
     recorded = recorded_fingerprints(store)
-    counts = rows_per_kid(store)
-    trusted = False
+    trusted = primary_has_rows = False
     for kid in keyring.kids:
         fingerprint = keyring.fingerprint(kid)
         if kid in recorded:
             if recorded[kid] != fingerprint:
                 raise _changed(kid)
             trusted = True
-        elif counts.get(kid):
-            row = _sample_row(store, kid)
-            if row is not None:
-                try:
-                    keyring.decrypt(row.data, RowBinding(row.tenant_id, row.id, row.type, row.name), what="")
-                except DecryptionError:
-                    raise KeyMismatch(
-                        f"encryption key {kid!r} does not decrypt connection {row.name!r} stored under "
-                        f"{kid!r}: refusing to write (wrong key for this database)"
-                    ) from None
+            continue
+        row = _sample_row(store, kid)  # only for a kid not recorded yet: once per key and database
+        if row is not None:
+            primary_has_rows = primary_has_rows or kid == keyring.primary_kid
+            try:
+                keyring.decrypt(row.data, RowBinding(row.tenant_id, row.id, row.type, row.name), what="")
+            except DecryptionError:
+                raise KeyMismatch(
+                    f"encryption key {kid!r} does not decrypt connection {row.name!r} stored under "
+                    f"{kid!r}: refusing to write (wrong key for this database)"
+                ) from None
             if _record(store, kid, fingerprint) != fingerprint:
                 raise _changed(kid)
             trusted = True
     primary = keyring.primary_kid
-    if primary in recorded or counts.get(primary):
+    if primary in recorded or primary_has_rows:
         return
-    total = sum(counts.values())
+    total = store.count()  # the trigger-kept counts: no scan on the way to a write
     if total and not trusted:
+        counts = rows_per_kid(store)  # only to name the keys in the refusal
         raise KeyMismatch(
             f"primary encryption key {primary!r} is unknown to this database, which holds {total} connection(s) "
             f"under other keys ({', '.join(sorted(str(k) for k in counts))}): refusing to write; configure the "

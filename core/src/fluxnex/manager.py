@@ -19,44 +19,56 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from . import config
-from ._http import DEFAULT_HTTP_TIMEOUT, provider_session
 from .bound_names import BoundNames
 from .connection_info import RECONNECT_WARNING_DAYS, ConnectionInfo, parse_tenant
 from .errors import (
     ConcurrentUpdateError,
     ConnectionNotFound,
     FluxnexError,
+    NotRefreshable,
 )
 from .expression_marks import from_stored, to_stored
-from .key_fingerprints import KeyGuard
-from .plugins import TypeRegistry, get_registry
-from .store import ConnectionRow, ConnectionStore, Status
+from .store import ConnectionRow, Status
 from .tokens import (
     REFRESH_FRACTION,
     backing_off,
+    connect_command,
     due,
     expired_error,
+    not_connected_error,
     refresh_at,
     refresh_token_expiry,
     token_expiry,
     with_token_expiry,
 )
-from .validation import validate
 
 if TYPE_CHECKING:
     import requests
 
     from .connection_test import TestResult
+    from .key_fingerprints import KeyGuard
     from .crypto import Keyring
+    from .plugins import TypeRegistry
     from .recovery import PendingRecovery
+    from .refresh import RefreshCoordinator
     from .schema import CredentialType
+    from .store import ConnectionStore, SQLiteReader
+
+
+def validate(ct: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`fluxnex.validation.validate`, imported on first use (commands that only read stay fast)."""
+    from .validation import validate as _validate
+
+    return _validate(ct, data)
 
 __all__ = [
     "DEFAULT_REFRESH_LEEWAY",
     "RECONNECT_WARNING_DAYS",
     "ConnectionInfo",
     "CredentialManager",
+    "connect_command",
     "expired_error",
+    "not_connected_error",
     "parse_tenant",
     "refresh_token_expiry",
     "token_expiry",
@@ -66,6 +78,8 @@ __all__ = [
 _log = logging.getLogger("fluxnex.manager")
 UTC = dt.UTC
 
+#: Overall deadline of one provider request in seconds (``fluxnex._http``, which imports requests on first use).
+DEFAULT_HTTP_TIMEOUT: Final = 120.0
 #: Seconds before expiry at which ``get_connection`` refreshes a token (a type may set ``refresh_leeway``).
 DEFAULT_REFRESH_LEEWAY: Final = 60.0
 _CAS_ATTEMPTS: Final = 8
@@ -95,29 +109,80 @@ class CredentialManager:
         """
         if not 0 < refresh_fraction < 1:
             raise FluxnexError(f"refresh_fraction must be in (0, 1), got {refresh_fraction!r}")
-        from .refresh import RefreshCoordinator
+        from .store._access import StoreAccess
 
         self.database_url = config.database_url(database_url)
         self.keyring = config.load_keyring(self.database_url, encryption_keys)
-        size, timeout = config.pool_settings(pool_size, pool_timeout)
-        self.store = ConnectionStore(self.database_url, pool_size=size, pool_timeout=timeout)
-        self.key_guard = KeyGuard()
-        self.key_guard.prime(self.store, self.keyring)  # so writes later need no query (see KeyGuard)
+        self._key_guard: KeyGuard | None = None
         self._bound_names = BoundNames()
         self._registry = registry
         self.refresh_leeway = refresh_leeway
         self.refresh_fraction = refresh_fraction
         self.http_timeout = http_timeout
         self._http: requests.Session | None = None
-        self._http_lock = threading.Lock()
-        self.refresher = RefreshCoordinator(self, lease_seconds=lease_seconds)
-        self._replay_recoveries()
+        self._lock = threading.Lock()
+        self._lease_seconds = lease_seconds
+        self._refresher: RefreshCoordinator | None = None
+        self._recovered = False
+        size, timeout = config.pool_settings(pool_size, pool_timeout)
+        # the embedded SQLite database at head is read without SQLAlchemy until something needs the store
+        self._access = StoreAccess(self.database_url, lambda: self._open_store(size, timeout))
+        if self._access.is_open:
+            self.store  # noqa: B018 - replays this database's recovery files now
+
+    def _open_store(self, pool_size: int, pool_timeout: float) -> ConnectionStore:
+        from .store import ConnectionStore
+
+        store = ConnectionStore(self.database_url, pool_size=pool_size, pool_timeout=pool_timeout)
+        self.key_guard.prime(store, self.keyring)  # so writes later need no query (see KeyGuard)
+        return store
 
     def _replay_recoveries(self) -> None:
         try:
             self.refresher.replay_recoveries()
         except Exception as exc:  # never fatal: the files stay for the next attempt
             _log.error("replaying recovery files failed: %s: %s", type(exc).__name__, exc)
+
+    @property
+    def store(self) -> ConnectionStore:
+        """The connection store (opened on first use when the embedded database was ready to read fast).
+
+        The first use replays recovery files an earlier process on this host left for this database.
+        """
+        store = self._access.store
+        if not self._recovered:
+            with self._lock:
+                replay, self._recovered = not self._recovered, True
+            if replay:
+                self._replay_recoveries()
+        return store
+
+    @property
+    def key_guard(self) -> KeyGuard:
+        """The check that this keyring may write to this database (``fluxnex.key_fingerprints``)."""
+        if self._key_guard is None:
+            from .key_fingerprints import KeyGuard
+
+            with self._lock:
+                if self._key_guard is None:
+                    self._key_guard = KeyGuard()
+        return self._key_guard
+
+    @property
+    def reads(self) -> ConnectionStore | SQLiteReader:
+        """Where read-only commands read: the store once open, else the SQLite reader (same rows, no SQLAlchemy)."""
+        return self._access.reads
+
+    @property
+    def refresher(self) -> RefreshCoordinator:
+        """The refresh coordinator (created on first use: commands that only read never import it)."""
+        if self._refresher is None:
+            with self._lock:
+                if self._refresher is None:
+                    from .refresh import RefreshCoordinator
+
+                    self._refresher = RefreshCoordinator(self, lease_seconds=self._lease_seconds)
+        return self._refresher
 
     def __repr__(self) -> str:
         return (
@@ -130,6 +195,8 @@ class CredentialManager:
     def registry(self) -> TypeRegistry:
         """The type registry (discovered plugins unless one was given)."""
         if self._registry is None:
+            from .plugins import get_registry
+
             self._registry = get_registry()
         return self._registry
 
@@ -145,8 +212,10 @@ class CredentialManager:
         """
         session = self._http
         if session is None:
-            with self._http_lock:
+            with self._lock:
                 if self._http is None:
+                    from ._http import provider_session
+
                     self._http = provider_session(self.http_timeout)
                 session = self._http
         return session
@@ -247,7 +316,7 @@ class CredentialManager:
             type=ct.name,
             name=name,
             data=self.encrypt(tenant, connection_id, ct.name, clean, name=name),
-            status=Status.ACTIVE,
+            status=self._initial_status(ct, clean),
             **self.token_columns(ct, clean),
             version=1,
             lease_owner=None,
@@ -267,25 +336,48 @@ class CredentialManager:
 
     def read_connection(self, tenant_id: uuid.UUID | str, name: str) -> tuple[ConnectionRow, dict[str, Any]]:
         """``get_connection`` plus the row it read (callers that may force a refresh later pass it back)."""
-        row = self._row(tenant_id, name)
-        if row.status == Status.EXPIRED:
-            raise expired_error(row)
+        row = self._usable_row(tenant_id, name)
         if row.expires_at is not None:
             now = time.time()
             if due(row, self.leeway_for(row.type), now) and not backing_off(row, now):
-                return row, self.refresher.ensure_fresh(row)
+                try:
+                    return row, self.refresher.ensure_fresh(row)
+                except NotRefreshable:
+                    pass  # a static credential with a known expiry: hand it over as it is
         return row, self.decrypt(row)
 
-    def refresh_connection(self, tenant_id: uuid.UUID | str, name: str) -> dict[str, Any]:
-        """Refresh now, whatever the expiry (once across every caller that saw the same version)."""
+    def _usable_row(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionRow:
         row = self._row(tenant_id, name)
         if row.status == Status.EXPIRED:
             raise expired_error(row)
+        if row.status == Status.NOT_CONNECTED:
+            raise not_connected_error(row)
+        return row
+
+    def _initial_status(self, ct: CredentialType, data: Mapping[str, Any]) -> Status:
+        """NOT_CONNECTED for an OAuth2 type stored without an access token, else ACTIVE."""
+        token = data.get("oauthTokenData")
+        has_token = isinstance(token, Mapping) and bool(token.get("access_token"))
+        if has_token or not self.registry.is_a(ct.name, "oAuth2Api"):
+            return Status.ACTIVE
+        return Status.NOT_CONNECTED
+
+    def refresh_connection(self, tenant_id: uuid.UUID | str, name: str) -> dict[str, Any]:
+        """Refresh now, whatever the expiry (once across every caller that saw the same version).
+
+        Raises ``NotRefreshable`` (nothing changed) for a type no plugin refreshes, ``ConnectionExpired`` when a
+        person must reconnect, ``RefreshError`` when the provider failed and the current token has lapsed.
+        """
+        row = self._usable_row(tenant_id, name)
         return self.refresher.ensure_fresh(row, force=True)
 
     def get_connection_info(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionInfo:
         """The connection's info (no secrets)."""
-        return ConnectionInfo.from_row(self._row(tenant_id, name))
+        tenant = parse_tenant(tenant_id)
+        row = self.reads.get(tenant, name) if _lookup_name_ok(name) else None
+        if row is None:
+            raise ConnectionNotFound(tenant, name)
+        return ConnectionInfo.from_row(row)
 
     def list_connections(
         self, tenant_id: uuid.UUID | str, type: str | None = None, status: Status | str | None = None
@@ -296,8 +388,9 @@ class CredentialManager:
             try:
                 status = Status(str(status).upper())
             except ValueError:
-                raise FluxnexError(f"unknown status {status!r}: use one of ACTIVE, ERROR, EXPIRED") from None
-        return [ConnectionInfo.from_row(r) for r in self.store.list(tenant, type=type, status=status)]
+                known = ", ".join(s.value for s in Status)
+                raise FluxnexError(f"unknown status {status!r}: use one of {known}") from None
+        return [ConnectionInfo.from_row(r) for r in self.reads.list(tenant, type=type, status=status)]
 
     def update_connection(
         self,
@@ -306,7 +399,11 @@ class CredentialManager:
         data: Mapping[str, Any] | None = None,
         new_name: str | None = None,
     ) -> ConnectionInfo:
-        """Replace the data (the stored token is kept unless ``data`` has one) and/or rename; version-checked."""
+        """Replace the data (the stored token is kept unless ``data`` has one) and/or rename; version-checked.
+
+        ``data`` with a new ``oauthTokenData`` reconnects in place: the id and creation time stay, the status
+        becomes ACTIVE and the failure count, last error and retry time are cleared.
+        """
         if new_name is not None:
             _check_name(new_name)
         for _ in range(_CAS_ATTEMPTS):
@@ -322,8 +419,9 @@ class CredentialManager:
                 clean = with_token_expiry(validate(ct, merged))
                 changes.update(self.token_columns(ct, clean))
                 changes["data"] = self.encrypt(row.tenant_id, row.id, row.type, clean, name=new_name or row.name)
-                if row.status == Status.EXPIRED and "oauthTokenData" in data:
-                    changes.update(status=Status.ACTIVE.value, refresh_failures=0, last_error=None)
+                if "oauthTokenData" in data:
+                    changes.update(status=self._initial_status(ct, clean).value, refresh_failures=0,
+                                   last_error=None, next_attempt_at=None)
             if new_name is not None and new_name != row.name:
                 changes["name"] = new_name
                 if "data" not in changes:  # the name is bound into the ciphertext: a rename re-encrypts
@@ -372,11 +470,12 @@ class CredentialManager:
     def close(self) -> None:
         """Flush unwritten refresh results (to recovery files if the database still refuses), then disconnect."""
         try:
-            self.refresher.close()
+            if self._refresher is not None:
+                self._refresher.close()
         finally:
             if self._http is not None:
                 self._http.close()
-            self.store.dispose()
+            self._access.close()
 
 
 def _lookup_name_ok(name: object) -> bool:

@@ -295,7 +295,7 @@ def exchange_code(data: Mapping[str, Any], *, code: str, redirect_uri: str, code
     raw = _post_token(str(data.get("accessTokenUrl") or ""), body, auth, http=http, timeout=timeout,
                       hidden=hidden)
     token_data = _token_data(raw, received_at)
-    callback = {k: v for k, v in (callback_params or {}).items() if k not in ("code", "state")}
+    callback = {k: v for k, v in (callback_params or {}).items() if k not in ("code", "state", "iss")}
     if callback:
         token_data["callbackQueryString"] = callback
     return {**data, "oauthTokenData": token_data}

@@ -74,6 +74,9 @@ class TypeRegistry:
         self.plugins: list[PluginInfo] = []
         self.failures: list[PluginFailure] = []
         self.conflicts: dict[str, list[PluginInfo]] = {}
+        #: types that several distributions register with identical definitions: every provider, the one
+        #: whose definition is used first (the others still answer hooks, in pluggy's order).
+        self.shared: dict[str, list[PluginInfo]] = {}
         #: n8n catalog types left out because an installed plugin provides that name (``fluxnex.n8n``).
         self.shadowed: list[Any] = []
         self._entries: dict[str, _Entry] = {}
@@ -94,8 +97,12 @@ class TypeRegistry:
         return self._entry(name).definition
 
     def provider(self, name: str) -> PluginInfo:
-        """The plugin that registered ``name``."""
+        """The plugin that registered ``name`` (the first, when several registered identical definitions)."""
         return self._entry(name).provider
+
+    def providers(self, name: str) -> list[PluginInfo]:
+        """Every plugin that registered ``name``: one, or all of those that registered identical definitions."""
+        return list(self.shared.get(name) or [self._entry(name).provider])
 
     def get(self, name: str) -> CredentialType:
         """The resolved type: properties merged through ``extends``; raises ``UnknownCredentialType``."""
@@ -155,7 +162,11 @@ class TypeRegistry:
                     self.conflicts[name].append(provider)
                 elif existing is not None and existing.provider.distribution != provider.distribution:
                     if existing.definition.to_n8n() == ct.to_n8n():
-                        continue  # the same definition twice (n8n's catalog beside core) is no conflict
+                        # the same definition twice is no conflict, but a second distribution is reported
+                        # (n8n's catalog beside core is expected and not listed)
+                        if not n8n_catalog:
+                            self.shared.setdefault(name, [existing.provider]).append(provider)
+                        continue
                     self.conflicts[name] = [existing.provider, provider]
                     del self._entries[name]
                 else:
@@ -182,7 +193,7 @@ class TypeRegistry:
                 f"credential type {name!r} is registered by both {names}: uninstall one, "
                 "or choose with FLUXNEX_LOAD_PLUGINS"
             )
-        raise UnknownCredentialType(name)
+        raise UnknownCredentialType(name, self._entries)
 
 
 # -- discovery --------------------------------------------------------------------------------------

@@ -20,16 +20,18 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .errors import ConnectionExpired
+from .errors import ConnectionExpired, NotConnected
 from .store import ConnectionRow
-from .store._models import REFRESH_CAP
+from .store._rows import REFRESH_CAP
 
 __all__ = [
     "REFRESH_CAP",
     "REFRESH_FRACTION",
     "backing_off",
+    "connect_command",
     "due",
     "expired_error",
+    "not_connected_error",
     "refresh_at",
     "refresh_token_expiry",
     "token_expiry",
@@ -146,7 +148,19 @@ def expired_error(row: ConnectionRow, reason: object = None) -> ConnectionExpire
     """The ``ConnectionExpired`` for ``row``: why (``reason``, else its last_error) and how to reconnect."""
     why = reason if reason is not None else row.last_error
     reason = f" ({why})" if why else ""
-    return ConnectionExpired(
-        f"connection {row.name!r} has expired{reason}: reconnect it with "
-        f"`fluxnex connect --tenant {row.tenant_id} --type {row.type} --name {row.name!r}`"
+    return ConnectionExpired(f"connection {row.name!r} has expired{reason}: reconnect it with `{connect_command(row)}`")
+
+
+def connect_command(row: ConnectionRow) -> str:
+    """The shell command that (re)connects ``row`` in place, quoted to work as printed."""
+    import shlex
+
+    return f"fluxnex connect --tenant {row.tenant_id} --type {row.type} --name {shlex.quote(row.name)}"
+
+
+def not_connected_error(row: ConnectionRow) -> NotConnected:
+    """The ``NotConnected`` for an OAuth2 connection stored without a token: how to connect it."""
+    return NotConnected(
+        f"connection {row.name!r} ({row.type}) is not connected to an account yet: connect it with "
+        f"`{connect_command(row)}`"
     )

@@ -4,6 +4,10 @@
 ``displayOptions``), with defaults filled in; properties hidden by ``displayOptions`` are neither required
 nor kept. Every problem is collected and raised at once as one ``ValidationError`` naming each field.
 
+One rule beyond the schema, as n8n's OAuth2 client behaves: with ``grantType: "pkce"`` the ``clientSecret`` is
+optional (a public client, RFC 8252; client authentication ``none``), although n8n's ``oAuth2Api`` marks it
+required (``OPTIONAL_WHEN``).
+
 Limits: a single value may hold at most ``MAX_VALUE_BYTES`` (64 KiB) of text, and the whole data at most
 ``MAX_DATA_BYTES`` (256 KiB) once serialised.
 """
@@ -21,12 +25,15 @@ from .expression_marks import EXPRESSIONS_KEY, as_expression, check_marks, liter
 from .schema import CredentialType, Property
 
 __all__ = [
-    "MANAGED_FIELDS", "MAX_DATA_BYTES", "MAX_LIFETIME_SECONDS", "MAX_VALUE_BYTES", "check_connection_name",
-    "text_problem", "token_lifetime_problem", "unstorable", "validate", "visible_properties",
+    "MANAGED_FIELDS", "MAX_DATA_BYTES", "MAX_LIFETIME_SECONDS", "MAX_VALUE_BYTES", "OPTIONAL_WHEN",
+    "check_connection_name", "is_required", "text_problem", "token_lifetime_problem", "unstorable", "validate",
+    "visible_properties",
 ]
 
 #: Fields the framework writes itself (OAuth2 token responses, as n8n stores them).
-MANAGED_FIELDS: Final = frozenset({"oauthTokenData"})
+MANAGED_FIELDS: Final = frozenset({"oauthTokenData", "oauthServer"})
+#: A required property that is optional when another field has one of the values: name -> (field, values).
+OPTIONAL_WHEN: Final[dict[str, tuple[str, frozenset[str]]]] = {"clientSecret": ("grantType", frozenset({"pkce"}))}
 MAX_VALUE_BYTES: Final = 64 * 1024
 MAX_DATA_BYTES: Final = 256 * 1024
 
@@ -66,6 +73,14 @@ def visible_properties(ct: CredentialType, data: Mapping[str, Any]) -> list[Prop
     return list(shown.values())
 
 
+def is_required(prop: Property, values: Mapping[str, Any]) -> bool:
+    """Whether ``prop`` must have a value, given the connection's ``values`` (defaults filled in)."""
+    if not prop.required:
+        return False
+    exception = OPTIONAL_WHEN.get(prop.name)
+    return exception is None or values.get(exception[0]) not in exception[1]
+
+
 def validate(ct: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
     """Return the data to store for ``ct``; raise ``ValidationError`` listing every problem."""
     if not isinstance(data, Mapping):
@@ -81,6 +96,7 @@ def validate(ct: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
     marks, mark_problems = check_marks(data)
     problems.extend(mark_problems)
     result: dict[str, Any] = {}
+    values = {**ct.defaults(), **data}
     for prop in visible_properties(ct, data):
         if prop.name in data:
             # a user's value is literal unless marked as an expression (see fluxnex.expression_marks)
@@ -91,22 +107,24 @@ def validate(ct: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
                 continue
         else:
             value = as_expression(prop.default_value)  # a type's default keeps n8n's '=' rule
-        if prop.required and (value is None or value == ""):
+        if is_required(prop, values) and (value is None or value == ""):
             problems.append((prop.name, "is required"))
             continue
         result[prop.name] = value
     for field in sorted(DOMAIN_FIELDS - known):  # n8n adds these to every type (see fluxnex.domains)
         if field in data:
             result[field] = data[field]
-    token_data = data.get("oauthTokenData")
-    if token_data is not None:
-        if isinstance(token_data, Mapping):
-            problem = unstorable(token_data) or token_lifetime_problem(token_data)
+    for managed in sorted(MANAGED_FIELDS):
+        value = data.get(managed)
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            problem = unstorable(value) or (token_lifetime_problem(value) if managed == "oauthTokenData" else None)
             if problem is not None:
-                problems.append(("oauthTokenData", problem))
-            result["oauthTokenData"] = literalise(dict(token_data))
+                problems.append((managed, problem))
+            result[managed] = literalise(dict(value))
         else:
-            problems.append(("oauthTokenData", "must be an object"))
+            problems.append((managed, "must be an object"))
     if not problems:
         size = len(json.dumps(result, default=str).encode())
         if size > MAX_DATA_BYTES:

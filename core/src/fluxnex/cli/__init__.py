@@ -1,6 +1,7 @@
 """The ``fluxnex`` command line: a click group whose subcommands load on demand.
 
-User errors (every ``FluxnexError``) print one line on stderr and exit 1, without a traceback.
+Every error prints one line on stderr and exits 1, without a traceback (a JSON object with ``--json``; see
+``_errors``); click's usage errors keep exit code 2. Logging stays quiet unless ``-v`` (see ``_logging``).
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ import sys
 from typing import Any
 
 import click
-
-from ..errors import FluxnexError
 
 __all__ = ["cli", "main"]
 
@@ -35,8 +34,8 @@ _HELP = {
     "types": "List and show credential types.",
     "plugins": "Show loaded and failed plugins.",
     "plugin": "Scaffold a new plugin distribution.",
-    "connections": "Add, list, show, test and delete connections.",
-    "connect": "Connect an OAuth2 account through the browser.",
+    "connections": "Add, list, show, update, test, refresh and delete connections.",
+    "connect": "Connect (or reconnect in place) an OAuth2 account through the browser.",
     "keys": "Generate encryption keys and rotate stored data to the primary key.",
     "db": "Database migrations.",
     "status": "Database, keys, plugins and connection counts.",
@@ -64,11 +63,17 @@ class _LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; a ``FluxnexError`` becomes a one-line ``Error: ...`` and exit code 1."""
+        """Run the command; any failure becomes one line on stderr (JSON with ``--json``) and exit code 1."""
         try:
             return super().invoke(ctx)
-        except FluxnexError as exc:
-            raise click.ClickException(str(exc)) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
+            raise
+        except Exception as exc:
+            from ._errors import CommandFailed
+
+            raise CommandFailed(
+                exc, as_json=bool(ctx.meta.get("fluxnex.json")), verbose=int(ctx.meta.get("fluxnex.verbose", 0))
+            ) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List the commands from ``_HELP`` without importing their modules (keeps ``--help`` fast)."""
@@ -85,17 +90,20 @@ class _LazyGroup(click.Group):
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fluxnex-core", prog_name="fluxnex")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="Log to stderr: -v INFO, -vv DEBUG (default: errors only).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
     """FluxNex: integration credentials, stored encrypted and kept fresh."""
+    from ._logging import setup_logging
+
+    ctx.meta["fluxnex.verbose"] = verbose
+    setup_logging(verbose)
 
 
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI; user errors become one line on stderr and exit code 1."""
     try:
         return cli.main(args=argv, prog_name="fluxnex", standalone_mode=False)
-    except FluxnexError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
@@ -104,3 +112,8 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except BrokenPipeError:  # `fluxnex ... | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

@@ -23,6 +23,19 @@ def manager() -> CredentialManager:
     return CredentialManager()
 
 
+def confirm_or_refuse(question: str, *, yes: bool, what: str) -> None:
+    """Ask ``question`` on a terminal (abort on no); without one, refuse unless ``--yes`` was given."""
+    import sys
+
+    from ..errors import FluxnexError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise FluxnexError(f"refusing to {what} without --yes: stdin is not a terminal, so nobody can confirm")
+    click.confirm(question, abort=True)
+
+
 def masked(ct: CredentialType | None, data: dict[str, Any], reveal: bool) -> dict[str, Any]:
     """``data`` with secret values replaced by a mask (every value of unknown types), unless ``reveal``."""
     if reveal:

@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    ctx.meta["fluxnex.json"] = value  # shared with the root group, which prints errors as JSON then
+    return value
+
+
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, callback=_remember_json, help="Print JSON (errors too) instead of text."
+)
 
 
 def echo_json(value: Any) -> None:

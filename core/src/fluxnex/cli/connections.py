@@ -1,4 +1,4 @@
-"""``fluxnex connections add|list|show|test|refresh|delete``."""
+"""``fluxnex connections add|list|show|test|delete``; ``update`` and ``refresh`` live in ``_changes``."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 import click
 
 from ..errors import FluxnexError
-from ._context import TENANT_OPTION, manager, masked
+from ._context import TENANT_OPTION, confirm_or_refuse, manager, masked
 from ._output import JSON_OPTION, echo_json, echo_table
 
 
 @click.group("connections")
 def connections_group() -> None:
-    """Add, list, show, test, refresh and delete connections."""
+    """Add, list, show, update, test, refresh and delete connections."""
 
 
 def _read_data(source: str | None) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def prompt_missing(type_name: str, data: dict[str, Any], *, only_required: bool 
     if only_required is None:
         only_required = not sys.stdin.isatty()
     from ..plugins import get_registry
-    from ..validation import visible_properties
+    from ..validation import is_required, visible_properties
 
     ct = get_registry().get(type_name)
     asked: set[str] = set()
@@ -51,14 +51,14 @@ def prompt_missing(type_name: str, data: dict[str, Any], *, only_required: bool 
         pending = [
             p for p in visible_properties(ct, data)
             if p.name not in data and p.name not in asked and p.type != "hidden"
-            and (not only_required or ((p.required or p.is_secret) and p.default_value in ("", None)))
+            and (not only_required or _asked_without_terminal(p, {**ct.defaults(), **data}))
         ]
         if not pending:
             return data
         prop = pending[0]
         asked.add(prop.name)
         default = prop.default_value
-        label = prop.display_name + (" (required)" if prop.required else "")
+        label = prop.display_name + (" (required)" if is_required(prop, {**ct.defaults(), **data}) else "")
         if prop.type == "boolean":
             data[prop.name] = click.confirm(label, default=bool(default))
         elif prop.option_values is not None and prop.type == "options":
@@ -73,8 +73,19 @@ def prompt_missing(type_name: str, data: dict[str, Any], *, only_required: bool 
             secret = prop.is_secret
             value = click.prompt(label, default="" if secret else (default or ""), hide_input=secret,
                                  show_default=not secret)
-            if value != "" or prop.required:
+            if value != "" or is_required(prop, {**ct.defaults(), **data}):
                 data[prop.name] = value
+
+
+def _asked_without_terminal(prop: Any, values: dict[str, Any]) -> bool:
+    """Without a terminal only what is required (a secret too, unless an OPTIONAL_WHEN rule exempts it)."""
+    from ..validation import is_required
+
+    if prop.default_value not in ("", None):
+        return False
+    required = is_required(prop, values)
+    exempt = bool(prop.required) and not required
+    return required or (prop.is_secret and not exempt)
 
 
 @connections_group.command("add")
@@ -96,14 +107,19 @@ def add_connection(tenant: str, type_name: str, name: str, data_source: str | No
     info = manager().create_connection(tenant, type_name, name, data)
     if as_json:
         echo_json(info.to_json())
-    else:
-        click.echo(f"Stored connection {info.name!r} ({info.type}) id {info.id} status {info.status.value}")
+        return
+    click.echo(f"Stored connection {info.name!r} ({info.type}) id {info.id} status {info.status.value}")
+    if info.status.value == "NOT_CONNECTED":
+        import shlex
+
+        click.echo(f"It has no token yet: connect it with `fluxnex connect --tenant {info.tenant_id} "
+                   f"--type {info.type} --name {shlex.quote(info.name)}`")
 
 
 @connections_group.command("list")
 @TENANT_OPTION
 @click.option("--type", "type_name", help="Only this credential type.")
-@click.option("--status", type=click.Choice(["ACTIVE", "ERROR", "EXPIRED"], case_sensitive=False))
+@click.option("--status", type=click.Choice(["ACTIVE", "ERROR", "EXPIRED", "NOT_CONNECTED"], case_sensitive=False))
 @JSON_OPTION
 def list_connections(tenant: str, type_name: str | None, status: str | None, as_json: bool) -> None:
     """List a tenant's connections (no secrets)."""
@@ -137,7 +153,7 @@ def show_connection(tenant: str, name: str, reveal: bool, as_json: bool) -> None
     """Show a connection's info and data, secrets masked unless --reveal."""
     mgr = manager()
     info = mgr.get_connection_info(tenant, name)
-    row = mgr.store.get(info.tenant_id, name)
+    row = mgr.reads.get(info.tenant_id, name)
     assert row is not None
     data = mgr.decrypt(row)
     try:
@@ -153,22 +169,6 @@ def show_connection(tenant: str, name: str, reveal: bool, as_json: bool) -> None
     click.echo("data:")
     for key, value in shown.items():
         click.echo(f"  {key}: {json.dumps(value) if not isinstance(value, str) else value}")
-
-
-@connections_group.command("refresh")
-@TENANT_OPTION
-@click.argument("name")
-@JSON_OPTION
-def refresh_connection(tenant: str, name: str, as_json: bool) -> None:
-    """Refresh the connection's token now."""
-    mgr = manager()
-    mgr.refresh_connection(tenant, name)
-    info = mgr.get_connection_info(tenant, name)
-    if as_json:
-        echo_json(info.to_json())
-    else:
-        expiry = info.expires_at.isoformat(timespec="seconds") if info.expires_at else "never"
-        click.echo(f"Refreshed {name!r}: status {info.status.value}, expires at {expiry}")
 
 
 @connections_group.command("test")
@@ -190,15 +190,18 @@ def test_connection(tenant: str, name: str, as_json: bool) -> None:
 @TENANT_OPTION
 @click.argument("name")
 @click.option("--revoke", is_flag=True, help="Revoke the token at the provider first (types that support it).")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed when stdin is not a terminal).")
 def delete_connection(tenant: str, name: str, revoke: bool, yes: bool) -> None:
-    """Delete a connection."""
+    """Delete a connection (asks first; without a terminal, refuses unless --yes)."""
     mgr = manager()
     info = mgr.get_connection_info(tenant, name)
-    if not yes and sys.stdin.isatty():
-        click.confirm(f"Delete connection {name!r} ({info.type})?", abort=True)
+    confirm_or_refuse(f"Delete connection {name!r} ({info.type})?", yes=yes, what=f"delete connection {name!r}")
     if revoke:
         revoked = mgr.revoke_connection(tenant, name)
-        click.echo("Revoked at the provider." if revoked else "Nothing to revoke for this type.")
+        click.echo("Revoked at the provider." if revoked else
+                   "Nothing to revoke: no plugin or known revocation endpoint (RFC 7009) for this connection.")
     mgr.delete_connection(tenant, name)
     click.echo(f"Deleted connection {name!r}.")
+
+
+from . import _changes  # noqa: E402, F401 - registers `connections update` and `connections refresh`

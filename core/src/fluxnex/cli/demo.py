@@ -1,8 +1,9 @@
 """``fluxnex demo``: the whole token lifecycle, through the real code paths, against a local sandbox provider.
 
 Nothing here is a demonstration-only path: the connection is made by ``connect_oauth2`` (authorization code +
-PKCE through the loopback redirect), stored by ``CredentialManager`` in the configured database (the embedded
-SQLite default unless FLUXNEX_DATABASE_URL says otherwise), refreshed by ``RefreshWorker.run_once`` and read by
+PKCE through the loopback redirect), stored by ``CredentialManager`` in an embedded SQLite database of its own
+(a temporary home, deleted at the end, unless ``--home DIR`` is given; never the user's configured database),
+refreshed by ``RefreshWorker.run_once`` and read by
 ``get_connection`` and ``session``. The only stand-in is the browser: a small user agent follows the
 provider's redirect to the local callback, as a person's browser would after they click "Allow".
 """
@@ -13,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import uuid
+from pathlib import Path
 
 import click
 
@@ -37,15 +39,37 @@ def _follow_like_a_browser(url: str) -> None:
 @click.command("demo")
 @click.option("--token-lifetime", default=300, show_default=True, type=click.IntRange(1),
               help="Seconds the sandbox's access tokens live (within the worker's 10-minute horizon).")
-def demo_command(token_lifetime: int) -> None:
-    """Connect a sandbox OAuth2 account, store it encrypted, let the worker refresh it, read it back."""
+@click.option("--home", type=click.Path(file_okay=False), help="Keep the demo's database and key in this "
+              "directory (default: a temporary one, deleted at the end).")
+def demo_command(token_lifetime: int, home: str | None) -> None:
+    """Connect a sandbox OAuth2 account, store it encrypted, let the worker refresh it, read it back.
+
+    It never touches the configured database: it works in a temporary home unless --home is given, and removes
+    its connection at the end (the sandbox provider it points at is gone by then).
+    """
+    import tempfile
+
+    if home is not None:
+        _run(Path(home).expanduser(), token_lifetime, keep=True)
+        return
+    with tempfile.TemporaryDirectory(prefix="fluxnex-demo-") as tmp:
+        _run(Path(tmp), token_lifetime, keep=False)
+
+
+def _run(home: Path, token_lifetime: int, *, keep: bool) -> None:
+    from ..config import ensure_key_file
     from ..connect import connect_oauth2
+    from ..crypto import Keyring, generate_key_line
     from ..errors import ConnectionNotFound
+    from ..manager import CredentialManager
     from ..refresher import RefreshWorker
     from ..testing.sandbox import SandboxProvider
-    from ._context import manager
 
-    mgr = manager()
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    keys = Keyring.from_file(ensure_key_file(home / "demo.key")) if keep else Keyring.parse(generate_key_line("demo"))
+    mgr = CredentialManager(f"sqlite:///{home / 'fluxnex.db'}", keys)
+    click.echo(f"Working in {'--home ' if keep else 'a temporary home '}{home} "
+               f"({'kept' if keep else 'deleted at the end; --home DIR keeps it'}).")
     step = 0
 
     def say(text: str) -> None:
@@ -80,4 +104,7 @@ def demo_command(token_lifetime: int) -> None:
             "for the first refresh token")
         response = mgr.session(DEMO_TENANT, DEMO_NAME).get(sandbox.api_url)
         say(f"session GET {sandbox.api_url} -> HTTP {response.status_code}")
-    click.echo(f"Done. Inspect it with: fluxnex connections show --tenant {DEMO_TENANT} {DEMO_NAME!r}")
+        mgr.delete_connection(DEMO_TENANT, DEMO_NAME)
+        say("deleted the demo connection: its sandbox provider stops now")
+    mgr.close()
+    click.echo(f"Done. The demo's database and key {'remain in' if keep else 'are removed with'} {home}.")

@@ -20,7 +20,7 @@ def import_group() -> None:
               help="n8n's encryption key, for an export made without --decrypted.")
 @JSON_OPTION
 def import_n8n(file: str, tenant: str, n8n_key: str | None, as_json: bool) -> None:
-    """Import the credentials of FILE (``n8n export:credentials`` output) into the tenant's connections.
+    """Import the credentials of FILE (the output of `n8n export:credentials`) into the tenant's connections.
 
     Both the --decrypted form and the encrypted form are read. A wrong key imports nothing; every entry is
     checked before any is written; a re-run skips what is already imported. Exits with status 1 when an

@@ -30,6 +30,7 @@ def list_types(as_json: bool) -> None:
                 "display_name": definition.display_name,
                 "distribution": provider.distribution,
                 "version": provider.version,
+                "provided_by": [p.label for p in registry.providers(name)],
                 "extends": definition.extends or [],
             }
         )
@@ -38,7 +39,7 @@ def list_types(as_json: bool) -> None:
     else:
         echo_table(
             ["NAME", "DISPLAY NAME", "PROVIDED BY"],
-            [[r["name"], r["display_name"], f"{r['distribution']} {r['version']}"] for r in rows],
+            [[r["name"], r["display_name"], " and ".join(r["provided_by"])] for r in rows],
         )
 
 
@@ -46,7 +47,7 @@ def list_types(as_json: bool) -> None:
 @click.argument("name")
 @JSON_OPTION
 def show_type(name: str, as_json: bool) -> None:
-    """Show a type's properties after ``extends``, with secrets marked."""
+    """Show a type's properties after extends, with secrets and conditions (displayOptions) marked."""
     registry = get_registry()
     ct = registry.get(name)
     provider = registry.provider(name)
@@ -70,6 +71,7 @@ def show_type(name: str, as_json: bool) -> None:
                 "display_name": ct.display_name,
                 "distribution": provider.distribution,
                 "version": provider.version,
+                "provided_by": [p.label for p in registry.providers(name)],
                 "extends": ct.extends or [],
                 "ancestors": registry.ancestors(name),
                 "properties": props,
@@ -78,7 +80,9 @@ def show_type(name: str, as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"{ct.display_name} ({ct.name}) from {provider.label}")
+    providers = registry.providers(name)
+    shared = f" (identical definitions; {provider.label}'s is used)" if len(providers) > 1 else ""
+    click.echo(f"{ct.display_name} ({ct.name}) from {' and '.join(p.label for p in providers)}{shared}")
     if ct.extends:
         click.echo(f"extends: {', '.join(ct.extends)}")
     echo_table(
@@ -87,11 +91,11 @@ def show_type(name: str, as_json: bool) -> None:
             [
                 p["name"],
                 p["type"],
-                "yes" if p["required"] else "",
+                _required_text(ct.properties[i]) if p["required"] else "",
                 "secret" if p["secret"] else "",
                 _short(p["default"]),
             ]
-            for p in props
+            for i, p in _numbered(ct, props)
         ],
     )
 
@@ -106,15 +110,17 @@ def plugins_command(as_json: bool) -> None:
             "name": p.name,
             "distribution": p.distribution,
             "version": p.version,
-            "types": [n for n in registry.names() if registry.provider(n) == p],
+            "types": [n for n in registry.names() if p in registry.providers(n)],
         }
         for p in registry.plugins
     ]
     failed = [{"name": f.name, "distribution": f.distribution, "error": f.error} for f in registry.failures]
     conflicts = {name: [p.label for p in providers] for name, providers in sorted(registry.conflicts.items())}
     shadowed = [str(note) for note in registry.shadowed]
+    shared = {name: [p.label for p in providers] for name, providers in sorted(registry.shared.items())}
     if as_json:
-        echo_json({"loaded": loaded, "failed": failed, "conflicts": conflicts, "shadowed": shadowed})
+        echo_json({"loaded": loaded, "failed": failed, "conflicts": conflicts, "shared": shared,
+                   "shadowed": shadowed})
         return
     echo_table(
         ["PLUGIN", "DISTRIBUTION", "VERSION", "TYPES"],
@@ -124,8 +130,37 @@ def plugins_command(as_json: bool) -> None:
         click.echo(f"FAILED {failure['name']} ({failure['distribution']}): {failure['error']}")
     for name, labels in conflicts.items():
         click.echo(f"CONFLICT {name}: registered by {' and '.join(labels)}")
+    for name, labels in shared.items():
+        click.echo(f"SHARED {name}: identical definitions from {' and '.join(labels)}; {labels[0]}'s is used, "
+                   "and the hooks of every one of them answer (the last loaded is asked first)")
     for note in shadowed:
         click.echo(f"SHADOWED {note}")
+
+
+def _numbered(ct: Any, props: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """Pair each shown row with its property's index in ``ct.properties`` (notices are not shown)."""
+    indexes = [i for i, p in enumerate(ct.properties) if p.type != "notice"]
+    return list(zip(indexes, props, strict=True))
+
+
+def _required_text(prop: Any) -> str:
+    """"yes", or when it is required: n8n's displayOptions conditions, and FluxNex's OPTIONAL_WHEN exemptions."""
+    import json
+
+    from ..validation import OPTIONAL_WHEN
+
+    def values(raw: Any) -> str:
+        items = raw if isinstance(raw, list) else [raw]
+        return " or ".join(v if isinstance(v, str) else json.dumps(v, default=str) for v in items)
+
+    options = prop.display_options or {}
+    parts = [f"{field} is {values(v)}" for field, v in (options.get("show") or {}).items()]
+    parts += [f"{field} is not {values(v)}" for field, v in (options.get("hide") or {}).items()]
+    text = "when " + " and ".join(parts) if parts else "yes"
+    exemption = OPTIONAL_WHEN.get(prop.name)
+    if exemption is not None:
+        text += f", unless {exemption[0]} is {' or '.join(sorted(exemption[1]))}"
+    return text
 
 
 def _short(value: Any) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import signal
-import sys
 from types import FrameType
 
 import click
@@ -19,13 +18,9 @@ _log = logging.getLogger("fluxnex.worker")
 
 def _setup_logging() -> None:
     """Log FluxNex's INFO lines (one per refresh, one per cycle) to stderr; other libraries at WARNING."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    if not root.handlers:
-        root.addHandler(handler)
-        root.setLevel(logging.WARNING)
-    logging.getLogger("fluxnex").setLevel(logging.INFO)
+    from ._logging import setup_logging
+
+    setup_logging(int(click.get_current_context().meta.get("fluxnex.verbose", 0)), fluxnex_level=logging.INFO)
 
 
 @click.command("worker")

@@ -1,17 +1,33 @@
-"""The encrypted connection store: the table, Alembic migrations and ``ConnectionStore``."""
+"""The encrypted connection store: the table, Alembic migrations and ``ConnectionStore``.
+
+``ConnectionRow`` and ``Status`` import without SQLAlchemy; the other names load it on first use (PEP 562), so
+read-only commands on the embedded SQLite database (``SQLiteReader``) start fast.
+"""
 
 from __future__ import annotations
 
-from fluxnex.store._engine import (
-    DEFAULT_POOL_SIZE,
-    DEFAULT_POOL_TIMEOUT,
-    create_engine,
-    current_revision,
-    head_revision,
-    upgrade,
-)
-from fluxnex.store._models import ConnectionRow, Status, connection_table, metadata
-from fluxnex.store._repository import CHANGEABLE, ConnectionStore
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from fluxnex.store._rows import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT, ConnectionRow, Status
+
+if TYPE_CHECKING:
+    from fluxnex.store._engine import create_engine, current_revision, head_revision, upgrade
+    from fluxnex.store._models import connection_table, metadata
+    from fluxnex.store._repository import CHANGEABLE, ConnectionStore
+    from fluxnex.store._sqlite_reader import SQLiteReader
+
+_LAZY = {
+    "create_engine": "fluxnex.store._engine",
+    "current_revision": "fluxnex.store._engine",
+    "head_revision": "fluxnex.store._engine",
+    "upgrade": "fluxnex.store._engine",
+    "connection_table": "fluxnex.store._models",
+    "metadata": "fluxnex.store._models",
+    "CHANGEABLE": "fluxnex.store._repository",
+    "ConnectionStore": "fluxnex.store._repository",
+    "SQLiteReader": "fluxnex.store._sqlite_reader",
+}
 
 __all__ = [
     "CHANGEABLE",
@@ -19,6 +35,7 @@ __all__ = [
     "DEFAULT_POOL_TIMEOUT",
     "ConnectionRow",
     "ConnectionStore",
+    "SQLiteReader",
     "Status",
     "connection_table",
     "create_engine",
@@ -27,3 +44,12 @@ __all__ = [
     "metadata",
     "upgrade",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fluxnex.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

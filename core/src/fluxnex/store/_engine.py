@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from fluxnex.errors import ConfigurationError, MigrationError
+from fluxnex.store._rows import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
 
 __all__ = [
     "create_engine",
@@ -27,8 +27,15 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 _PG_MIGRATION_LOCK = 0x666C75786E6578  # "fluxnex"
 
 
+POSTGRES_EXTRA_HINT = "pip install 'fluxnex-core[postgres]'"
+
+
 def _normalise_url(url: str | URL) -> URL:
-    """Parse a URL, mapping plain ``postgresql://`` to psycopg 3 and rejecting in-memory SQLite."""
+    """Parse a URL, mapping plain ``postgresql://`` to psycopg 3 and rejecting in-memory SQLite.
+
+    A PostgreSQL URL needs psycopg 3 installed (the ``postgres`` extra): without it the error says how to
+    install it.
+    """
     try:
         parsed = make_url(url)
     except Exception:
@@ -43,8 +50,30 @@ def _normalise_url(url: str | URL) -> URL:
     if backend not in ("sqlite", "postgresql"):
         raise ConfigurationError(f"unsupported database backend {backend!r}: use sqlite or postgresql")
     if backend == "postgresql":
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            raise ConfigurationError(
+                f"PostgreSQL needs the psycopg driver, which is not installed: {POSTGRES_EXTRA_HINT}"
+            )
         parsed = _with_timeouts(parsed)
     return parsed
+
+
+def _sqlite_directory(parsed: URL) -> None:
+    """Check that an explicit SQLite URL's directory exists; only the embedded default creates its own (0700)."""
+    from fluxnex.config import is_embedded_default
+
+    assert parsed.database is not None
+    directory = Path(parsed.database).expanduser().parent
+    if directory.is_dir():
+        return
+    if not is_embedded_default(parsed.render_as_string(hide_password=False)):
+        raise ConfigurationError(
+            f"the directory of the SQLite database does not exist: {directory} (create it first; "
+            "only the embedded default creates its own directory)"
+        )
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 def _with_timeouts(url: URL) -> URL:
@@ -70,7 +99,8 @@ def _private_file(path: Path) -> None:
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
-        with contextlib.suppress(FileExistsError):
+        # an unwritable place is SQLite's to report when it opens the file (one line, with the fix)
+        with contextlib.suppress(OSError):
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
@@ -86,10 +116,6 @@ def sqlite_setup(dbapi_conn: Any) -> None:
         cur.close()
 
 
-#: Database connections one ConnectionStore (so one CredentialManager) opens at most (``FLUXNEX_DB_POOL_SIZE``).
-DEFAULT_POOL_SIZE = 4
-#: Seconds a caller waits for a free pooled connection before ``PoolTimeout`` (``FLUXNEX_DB_POOL_TIMEOUT``).
-DEFAULT_POOL_TIMEOUT = 30.0
 
 
 def create_engine(
@@ -110,6 +136,7 @@ def create_engine(
     }  # fmt: skip
     if parsed.get_backend_name() == "sqlite":
         assert parsed.database is not None
+        _sqlite_directory(parsed)
         _private_file(Path(parsed.database).expanduser())
         engine = sa.create_engine(
             parsed,
@@ -195,7 +222,11 @@ def _upgrade_on(conn: sa.Connection) -> None:
 
 def ensure_schema(engine: sa.Engine) -> None:
     """Migrate to head (PostgreSQL: under an advisory lock so racing processes apply it once)."""
+    from fluxnex.store._schema_check import is_at_head
+
     with engine.connect() as conn:
+        if is_at_head(conn):
+            return  # the usual case, answered without importing Alembic
         if engine.dialect.name == "postgresql":
             # waiting for another process's migration, and the migration itself, are not bounded by the
             # session timeouts (RESET below restores the connection's configured values)
@@ -218,7 +249,11 @@ def ensure_schema(engine: sa.Engine) -> None:
 
 def check_schema(engine: sa.Engine) -> None:
     """Raise MigrationError unless the database is exactly at head."""
+    from fluxnex.store._schema_check import is_at_head
+
     with engine.connect() as conn:
+        if is_at_head(conn):
+            return
         revision = _db_revision(conn)
     _check_known(revision)
     if revision != head_revision():

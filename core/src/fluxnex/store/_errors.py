@@ -21,6 +21,8 @@ _HINTS = (
     ("does not exist", "check the database name of the URL, or create it"),
     ("connection refused", "is the server running and reachable?"),
     ("database is locked", "another process holds the SQLite write lock"),
+    ("unable to open database file", "check that the file and its directory exist and are writable"),
+    ("readonly database", "check that the file and its directory are writable"),
 )
 
 

@@ -1,18 +1,17 @@
-"""The ``connection`` table, the row value object and the status enum."""
+"""The ``connection`` table (the row value object and the status enum live in ``_rows``, free of SQLAlchemy)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
-import uuid
 from typing import Any
 
-import attrs
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+
+from fluxnex.store._rows import REFRESH_CAP, ConnectionRow, Status, utc
 
 __all__ = [
     "CLAIMABLE_SQL",
+    "COLUMNS",
     "REFRESH_CAP",
     "ConnectionRow",
     "Status",
@@ -24,16 +23,6 @@ __all__ = [
     "utc",
 ]
 
-UTC = dt.UTC
-
-
-def utc(value: dt.datetime | None) -> dt.datetime | None:
-    """Return the datetime as aware UTC (naive values are taken to be UTC already)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
@@ -55,14 +44,6 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
         return utc(value)
 
 
-class Status(enum.StrEnum):
-    """The lifecycle state of a connection."""
-
-    ACTIVE = "ACTIVE"
-    ERROR = "ERROR"
-    EXPIRED = "EXPIRED"
-
-
 metadata = sa.MetaData()
 
 #: The rows the refresh worker may claim: the predicate of the partial index ``ix_connection_due``. A query
@@ -70,16 +51,29 @@ metadata = sa.MetaData()
 #: implication syntactically), so the claim inlines it rather than binding the statuses.
 CLAIMABLE_SQL = "status IN ('ACTIVE', 'ERROR') AND refresh_at IS NOT NULL"
 
-#: Seconds before expiry at which a token of unknown lifetime becomes due (``refresh_at``), and the most
-#: ahead of expiry any token does: the refresh worker's default horizon (see ``fluxnex.tokens``).
-REFRESH_CAP = 600.0
 
 
 def default_refresh_at(expires_at: dt.datetime | None) -> dt.datetime | None:
     """``refresh_at`` for an expiry whose token lifetime is unknown: ``REFRESH_CAP`` seconds before it."""
     return None if expires_at is None else expires_at - dt.timedelta(seconds=REFRESH_CAP)
 
-JSON_DOCUMENT = sa.JSON().with_variant(JSONB(), "postgresql")
+
+class JSONDocument(sa.types.TypeDecorator[Any]):
+    """JSON, stored as JSONB on PostgreSQL; the PostgreSQL dialect is imported only when one is used."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        """JSONB on PostgreSQL, JSON elsewhere."""
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(sa.JSON())
+
+
+JSON_DOCUMENT = JSONDocument()
 
 connection_table = sa.Table(
     "connection",
@@ -126,35 +120,3 @@ connection_count_table = sa.Table(
 )
 
 COLUMNS: tuple[str, ...] = tuple(c.name for c in connection_table.columns)
-
-
-@attrs.frozen(repr=False)
-class ConnectionRow:
-    """One stored connection; ``data`` is the encryption envelope, never plaintext."""
-
-    id: uuid.UUID
-    tenant_id: uuid.UUID
-    type: str
-    name: str
-    data: dict[str, Any]
-    status: Status = Status.ACTIVE
-    expires_at: dt.datetime | None = None
-    version: int = 1
-    lease_owner: str | None = None
-    lease_until: dt.datetime | None = None
-    refresh_failures: int = 0
-    last_error: str | None = None
-    next_attempt_at: dt.datetime | None = None
-    last_refreshed_at: dt.datetime | None = None
-    created_at: dt.datetime | None = None
-    updated_at: dt.datetime | None = None
-    refresh_expires_at: dt.datetime | None = None
-    #: ``expires_at`` less a fraction of the token's lifetime: before it, the token is not due (``fluxnex.tokens``)
-    refresh_at: dt.datetime | None = None
-
-    def __repr__(self) -> str:
-        return (
-            f"ConnectionRow(id={self.id}, tenant_id={self.tenant_id}, type={self.type!r}, "
-            f"name={self.name!r}, status={self.status.value}, version={self.version}, "
-            f"kid={self.data.get('kid') if isinstance(self.data, dict) else None!r})"
-        )

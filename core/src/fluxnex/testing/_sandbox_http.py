@@ -40,6 +40,22 @@ class Server(ThreadingHTTPServer):
         self.provider = provider
 
 
+def metadata(provider: SandboxProvider) -> dict[str, Any]:
+    """The provider's metadata document (RFC 8414 / OpenID Discovery 1.0)."""
+    return {
+        "issuer": provider.url,
+        "authorization_endpoint": provider.authorize_url,
+        "token_endpoint": provider.token_url,
+        "revocation_endpoint": provider.revoke_url,
+        "introspection_endpoint": provider.introspect_url,
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "authorization_response_iss_parameter_supported": provider.behaviour.send_iss,
+    }
+
+
 def _json(body: Any) -> bytes:
     return json.dumps(body).encode()
 
@@ -101,6 +117,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._context = (path, query, {}, "none")
         if path == "/authorize":
             self._authorize(query)
+        elif path == "/.well-known/oauth-authorization-server" or (
+            path == "/.well-known/openid-configuration" and self.provider.behaviour.openid_configuration
+        ):
+            self._send(200, _json(metadata(self.provider)))
         elif path == "/api/me":
             self._api()
         else:

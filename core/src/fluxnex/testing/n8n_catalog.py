@@ -1,4 +1,8 @@
-"""Locate n8n's credential catalog (``n8n-nodes-base``'s credentials.json), fetching it with npm once."""
+"""Locate n8n's credential catalog (``n8n-nodes-base``'s credentials.json) and n8n's own engine
+(``n8n-workflow``, for differential tests), fetching each with npm once into a cache outside the repository.
+
+Neither skips: without npm they raise, so a suite never passes by quietly not running what it needs.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 N8N_NODES_BASE = "n8n-nodes-base@2.41.2"
+N8N_WORKFLOW = "n8n-workflow@2.41.0"  # the version n8n-nodes-base@2.41.2 depends on
 _MEMBER = "package/dist/types/credentials.json"
 _PACKAGE_JSON = "package/package.json"
 
@@ -44,4 +49,19 @@ def catalog_path() -> Path:
                 partial = destination.with_suffix(".json.part")
                 partial.write_bytes(member.read())
                 partial.replace(destination)
+    return target
+
+
+def engine_dir() -> Path:
+    """The folder whose node_modules holds n8n-workflow (FLUXNEX_N8N_ENGINE_CACHE, else ~/.cache/fluxnex),
+    installed with npm the first time; raises ``FileNotFoundError`` when node or npm is missing."""
+    npm, node = shutil.which("npm"), shutil.which("node")
+    if npm is None or node is None:
+        raise FileNotFoundError(f"node and npm are needed to run n8n's engine ({N8N_WORKFLOW})")
+    base = os.environ.get("FLUXNEX_N8N_ENGINE_CACHE") or Path.home() / ".cache" / "fluxnex" / "n8n-engine"
+    target = Path(base)
+    if not (target / "node_modules" / "n8n-workflow" / "package.json").is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        subprocess.run([npm, "install", "--prefix", str(target), N8N_WORKFLOW, "--no-audit", "--no-fund",
+                        "--ignore-scripts", "--silent"], check=True, timeout=600)
     return target

@@ -10,7 +10,8 @@ Usage::
 
 Endpoints: ``GET /authorize`` (auto-approves, 302 to the redirect URI), ``POST /token``
 (authorization_code with PKCE S256, refresh_token, client_credentials), ``POST /revoke`` (RFC 7009 form or
-Intuit-style JSON body), ``POST /introspect`` (RFC 7662) and ``GET /api/me`` (a Bearer-protected resource).
+Intuit-style JSON body), ``POST /introspect`` (RFC 7662), ``GET /api/me`` (a Bearer-protected resource) and the
+metadata at ``/.well-known/openid-configuration`` and ``/.well-known/oauth-authorization-server`` (issuer: ``url``).
 Refresh tokens belong to a *family* (one authorization); revoking or replaying a rotated refresh token revokes
 the whole family, as RFC 6819 5.2.2.3 and OAuth 2.1 recommend. Nothing secret is ever logged or recorded.
 """
@@ -69,6 +70,9 @@ class Behaviour:
     extra_token_fields: dict[str, Any] = attrs.Factory(dict)  # added to every token response
     extra_callback_params: dict[str, str] = attrs.Factory(dict)  # added to the /authorize redirect
     deny: bool = False  # /authorize redirects with error=access_denied
+    send_iss: bool = True  # the /authorize redirect carries iss (RFC 9207), as the metadata says
+    callback_iss: str | None = None  # the iss value sent (None: this sandbox's own issuer URL)
+    openid_configuration: bool = True  # False: only RFC 8414's /.well-known/oauth-authorization-server answers
     code_lifetime: float = 600.0
     unauthorized_body: Any = attrs.Factory(
         lambda: {"error": "invalid_token", "error_description": "The access token is invalid or expired"}
@@ -415,6 +419,8 @@ class SandboxProvider:
                 params.update(b.extra_callback_params)
             if "state" in query:
                 params["state"] = query["state"]
+            if b.send_iss:
+                params["iss"] = b.callback_iss or self.url
             return params
 
     def _count_token_request(self, form: Mapping[str, str]) -> float:

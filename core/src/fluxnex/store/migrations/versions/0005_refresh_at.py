@@ -38,7 +38,9 @@ def upgrade() -> None:
     """Add refresh_at, fill it for rows with an expiry, and move the claim index onto it."""
     op.add_column("connection", sa.Column("refresh_at", sa.DateTime(timezone=True), nullable=True))
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("UPDATE connection SET refresh_at = expires_at - interval '600 seconds' WHERE expires_at IS NOT NULL")
+        op.execute(
+            "UPDATE connection SET refresh_at = expires_at - interval '600 seconds' WHERE expires_at IS NOT NULL"
+        )
     else:  # the text format SQLAlchemy writes for naive UTC datetimes
         op.execute(
             "UPDATE connection SET refresh_at = strftime('%Y-%m-%d %H:%M:%f000', expires_at, '-600 seconds') "
