@@ -115,7 +115,7 @@ def test_a_type_no_plugin_refreshes_is_not_refreshable_and_never_expired(
     assert mgr.store.update_cas(row.id, row.version, expires_at=row.created_at, last_error="earlier note") is not None
     before = snapshot(mgr, tenant, "k")
 
-    with pytest.raises(NotRefreshable, match="no plugin can refresh credentials of type 'staticKeyApi'"):
+    with pytest.raises(NotRefreshable, match="no plugin refreshes credentials of type 'staticKeyApi'"):
         mgr.refresh_connection(tenant, "k")
     assert snapshot(mgr, tenant, "k") == before
     assert before[2] == Status.ACTIVE

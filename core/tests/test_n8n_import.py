@@ -180,7 +180,8 @@ def test_imported_expressions_and_type_defaults_keep_n8ns_rule_and_user_literals
     from fluxnex.expression_marks import to_stored
 
     export = [{"name": "Lab", "type": "gitlabOAuth2Api", "data": {
-        "server": "https://git.example.com", "clientId": "={{ 'id-' + 'from-n8n' }}", "clientSecret": "s"}}]
+        "server": "https://git.example.com", "clientId": "={{ 'id-' + 'from-n8n' }}", "clientSecret": "s",
+        "oauthTokenData": {"access_token": "at-1", "token_type": "bearer"}}}]
     report = import_export(manager, TENANT, export)
     assert [i.name for i in report.imported] == ["Lab"]
     stored = manager.get_connection(TENANT, "Lab")

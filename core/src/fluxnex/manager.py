@@ -120,7 +120,7 @@ class CredentialManager:
         self.refresh_fraction = refresh_fraction
         self.http_timeout = http_timeout
         self._http: requests.Session | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # the store, refresher and key guard open one another on first use
         self._lease_seconds = lease_seconds
         self._refresher: RefreshCoordinator | None = None
         self._recovered = False

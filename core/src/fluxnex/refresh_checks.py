@@ -54,7 +54,7 @@ def call_refresh_hook(
             _trace(f"refresh_token({ct.name}) answered by {impl.plugin_name}")  # FLUXNEX_TRACE_PLUGINS
             return result, impl.plugin_name
     _trace(f"refresh_token({ct.name}): no plugin answered")
-    raise NotRefreshable(f"no plugin can refresh credentials of type {ct.name!r}")
+    raise NotRefreshable(f"no plugin refreshes credentials of type {ct.name!r}: nothing to refresh")
 
 
 def check_result(registry: TypeRegistry, ct: CredentialType, result: Any, plugin: str, what: str) -> dict[str, Any]:

@@ -47,7 +47,7 @@ _log = logging.getLogger("fluxnex.refresh")
 
 WRITE_ATTEMPTS: Final = 3
 RETRY_FOR: Final = 600.0
-_CAS_ATTEMPTS: Final = 8
+_CAS_ATTEMPTS: Final = 32
 _MISSING: Final = object()
 WRITTEN, SUPERSEDED, GONE = "written", "superseded", "gone"
 
@@ -163,7 +163,7 @@ class ResultWriter:
             try:
                 self.write(result)
                 return
-            except DatabaseError as exc:
+            except (DatabaseError, ConcurrentUpdateError) as exc:  # never dropped: retried, then recovered
                 _log.warning("refresh connection=%s: writing the new token failed (attempt %d): %s",
                              result.connection_id, attempt + 1, exc)  # fmt: skip
                 if attempt + 1 < WRITE_ATTEMPTS:

@@ -78,7 +78,10 @@ def is_required(prop: Property, values: Mapping[str, Any]) -> bool:
     if not prop.required:
         return False
     exception = OPTIONAL_WHEN.get(prop.name)
-    return exception is None or values.get(exception[0]) not in exception[1]
+    if exception is None:
+        return True
+    value = values.get(exception[0])
+    return not isinstance(value, str) or value not in exception[1]
 
 
 def validate(ct: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
