@@ -39,7 +39,7 @@ def _setup_logging() -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True,
               help="Most connections claimed by one query.")  # fmt: skip
 @click.option("--lease-seconds", type=click.FloatRange(min=1), default=30.0, show_default=True,
-              help="How long a claim holds a row before another worker may take it over (renewed while working).")  # fmt: skip
+              help="Seconds a claim holds a row unless renewed (its owner renews it while working).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print each cycle's summary as a JSON line.")
 def worker_command(
     once: bool,
