@@ -33,15 +33,23 @@ def _setup_logging() -> None:
               help="Refreshes running at once.")  # fmt: skip
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True,
               help="Most connections claimed by one query.")  # fmt: skip
+@click.option("--lease-seconds", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="Seconds a claim holds a row unless renewed (its owner renews it while working).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print each cycle's summary as a JSON line.")
 def worker_command(
-    once: bool, interval: float, horizon: float, concurrency: int, batch_size: int, as_json: bool
+    once: bool,
+    interval: float,
+    horizon: float,
+    concurrency: int,
+    batch_size: int,
+    lease_seconds: float,
+    as_json: bool,
 ) -> None:
     """Refresh OAuth2 tokens before they expire; SIGTERM/SIGINT finish running refreshes, then exit 0."""
     from ..manager import CredentialManager
 
     _setup_logging()
-    manager = CredentialManager()
+    manager = CredentialManager(lease_seconds=lease_seconds)
     worker = RefreshWorker(manager, interval=interval, horizon=horizon, concurrency=concurrency, batch_size=batch_size)
 
     def report(summary: CycleSummary) -> None:

@@ -145,6 +145,8 @@ class SandboxProvider:
         self._codes: dict[str, _Code] = {}
         self._token_counts: Counter[str] = Counter()
         self._refresh_counts: Counter[str] = Counter()
+        self._family_grants: Counter[str] = Counter()
+        self._reuse_attempts = 0
         self._log: list[RequestRecord] = []
         self._api_requests = 0
         self.last_authorize_query: dict[str, str] = {}
@@ -279,6 +281,18 @@ class SandboxProvider:
             return self._refresh_counts[refresh_token]
 
     @property
+    def reuse_attempts(self) -> int:
+        """Refresh grants that presented an already rotated (spent) refresh token: 0 when clients never reuse."""
+        with self._lock:
+            return self._reuse_attempts
+
+    def refresh_grants(self, token: str) -> int:
+        """Successful refresh grants so far in the family (authorization) of ``token``, any token of it."""
+        with self._lock:
+            family = self._family_of(token)
+            return 0 if family is None else self._family_grants[family]
+
+    @property
     def requests(self) -> list[RequestRecord]:
         """Every request answered so far (parameter names only, never values)."""
         with self._lock:
@@ -295,6 +309,8 @@ class SandboxProvider:
         with self._lock:
             self._token_counts.clear()
             self._refresh_counts.clear()
+            self._family_grants.clear()
+            self._reuse_attempts = 0
             self._log.clear()
             self._api_requests = 0
 
@@ -525,11 +541,13 @@ class SandboxProvider:
         if fam.revoked:
             raise OAuthError("invalid_grant", "refresh token revoked")
         if rec.used:
+            self._reuse_attempts += 1
             if self.behaviour.reuse_detection:
                 fam.revoked = True
                 raise OAuthError("invalid_grant", "refresh token reuse detected; the grant is revoked")
             raise OAuthError("invalid_grant", "refresh token already used")
         rotation = self.behaviour.rotation
+        self._family_grants[rec.family] += 1
         if rotation == "strict":
             rec.used = True
             return self._mint(rec.family, with_refresh=True, expires_in=self.behaviour.expires_in)
