@@ -21,6 +21,7 @@ CATASTROPHIC = "={{ /(a|aa)+c/.test('a'.repeat(60)) ? 'x' : 'y' }}"  # seconds t
 
 @pytest.fixture
 def mgr(tmp_path: Path) -> Iterator[CredentialManager]:
+    (tmp_path / "db").mkdir()
     manager = CredentialManager(f"sqlite:///{tmp_path}/db/fluxnex.db", generate_key_line("k1"))
     yield manager
     manager.close()

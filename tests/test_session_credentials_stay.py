@@ -42,6 +42,7 @@ def _carries_secret(request: ApiRequest) -> bool:
 
 @pytest.fixture
 def mgr(tmp_path: Path) -> Iterator[CredentialManager]:
+    (tmp_path / "db").mkdir()
     manager = CredentialManager(f"sqlite:///{tmp_path}/db/fluxnex.db", generate_key_line("k1"))
     for name, (type_name, data) in CREDENTIALS.items():
         manager.create_connection(TENANT, type_name, name, data)

@@ -161,7 +161,7 @@ def test_a_key_file_others_can_read_is_refused_with_the_chmod(tmp_path: Path, mo
 
 
 def test_an_explicit_sqlite_file_is_created_private(tmp_path: Path) -> None:
-    (tmp_path / "dir").mkdir(mode=0o755)  # an explicit URL's directory must exist (only the embedded default makes its own)
+    (tmp_path / "dir").mkdir(mode=0o755)  # an explicit URL's directory must exist (the embedded default makes its own)
     mgr = CredentialManager(f"sqlite:///{tmp_path}/dir/db.sqlite", K1)
     mgr.close()
     assert stat.S_IMODE((tmp_path / "dir" / "db.sqlite").stat().st_mode) == 0o600

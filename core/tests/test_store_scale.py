@@ -224,7 +224,8 @@ def test_migration_0003_backfills_the_counts(store_url: str) -> None:
         engine.dispose()
     store = ConnectionStore(store_url)  # migrates 0002 -> head
     try:
-        assert store.count_by_status() == {Status.ACTIVE: 5, Status.ERROR: 2, Status.EXPIRED: 1, Status.NOT_CONNECTED: 0}
+        expected = {Status.ACTIVE: 5, Status.ERROR: 2, Status.EXPIRED: 1, Status.NOT_CONNECTED: 0}
+        assert store.count_by_status() == expected
         _assert_exact(store)
     finally:
         store.dispose()

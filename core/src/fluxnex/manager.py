@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     import requests
 
     from .connection_test import TestResult
-    from .key_fingerprints import KeyGuard
     from .crypto import Keyring
+    from .key_fingerprints import KeyGuard
     from .plugins import TypeRegistry
     from .recovery import PendingRecovery
     from .refresh import RefreshCoordinator

@@ -1,15 +1,16 @@
 """Token timing: expiry columns from token data, and when a token is due for refresh.
 
 "Due" scales with the token's own lifetime: a token is refreshed once its remaining lifetime is below
-``min(limit, REFRESH_FRACTION * lifetime)``, where ``limit`` is the worker's horizon (proactive) or the
-on-demand leeway (``get_connection``). The lifetime is known when the token is issued (``expires_in``; for a
+``min(limit, REFRESH_FRACTION * lifetime)``, where ``limit`` is the worker's horizon (proactive) or the on-
+demand leeway (``get_connection``). The lifetime is known when the token is issued (``expires_in``; for a
 plugin-supplied expiry, the time left when it is written), so the moment a token becomes due is stored as a
 plaintext column, ``refresh_at = expires_at - min(REFRESH_CAP, REFRESH_FRACTION * lifetime)``: a token is due
-once ``now >= refresh_at`` *and* ``now >= expires_at - limit``. ``REFRESH_CAP`` is the worker's default horizon,
-so for the default worker "refresh_at has passed" is exactly "due", and its claim walks one index in
-``refresh_at`` order (a horizon below the default narrows the window; one above it cannot widen it). A 90 s token is then refreshed with 18 s left (about once per lifetime,
-never every worker cycle), a 30 s one with 6 s left (not on every ``get_connection`` although the default
-leeway is 60 s), a one-hour token 10 minutes before its expiry as before.
+once ``now >= refresh_at`` *and* ``now >= expires_at - limit``. ``REFRESH_CAP`` is the worker's default
+horizon, so for the default worker "refresh_at has passed" is exactly "due", and its claim walks one index in
+``refresh_at`` order (a horizon below the default narrows the window; one above it cannot widen it). A 90 s
+token is then refreshed with 18 s left (about once per lifetime, never every worker cycle), a 30 s one with 6
+s left (not on every ``get_connection`` although the default leeway is 60 s), a one-hour token 10 minutes
+before its expiry as before.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from ._output import JSON_OPTION, echo_json
 
 @click.command("status")
 @click.option("--keys", "count_keys", is_flag=True,
-              help="Also count the connections under each key id (reads every row's envelope; slow on big tables).")  # fmt: skip
+              help="Also count the connections under each key id (reads every row: slow on big tables).")  # fmt: skip
 @JSON_OPTION
 def status_command(count_keys: bool, as_json: bool) -> None:
     """Show where data lives, the key ids, the plugins and how many connections are in each status.

@@ -15,16 +15,11 @@ from sqlalchemy.exc import IntegrityError
 
 from fluxnex.errors import ConnectionExists
 from fluxnex.store import _scale
-from fluxnex.store._engine import (
-    DEFAULT_POOL_SIZE,
-    DEFAULT_POOL_TIMEOUT,
-    check_schema,
-    create_engine,
-    ensure_schema,
-)
+from fluxnex.store._engine import check_schema, create_engine, ensure_schema
 from fluxnex.store._errors import DriverErrors
 from fluxnex.store._models import ConnectionRow, Status, connection_table, default_refresh_at, utc
 from fluxnex.store._raw import RawAccess
+from fluxnex.store._rows import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
 
 __all__ = ["CHANGEABLE", "ConnectionStore"]
 
