@@ -16,7 +16,6 @@ import contextlib
 import datetime as dt
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -24,9 +23,6 @@ from sqlalchemy.exc import IntegrityError
 from .crypto import Keyring, RowBinding
 from .errors import DecryptionError, KeyMismatch
 from .store import ConnectionRow, ConnectionStore, connection_table
-
-if TYPE_CHECKING:
-    from .store import SQLiteReader
 
 __all__ = ["KeyGuard", "check_all_readable", "recorded_fingerprints", "rows_per_kid", "verify_keyring"]
 
@@ -42,10 +38,8 @@ F = fingerprint_table
 T = connection_table
 
 
-def recorded_fingerprints(store: ConnectionStore | SQLiteReader) -> dict[str, str]:
-    """``{kid: fingerprint}`` as recorded in the database."""
-    if not isinstance(store, ConnectionStore):
-        return store.recorded_fingerprints()
+def recorded_fingerprints(store: ConnectionStore) -> dict[str, str]:
+    """``{kid: fingerprint}`` as recorded in the database (``SQLiteReader`` has its own, without SQLAlchemy)."""
     with store.engine.connect() as conn:
         return {kid: fp for kid, fp in conn.execute(sa.select(F.c.kid, F.c.fingerprint))}
 
@@ -55,13 +49,11 @@ def _kid_column() -> sa.ColumnElement[str]:
     return column
 
 
-def rows_per_kid(store: ConnectionStore | SQLiteReader) -> dict[str | None, int]:
+def rows_per_kid(store: ConnectionStore) -> dict[str | None, int]:
     """How many connections each key id encrypts (read from the envelopes' plaintext ``kid``; no decryption).
 
     This reads every row: ``fluxnex status --keys`` and error messages use it, never the write path.
     """
-    if not isinstance(store, ConnectionStore):
-        return store.rows_per_kid()
     kid = _kid_column()
     with store.engine.connect() as conn:
         return {k: int(n) for k, n in conn.execute(sa.select(kid, sa.func.count()).group_by(kid))}

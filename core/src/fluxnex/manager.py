@@ -275,11 +275,10 @@ class CredentialManager:
             value = None
         return float(value) if isinstance(value, int | float) else self.refresh_leeway
 
-    def _row(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionRow:
+    def _row(self, tenant_id: uuid.UUID | str, name: str, *, read_only: bool = False) -> ConnectionRow:
+        """The stored row; ``read_only`` reads through ``reads`` (the fast reader until something writes)."""
         tenant = parse_tenant(tenant_id)
-        if not _lookup_name_ok(name):
-            raise ConnectionNotFound(tenant, name)
-        row = self.store.get(tenant, name)
+        row = (self.reads if read_only else self.store).get(tenant, name) if _lookup_name_ok(name) else None
         if row is None:
             raise ConnectionNotFound(tenant, name)
         return row
@@ -373,11 +372,7 @@ class CredentialManager:
 
     def get_connection_info(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionInfo:
         """The connection's info (no secrets)."""
-        tenant = parse_tenant(tenant_id)
-        row = self.reads.get(tenant, name) if _lookup_name_ok(name) else None
-        if row is None:
-            raise ConnectionNotFound(tenant, name)
-        return ConnectionInfo.from_row(row)
+        return ConnectionInfo.from_row(self._row(tenant_id, name, read_only=True))
 
     def list_connections(
         self, tenant_id: uuid.UUID | str, type: str | None = None, status: Status | str | None = None
