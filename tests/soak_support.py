@@ -185,9 +185,16 @@ class WorkerProcess:
             self.proc.wait(timeout=30)
 
 
-def open_fds(pid: int) -> int:
-    """How many file descriptors process ``pid`` has open (Linux /proc)."""
-    return len(os.listdir(f"/proc/{pid}/fd"))
+def open_fds(pid: int, under: str | None = None) -> int:
+    """How many file descriptors process ``pid`` has open (Linux /proc); only those on files below ``under``."""
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        count += under is None or target.startswith(under)
+    return count
 
 
 # -- databases ---------------------------------------------------------------------------------------------
