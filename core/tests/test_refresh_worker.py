@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
-from fluxnex.crypto import Keyring, associated_data, generate_key_line
-from fluxnex.errors import FluxnexError
-from fluxnex.manager import CredentialManager
-from fluxnex.refresher import CycleSummary, RefreshWorker
-from fluxnex.store import ConnectionRow, Status
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.errors import FluxnexError
+from fluxnex.lifecycle.refresher import CycleSummary, RefreshWorker
+from fluxnex.storage.crypto import Keyring, associated_data, generate_key_line
+from fluxnex.storage.store import ConnectionRow, Status
 from fluxnex.testing.sandbox import DEFAULT_CLIENT_SECRET, SandboxProvider
 from store_fixtures import *  # noqa: F403 - fixtures
 
@@ -108,7 +108,7 @@ def test_run_once_refreshes_exactly_the_due_connections(
     assert manager.get_connection(TENANT, "due-0")["oauthTokenData"]["refresh_token"] != due["due-0"][1]
 
     # one log line per refresh (id, type, outcome, duration) and one per cycle, none with a secret in it
-    refresh_lines = [r.getMessage() for r in caplog.records if r.name == "fluxnex.refresh"]
+    refresh_lines = [r.getMessage() for r in caplog.records if r.name == "fluxnex.lifecycle.refresh"]
     assert len(refresh_lines) == 4
     for cid, _ in due.values():
         line = next(m for m in refresh_lines if str(cid) in m)

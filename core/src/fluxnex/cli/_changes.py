@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from ..errors import FluxnexError
-from ._context import TENANT_OPTION, manager
-from ._output import JSON_OPTION, echo_json
-from .connections import _read_data, connections_group
+from fluxnex.cli._context import TENANT_OPTION, manager
+from fluxnex.cli._output import JSON_OPTION, echo_json
+from fluxnex.cli.connections import _read_data, connections_group
+from fluxnex.contract.errors import FluxnexError
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -55,9 +55,9 @@ def update_connection(tenant: str, name: str, data_source: str | None, new_name:
 
 def _prompt_all(type_name: str, data: dict[str, Any]) -> dict[str, Any]:
     """Ask every shown property again, offering the stored value (a secret: empty keeps the stored one)."""
-    from ..plugins import get_registry
-    from ..validation import visible_properties
-    from .connections import prompt_missing
+    from fluxnex.cli.connections import prompt_missing
+    from fluxnex.contract.plugins import get_registry
+    from fluxnex.n8n.validation import visible_properties
 
     ct = get_registry().get(type_name)
     out = dict(data)
@@ -97,7 +97,7 @@ def refresh_connection(tenant: str, name: str, as_json: bool) -> None:
     Exit 0: refreshed, or nothing to refresh (a static credential; nothing changed). Exit 1: the refresh failed
     (transient: the error and until when the current token still works; expired: how to reconnect).
     """
-    from ..errors import NotRefreshable, RefreshError
+    from fluxnex.contract.errors import NotRefreshable, RefreshError
 
     mgr = manager()
     before = mgr.get_connection_info(tenant, name)

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from ..errors import FluxnexError
-from ._context import TENANT_OPTION, confirm_or_refuse, manager, masked
-from ._output import JSON_OPTION, echo_json, echo_table
+from fluxnex.cli._context import TENANT_OPTION, confirm_or_refuse, manager, masked
+from fluxnex.cli._output import JSON_OPTION, echo_json, echo_table
+from fluxnex.contract.errors import FluxnexError
 
 
 @click.group("connections")
@@ -42,8 +42,8 @@ def prompt_missing(type_name: str, data: dict[str, Any], *, only_required: bool 
     """
     if only_required is None:
         only_required = not sys.stdin.isatty()
-    from ..plugins import get_registry
-    from ..validation import is_required, visible_properties
+    from fluxnex.contract.plugins import get_registry
+    from fluxnex.n8n.validation import is_required, visible_properties
 
     ct = get_registry().get(type_name)
     asked: set[str] = set()
@@ -79,7 +79,7 @@ def prompt_missing(type_name: str, data: dict[str, Any], *, only_required: bool 
 
 def _asked_without_terminal(prop: Any, values: dict[str, Any]) -> bool:
     """Without a terminal only what is required (a secret too, unless an OPTIONAL_WHEN rule exempts it)."""
-    from ..validation import is_required
+    from fluxnex.n8n.validation import is_required
 
     if prop.default_value not in ("", None):
         return False
@@ -98,7 +98,7 @@ def _asked_without_terminal(prop: Any, values: dict[str, Any]) -> bool:
 def add_connection(tenant: str, type_name: str, name: str, data_source: str | None, no_input: bool,
                    as_json: bool) -> None:
     """Validate and store a new connection."""
-    from ..manager import parse_tenant
+    from fluxnex.api.manager import parse_tenant
 
     parse_tenant(tenant)
     data = _read_data(data_source)
@@ -204,4 +204,4 @@ def delete_connection(tenant: str, name: str, revoke: bool, yes: bool) -> None:
     click.echo(f"Deleted connection {name!r}.")
 
 
-from . import _changes  # noqa: E402, F401 - registers `connections update` and `connections refresh`
+from fluxnex.cli import _changes  # noqa: E402, F401 - registers `connections update` and `connections refresh`

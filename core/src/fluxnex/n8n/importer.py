@@ -18,12 +18,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from ..errors import ConnectionExists, DecryptionError, FluxnexError, UnknownCredentialType, ValidationError
-from ._files import read_json
-from .cipher import decrypt_n8n
+from fluxnex.contract.errors import (
+    ConnectionExists,
+    DecryptionError,
+    FluxnexError,
+    UnknownCredentialType,
+    ValidationError,
+)
+from fluxnex.n8n._files import read_json
+from fluxnex.n8n.cipher import decrypt_n8n
 
 if TYPE_CHECKING:
-    from ..manager import CredentialManager
+    from fluxnex.api.manager import CredentialManager
 
 __all__ = ["KEY_ENV", "ImportItem", "ImportReport", "import_export", "read_export"]
 
@@ -102,7 +108,7 @@ def import_export(manager: CredentialManager, tenant_id: uuid.UUID | str,
     Every entry is checked (type, name, data, existing connection) before the first is written; the report
     lists each entry that was imported and each that was skipped, with the reason.
     """
-    from ..manager import parse_tenant
+    from fluxnex.api.manager import parse_tenant
 
     tenant = parse_tenant(tenant_id)
     entries = read_export(source)
@@ -134,10 +140,10 @@ def import_export(manager: CredentialManager, tenant_id: uuid.UUID | str,
 def _plan(manager: CredentialManager, tenant: uuid.UUID, entry: Mapping[str, Any], data: dict[str, Any],
           seen: set[str]) -> tuple[ImportItem, dict[str, Any]]:
     """What to do with one entry: an "imported" item and the data to store, or the reason to skip it."""
-    from ..domains import DOMAIN_FIELDS
-    from ..expression_marks import EXPRESSIONS_KEY
-    from ..manager import with_token_expiry
-    from ..validation import MANAGED_FIELDS, check_connection_name, validate
+    from fluxnex.api.manager import with_token_expiry
+    from fluxnex.n8n.domains import DOMAIN_FIELDS
+    from fluxnex.n8n.expression_marks import EXPRESSIONS_KEY
+    from fluxnex.n8n.validation import MANAGED_FIELDS, check_connection_name, validate
 
     name, type_name = entry["name"], entry["type"]
     n8n_id = str(entry["id"]) if entry.get("id") is not None else None
