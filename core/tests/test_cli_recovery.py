@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 from fluxnex import CredentialManager, NotConnected
-from fluxnex.lifecycle.connect import connect_oauth2
+from fluxnex.api.connect import connect_oauth2
 from fluxnex.storage.crypto import generate_key_line
 from fluxnex.testing.sandbox import SandboxProvider
 

@@ -107,7 +107,7 @@ def test_update_asks_every_value_again_keeping_secrets_on_empty(env: dict[str, s
 
 
 def test_reconnecting_a_working_connection_asks_first(env: dict[str, str], manager: CredentialManager) -> None:
-    from fluxnex.lifecycle.connect import connect_oauth2
+    from fluxnex.api.connect import connect_oauth2
     from fluxnex.testing.pytest_plugin import browser_approve
     from fluxnex.testing.sandbox import SandboxProvider
 

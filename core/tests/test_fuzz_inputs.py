@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from fluxnex.api.manager import CredentialManager
+from fluxnex.api.n8n_import import import_export
 from fluxnex.contract.errors import FluxnexError
-from fluxnex.n8n import import_export
 from fluxnex.n8n.expressions import MAX_STRING_LENGTH, evaluate
 from fluxnex.storage.crypto import generate_key_line
 from hypothesis import HealthCheck, given, settings

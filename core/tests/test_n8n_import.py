@@ -16,11 +16,12 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from fluxnex.api.manager import CredentialManager
+from fluxnex.api.n8n_import import import_export
 from fluxnex.cli import cli
 from fluxnex.contract.errors import DecryptionError
 from fluxnex.contract.plugins import PluginInfo, TypeRegistry, _load_plugin, _new_plugin_manager, reset_registry
 from fluxnex.lifecycle import builtin
-from fluxnex.n8n import decrypt_n8n, import_export, register_catalog
+from fluxnex.n8n import decrypt_n8n, register_catalog
 from fluxnex.storage.crypto import Keyring, generate_key_line
 from fluxnex.testing.n8n_catalog import catalog_path
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 import requests
 from fluxnex import ConfigurationError, CredentialManager, ValidationError
-from fluxnex.lifecycle.connect import ConnectError, connect_oauth2
+from fluxnex.api.connect import ConnectError, connect_oauth2
 from fluxnex.storage.crypto import generate_key_line
 from fluxnex.testing.sandbox import SandboxProvider
 

@@ -108,7 +108,7 @@ def test_run_once_refreshes_exactly_the_due_connections(
     assert manager.get_connection(TENANT, "due-0")["oauthTokenData"]["refresh_token"] != due["due-0"][1]
 
     # one log line per refresh (id, type, outcome, duration) and one per cycle, none with a secret in it
-    refresh_lines = [r.getMessage() for r in caplog.records if r.name == "fluxnex.lifecycle.refresh"]
+    refresh_lines = [r.getMessage() for r in caplog.records if r.name == "fluxnex.refresh"]
     assert len(refresh_lines) == 4
     for cid, _ in due.values():
         line = next(m for m in refresh_lines if str(cid) in m)

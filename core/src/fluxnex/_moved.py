@@ -22,12 +22,12 @@ _LAYERS: Final = {
     "n8n": (
         "display_options", "validation", "authenticate", "_base_types", "expression_marks", "domains", "expressions",
     ),
-    "storage": ("crypto", "key_fingerprints", "config", "store", "rotation"),
+    "storage": ("crypto", "key_fingerprints", "config", "store", "rotation", "bound_names"),
     "lifecycle": (
-        "oauth2", "oauth2_metadata", "connect", "tokens", "heartbeat", "refresh", "refresh_checks", "refresh_write",
+        "oauth2", "oauth2_metadata", "tokens", "heartbeat", "refresh", "refresh_checks", "refresh_write",
         "recovery", "refresher", "_http", "builtin",
     ),
-    "api": ("manager", "session", "connection_test", "connection_info", "bound_names"),
+    "api": ("manager", "session", "connection_test", "connection_info", "connect"),
 }
 MOVED: Final = {f"fluxnex.{name}": f"fluxnex.{layer}.{name}" for layer, names in _LAYERS.items() for name in names}
 

@@ -16,7 +16,7 @@ import pytest
 from fluxnex import CredentialType, FluxnexError, Property, hookimpl
 from fluxnex.api.manager import CredentialManager
 from fluxnex.contract.plugins import get_registry
-from fluxnex.lifecycle.connect import connect_oauth2
+from fluxnex.api.connect import connect_oauth2
 from fluxnex.testing.api_server import ApiRequest, ApiServer
 from fluxnex.testing.contract import check_credential_type
 from fluxnex.testing.sandbox import SandboxProvider

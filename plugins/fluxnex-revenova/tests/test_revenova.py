@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fluxnex import CredentialType, FluxnexError, Property, hookimpl
 from fluxnex.api.manager import CredentialManager
-from fluxnex.lifecycle.connect import connect_oauth2
+from fluxnex.api.connect import connect_oauth2
 from fluxnex.testing.api_server import ApiRequest, ApiServer
 from fluxnex.testing.contract import check_credential_type
 from fluxnex.testing.sandbox import SandboxProvider

@@ -24,14 +24,12 @@ from fluxnex.n8n.authenticate import effective_data, has_code_authentication, js
 from fluxnex.n8n.display_options import lodash_get
 
 if TYPE_CHECKING:
-    import uuid
-
     import requests
 
-    from fluxnex.api.manager import CredentialManager
+    from fluxnex.contract.plugins import TypeRegistry
     from fluxnex.contract.schema import CredentialType
 
-__all__ = ["TestResult", "judge", "request_url", "test_connection"]
+__all__ = ["TestResult", "check_connection", "judge", "not_connected", "request_url"]
 
 SUCCESS: Final = "Connection successful!"
 OAUTH2_OK: Final = "Connection Successful!"
@@ -116,20 +114,22 @@ def _needs_plugin(ct: CredentialType, why: str) -> TestResult:
                       needs_plugin=True)
 
 
-def test_connection(manager: CredentialManager, tenant_id: uuid.UUID | str, name: str) -> TestResult:
-    """Test the connection ``name`` of ``tenant_id`` (see the module docstring)."""
+def not_connected(exc: Exception) -> TestResult:
+    """The result for a connection that holds no token yet (``NotConnected``), with the command to connect it."""
+    how = str(exc).partition(": connect it with ")[2]
+    return TestResult(False, f"{OAUTH2_NOT_CONNECTED} Connect it with {how}.", None)
+
+
+def check_connection(
+    ct: CredentialType, data: Mapping[str, Any], *, registry: TypeRegistry, session: requests.Session,
+    http_timeout: float,
+) -> TestResult:
+    """Test a connection of type ``ct`` holding ``data`` through its authenticated ``session`` (closed after).
+
+    See the module docstring; ``CredentialManager.test_connection`` reads the connection and calls this.
+    """
     import requests
 
-    from fluxnex.contract.errors import NotConnected
-
-    try:
-        row, data = manager.read_connection(tenant_id, name)
-    except NotConnected as exc:
-        how = str(exc).partition(": connect it with ")[2]
-        return TestResult(False, f"{OAUTH2_NOT_CONNECTED} Connect it with {how}.", None)
-    ct = manager.credential_type(row.type)
-    registry = manager.registry
-    session = manager.session(tenant_id, name)
     try:
         answer = registry.hook.test_connection(credential_type=ct, data=dict(data), http=session)
         if answer is not None:
@@ -147,7 +147,7 @@ def test_connection(manager: CredentialManager, tenant_id: uuid.UUID | str, name
         if has_code_authentication(ct) and not is_oauth2 and not _plugin_authenticates(registry, ct, data):
             return _needs_plugin(ct, "n8n authenticates it in code (its authenticate block is a function)")
         try:
-            response = _send(session, request, manager.http_timeout)
+            response = _send(session, request, http_timeout)
         except requests.RequestException as exc:
             return TestResult(False, _network_error(exc, request), None)
         with response:
@@ -168,5 +168,3 @@ def _network_error(exc: Exception, request: Mapping[str, Any]) -> str:
     host = urlsplit(request_url(request.get("baseURL"), request.get("url"))).netloc.rsplit("@", 1)[-1]
     return f"request to {host or 'the service'} failed: {type(exc).__name__}"
 
-
-test_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest test when imported into one

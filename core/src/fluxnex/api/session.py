@@ -32,23 +32,39 @@ from fluxnex.n8n.authenticate import apply_authentication
 from fluxnex.n8n.domains import check_request_domain, origin
 
 if TYPE_CHECKING:
-    from fluxnex.api.manager import CredentialManager
+    from collections.abc import Callable
 
-__all__ = ["ConnectionSession"]
+    from fluxnex.contract.plugins import TypeRegistry
+    from fluxnex.storage.store import ConnectionRow
+
+__all__ = ["BoundConnection", "ConnectionSession"]
 
 _OAUTH2_BASE = "oAuth2Api"
+
+
+@attrs.frozen
+class BoundConnection:
+    """What a session is given about its connection (by ``CredentialManager.session``).
+
+    ``read`` returns the row and its data, refreshed first when due; ``refresh`` forces a refresh of the
+    row that was read (once across every caller that saw its version) and returns the new data.
+    """
+
+    tenant_id: uuid.UUID
+    name: str
+    registry: TypeRegistry
+    read: Callable[[], tuple[ConnectionRow, dict[str, Any]]]
+    refresh: Callable[[ConnectionRow], dict[str, Any]]
 
 
 class ConnectionSession(requests.Session):
     """A session bound to one connection; see the module docstring."""
 
-    def __init__(
-        self, manager: CredentialManager, tenant_id: uuid.UUID, name: str, base_url: str | None = None
-    ) -> None:
+    def __init__(self, connection: BoundConnection, base_url: str | None = None) -> None:
         super().__init__()
-        self._manager = manager
-        self._tenant_id = tenant_id
-        self._name = name
+        self._connection = connection
+        self._tenant_id = connection.tenant_id
+        self._name = connection.name
         self._hop = threading.local()
         #: Relative URLs given to ``get``/``post``/``request`` are resolved against this (None: absolute only).
         self.base_url = base_url
@@ -62,10 +78,10 @@ class ConnectionSession(requests.Session):
     def _authenticate(
         self, request: requests.PreparedRequest, type_name: str, data: dict[str, Any]
     ) -> requests.PreparedRequest:
-        manager = self._manager
-        ct = manager.credential_type(type_name)
-        is_oauth2 = manager.registry.is_a(type_name, _OAUTH2_BASE)
-        return apply_authentication(ct, data, request, hook=manager.registry.hook, is_oauth2=is_oauth2)
+        registry = self._connection.registry
+        ct = registry.get(type_name)
+        is_oauth2 = registry.is_a(type_name, _OAUTH2_BASE)
+        return apply_authentication(ct, data, request, hook=registry.hook, is_oauth2=is_oauth2)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         """``requests.Session.request``, a relative ``url`` resolved against ``base_url``."""
@@ -81,16 +97,16 @@ class ConnectionSession(requests.Session):
             return self._send_hop(request, chain, **kwargs)
         allow_redirects = bool(kwargs.pop("allow_redirects", True))
         original = request.copy()
-        row, data = self._manager.read_connection(self._tenant_id, self._name)
+        row, data = self._connection.read()
         check_request_domain(data, original.url or "", what=f"connection {self._name!r}")
         response = self._exchange(original.copy(), row.type, data, allow_redirects, kwargs)
         replayable = _replayable(original)
-        if self._manager.registry.is_a(row.type, _OAUTH2_BASE):
+        if self._connection.registry.is_a(row.type, _OAUTH2_BASE):
             expired_status = int(data.get("tokenExpiredStatusCode") or 401)
             if response.status_code == expired_status and replayable:
                 response.close()
                 # once per version seen: if another caller refreshed since we read the row, its token is used
-                data = self._manager.refresher.ensure_fresh(row, force=True)
+                data = self._connection.refresh(row)
                 response = self._exchange(original.copy(), row.type, data, allow_redirects, kwargs)
         if response.status_code == 429 and replayable:
             delay = _retry_after(response)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from fluxnex.cli._connection_data import prompt_missing, read_data
 from fluxnex.cli._context import TENANT_OPTION, confirm_or_refuse, manager
 from fluxnex.cli._output import JSON_OPTION, echo_json
-from fluxnex.cli.connections import _read_data, prompt_missing
 
 
 @click.command("connect")
@@ -30,13 +30,13 @@ def connect_command(tenant: str, type_name: str | None, name: str, data_source: 
     ACTIVE. An EXPIRED or NOT_CONNECTED connection is reconnected at once; a working one asks first (without a
     terminal: only with --yes).
     """
+    from fluxnex.api.connect import connect_oauth2, oauth2_type
     from fluxnex.api.manager import parse_tenant
-    from fluxnex.lifecycle.connect import connect_oauth2, oauth2_type
     from fluxnex.storage.store import Status
 
     tenant_id = parse_tenant(tenant)
     mgr = manager()
-    data = _read_data(data_source)
+    data = read_data(data_source)
     existing = mgr.store.get(tenant_id, name)
     if existing is not None:
         if existing.status not in (Status.EXPIRED, Status.NOT_CONNECTED):

@@ -57,9 +57,9 @@ def demo_command(token_lifetime: int, home: str | None) -> None:
 
 
 def _run(home: Path, token_lifetime: int, *, keep: bool) -> None:
+    from fluxnex.api.connect import connect_oauth2
     from fluxnex.api.manager import CredentialManager
     from fluxnex.contract.errors import ConnectionNotFound
-    from fluxnex.lifecycle.connect import connect_oauth2
     from fluxnex.lifecycle.refresher import RefreshWorker
     from fluxnex.storage.config import ensure_key_file
     from fluxnex.storage.crypto import Keyring, generate_key_line

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import pluggy
 
-from fluxnex.contract import hookspecs
+from fluxnex.contract import builtins, hookspecs
 from fluxnex.contract.definitions import check_definition, resolve_properties
 from fluxnex.contract.errors import FluxnexError, PluginError, UnknownCredentialType
 from fluxnex.contract.schema import CredentialType
@@ -237,8 +237,7 @@ def _new_plugin_manager() -> pluggy.PluginManager:
 
 
 def _discover() -> TypeRegistry:
-    from fluxnex.lifecycle import builtin
-
+    builtin = builtins.load(builtins.BUILTIN_PLUGIN)
     pm = _new_plugin_manager()
     registry = TypeRegistry(pm)
     core_version = _version(CORE_DISTRIBUTION)
@@ -299,9 +298,7 @@ def _load_extra_sources(registry: TypeRegistry) -> None:
     if not path:
         return
     try:
-        from fluxnex.n8n import register_catalog
-
-        register_catalog(registry, path)
+        builtins.load(builtins.CATALOG_SOURCE)(registry, path)
     except Exception as exc:
         registry.failures.append(PluginFailure("n8n-catalog", path, _one_line(exc)))
 

@@ -16,6 +16,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from fluxnex.contract import builtins
 from fluxnex.contract.errors import PluginError
 
 __all__ = ["PROPERTY_TYPES", "UNSET", "CredentialType", "Property", "converter"]
@@ -213,25 +214,26 @@ class CredentialType:
         """The default value of every property that holds data (notices excluded)."""
         return {p.name: p.default_value for p in self.properties if p.type != "notice"}
 
-    # -- n8n semantics (implemented in fluxnex.n8n.authenticate) ------------------------------------------
+    # -- n8n semantics (fluxnex.n8n.authenticate, loaded by name: see contract.builtins) -----------------
 
     def effective_data(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The data n8n would use: defaults filled, hidden-by-displayOptions dropped, expressions resolved."""
-        from fluxnex.n8n.authenticate import effective_data
-
-        return effective_data(self, raw)
+        result: dict[str, Any] = _n8n_semantics().effective_data(self, raw)
+        return result
 
     def resolve_authenticate(self, credentials: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         """Resolve the generic ``authenticate`` block against ``credentials`` as n8n does."""
-        from fluxnex.n8n.authenticate import resolve_authenticate
-
-        return resolve_authenticate(self, credentials)
+        result: dict[str, dict[str, Any]] = _n8n_semantics().resolve_authenticate(self, credentials)
+        return result
 
     def resolve_test_request(self, credentials: Mapping[str, Any]) -> dict[str, Any] | None:
         """Resolve ``test.request`` against ``credentials`` as n8n does; None when the type has none."""
-        from fluxnex.n8n.authenticate import resolve_test_request
+        result: dict[str, Any] | None = _n8n_semantics().resolve_test_request(self, credentials)
+        return result
 
-        return resolve_test_request(self, credentials)
+
+def _n8n_semantics() -> Any:
+    return builtins.load(builtins.N8N_SEMANTICS)
 
 
 def _first_error(exc: BaseException) -> str:

@@ -42,7 +42,12 @@ from fluxnex.lifecycle.tokens import due, expired_error
 from fluxnex.storage.store import ConnectionRow, Status
 
 if TYPE_CHECKING:
-    from fluxnex.api.manager import CredentialManager
+    from fluxnex.contract.plugins import TypeRegistry
+    from fluxnex.lifecycle.provider_http import ProviderHTTP
+    from fluxnex.lifecycle.recovery import RecoveryFiles
+    from fluxnex.lifecycle.token_policy import TokenPolicy
+    from fluxnex.storage.row_cipher import RowCipher
+    from fluxnex.storage.store import ConnectionStore
 
 __all__ = ["RefreshCoordinator", "backoff_seconds", "process_owner"]
 
@@ -68,16 +73,34 @@ def backoff_seconds(failures: int, retry_after: float | None = None) -> float:
 
 
 class RefreshCoordinator:
-    """Runs refreshes for one manager with the protocol described in this module's docstring."""
+    """Runs refreshes for one database with the protocol described in this module's docstring.
 
-    def __init__(self, manager: CredentialManager, *, lease_seconds: float = 30.0) -> None:
-        self.manager = manager
+    It is given what it needs from the layers below: the store, the registry whose plugins refresh, the
+    cipher that opens and seals rows, the token timing rules, the provider session and the recovery files.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: ConnectionStore,
+        registry: TypeRegistry,
+        cipher: RowCipher,
+        tokens: TokenPolicy,
+        http: ProviderHTTP,
+        recovery: RecoveryFiles,
+        lease_seconds: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.cipher = cipher
+        self.tokens = tokens
+        self.http = http
         self.lease_seconds = lease_seconds
         self.owner = process_owner()
         self._flights: dict[uuid.UUID, Future[dict[str, Any]]] = {}
         self._lock = threading.Lock()
-        self.writer = ResultWriter(manager)
-        self.heartbeat = LeaseHeartbeat(manager.store, self.owner, lease_seconds, also=self.writer.pending_ids)
+        self.writer = ResultWriter(store, registry, cipher, tokens, recovery)
+        self.heartbeat = LeaseHeartbeat(store, self.owner, lease_seconds, also=self.writer.pending_ids)
 
     # -- entry points ----------------------------------------------------------------------------------
 
@@ -92,11 +115,11 @@ class RefreshCoordinator:
         version claimed and the token is still due within ``horizon``, the lease is released and nothing runs.
         """
         if horizon is not None and self.writer.pending_data(row.id) is None:
-            current = self.manager.store.get_by_id(row.id)
+            current = self.store.get_by_id(row.id)
             ours = current is not None and current.lease_owner == self.owner
             if current is None or not ours or current.version != row.version or not due(current, horizon):
                 if ours:
-                    self.manager.store.release_lease(row.id, self.owner)
+                    self.store.release_lease(row.id, self.owner)
                 return None
             row = current
         return self._single_flight(row, lambda: self._refresh_holding_lease(row, force=True))
@@ -137,19 +160,19 @@ class RefreshCoordinator:
                 self._flights.pop(row.id, None)
 
     def _current_data(self, row: ConnectionRow) -> dict[str, Any]:
-        current = self.manager.store.get_by_id(row.id)
+        current = self.store.get_by_id(row.id)
         if current is None:
             raise ConnectionNotFound(row.tenant_id, row.name)
-        return self.manager.decrypt(current)
+        return self.cipher.decrypt(current)
 
     # -- the protocol ----------------------------------------------------------------------------------
 
     def _is_fresh(self, row: ConnectionRow) -> bool:
-        return not due(row, self.manager.leeway_for(row.type))
+        return not due(row, self.tokens.leeway_for(row.type))
 
     def _across_processes(self, seen: ConnectionRow, *, force: bool) -> dict[str, Any]:
-        store = self.manager.store
-        deadline = time.monotonic() + self.lease_seconds + self.manager.http_timeout + 5
+        store = self.store
+        deadline = time.monotonic() + self.lease_seconds + self.http.timeout + 5
         delay = _POLL_START
         while True:
             current = store.get_by_id(seen.id)
@@ -159,9 +182,9 @@ class RefreshCoordinator:
                 raise expired_error(current)
             moved = current.version != seen.version
             if moved and current.lease_owner is None and (force or self._is_fresh(current)):
-                return self.manager.decrypt(current)  # somebody else refreshed since we looked
+                return self.cipher.decrypt(current)  # somebody else refreshed since we looked
             if not force and self._is_fresh(current):
-                return self.manager.decrypt(current)
+                return self.cipher.decrypt(current)
             held_elsewhere = (
                 current.lease_owner not in (None, self.owner)
                 and current.lease_until is not None
@@ -172,7 +195,7 @@ class RefreshCoordinator:
             if leased is not None:
                 if leased.version != seen.version and (force or self._is_fresh(leased)):
                     store.release_lease(leased.id, self.owner)
-                    return self.manager.decrypt(leased)
+                    return self.cipher.decrypt(leased)
                 return self._refresh_holding_lease(leased, force=force)
             if time.monotonic() > deadline:
                 raise RefreshError(
@@ -183,23 +206,23 @@ class RefreshCoordinator:
             delay = min(_POLL_MAX, delay * 1.5)
 
     def _refresh_holding_lease(self, row: ConnectionRow, *, force: bool) -> dict[str, Any]:
-        manager = self.manager
+        store = self.store
         try:
-            data = manager.decrypt(row)
+            data = self.cipher.decrypt(row)
         except BaseException:
-            manager.store.release_lease(row.id, self.owner)
+            store.release_lease(row.id, self.owner)
             raise
         if not force and self._is_fresh(row):
-            manager.store.release_lease(row.id, self.owner)
+            store.release_lease(row.id, self.owner)
             return data
         started = time.monotonic()
         with self.heartbeat.holding(row.id):  # renewed until the result is written (or pending)
             try:
-                ct = manager.credential_type(row.type)
-                answer, plugin = call_refresh_hook(manager.registry, ct, data, manager.http)
-                new_data = check_result(manager.registry, ct, answer, plugin, f"connection {row.name!r}")
+                ct = self.registry.get(row.type)
+                answer, plugin = call_refresh_hook(self.registry, ct, data, self.http.session)
+                new_data = check_result(self.registry, ct, answer, plugin, f"connection {row.name!r}")
             except (NotRefreshable, PluginResultError) as exc:
-                manager.store.release_lease(row.id, self.owner)  # the row stays exactly as it was
+                store.release_lease(row.id, self.owner)  # the row stays exactly as it was
                 _log.warning("refresh connection=%s type=%s outcome=not_stored error=%s", row.id, row.type, exc)
                 raise
             except RefreshError as exc:
@@ -210,7 +233,7 @@ class RefreshCoordinator:
                     return data  # the current token still works; the worker will retry later
                 raise
             except BaseException:
-                manager.store.release_lease(row.id, self.owner)
+                store.release_lease(row.id, self.owner)
                 raise
             self.writer.persist(row_result(row, data, new_data))
         _log.info(
@@ -240,7 +263,7 @@ class RefreshCoordinator:
             exc,
         )
         try:
-            recorded = self.manager.store.complete_lease(
+            recorded = self.store.complete_lease(
                 row.id,
                 self.owner,
                 row.version,
@@ -250,7 +273,7 @@ class RefreshCoordinator:
                 next_attempt_at=next_at,
             )
             if recorded is None:  # somebody wrote meanwhile (a newer token, an update): theirs stands
-                self.manager.store.release_lease(row.id, self.owner)
+                self.store.release_lease(row.id, self.owner)
         except Exception as write_error:
             _log.error(
                 "refresh connection=%s: recording the failure failed: %s", row.id, type(write_error).__name__

@@ -39,7 +39,10 @@ from fluxnex.lifecycle.recovery import RecoveryFiles
 from fluxnex.storage.store import ConnectionRow, Status
 
 if TYPE_CHECKING:
-    from fluxnex.api.manager import CredentialManager
+    from fluxnex.contract.plugins import TypeRegistry
+    from fluxnex.lifecycle.token_policy import TokenPolicy
+    from fluxnex.storage.row_cipher import RowCipher
+    from fluxnex.storage.store import ConnectionStore
 
 __all__ = ["RefreshResult", "ResultWriter", "generation"]
 
@@ -108,11 +111,15 @@ class RefreshResult:
 class ResultWriter:
     """Stores refresh results for one coordinator (see the module docstring)."""
 
-    def __init__(self, manager: CredentialManager) -> None:
-        from fluxnex.lifecycle.recovery import recovery_dir
-
-        self.manager = manager
-        self.files = RecoveryFiles(recovery_dir(manager.database_url), manager.keyring)
+    def __init__(
+        self, store: ConnectionStore, registry: TypeRegistry, cipher: RowCipher, tokens: TokenPolicy,
+        files: RecoveryFiles,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.cipher = cipher
+        self.tokens = tokens
+        self.files = files
         self._lock = threading.Lock()
         self._pending: dict[uuid.UUID, tuple[RefreshResult, Path | None]] = {}
         self._wake = threading.Event()
@@ -123,12 +130,12 @@ class ResultWriter:
 
     def write(self, result: RefreshResult) -> str:
         """Apply the rule of the module docstring once; WRITTEN, SUPERSEDED or GONE (database errors raise)."""
-        manager, store = self.manager, self.manager.store
+        store, cipher = self.store, self.cipher
         version, data, name = result.base_version, result.new_data, result.name
         for _ in range(_CAS_ATTEMPTS):
-            ct = manager.credential_type(result.type)
-            changes = manager.token_columns(ct, data)
-            envelope = manager.encrypt(result.tenant_id, result.connection_id, result.type, data, name=name)
+            ct = self.registry.get(result.type)
+            changes = self.tokens.token_columns(ct, data)
+            envelope = cipher.encrypt(result.tenant_id, result.connection_id, result.type, data, name=name)
             written = store.write_refresh(
                 result.connection_id, version, data=envelope, status=Status.ACTIVE.value, refresh_failures=0,
                 last_error=None, next_attempt_at=None, last_refreshed_at=_utcnow(), **changes,
@@ -139,7 +146,7 @@ class ResultWriter:
             if current is None:
                 _log.warning("refresh connection=%s: deleted before its new token was written", result.connection_id)
                 return GONE
-            current_data = manager.decrypt(current)
+            current_data = cipher.decrypt(current)
             if generation(current_data) != generation(result.base_data):
                 _log.warning(
                     "refresh connection=%s: the row already holds a newer token (version %d); result superseded",

@@ -39,7 +39,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
@@ -48,9 +48,9 @@ from fluxnex.lifecycle.refresh import backoff_seconds
 from fluxnex.storage.store import ConnectionRow, Status
 
 if TYPE_CHECKING:
-    from fluxnex.api.manager import CredentialManager
+    from fluxnex.lifecycle.refresh import RefreshCoordinator
 
-__all__ = ["DEFAULT_CONCURRENCY", "CycleSummary", "RefreshWorker"]
+__all__ = ["DEFAULT_CONCURRENCY", "CycleSummary", "RefreshSource", "RefreshWorker"]
 
 _log = logging.getLogger("fluxnex.worker")
 UTC = dt.UTC
@@ -93,12 +93,20 @@ class CycleSummary:
         )
 
 
+class RefreshSource(Protocol):
+    """What a worker is given: the refresh coordinator, created on first use (a ``CredentialManager`` is one)."""
+
+    @property
+    def refresher(self) -> RefreshCoordinator:
+        """The coordinator whose store, leases and protocol the worker uses."""
+
+
 class RefreshWorker:
     """Refresh every connection whose token expires within ``horizon`` seconds, every ``interval`` seconds."""
 
     def __init__(
         self,
-        manager: CredentialManager,
+        manager: RefreshSource,
         *,
         interval: float = 30.0,
         horizon: float = 600.0,
@@ -112,7 +120,7 @@ class RefreshWorker:
             raise FluxnexError("concurrency and batch size must be at least 1")
         if not 0 <= jitter < 1:
             raise FluxnexError("jitter must be a fraction in [0, 1)")
-        self.manager = manager
+        self._source = manager
         self.interval = interval
         self.horizon = horizon
         self.concurrency = concurrency
@@ -129,14 +137,19 @@ class RefreshWorker:
         )
 
     @property
+    def coordinator(self) -> RefreshCoordinator:
+        """The refresh coordinator (the source's, created on first use): the store, the leases, the protocol."""
+        return self._source.refresher
+
+    @property
     def owner(self) -> str:
         """The lease owner id of this process (the coordinator's)."""
-        return self.manager.refresher.owner
+        return self.coordinator.owner
 
     @property
     def lease_seconds(self) -> float:
         """How long a claim holds a row."""
-        return self.manager.refresher.lease_seconds
+        return self.coordinator.lease_seconds
 
     @property
     def stopping(self) -> bool:
@@ -194,7 +207,7 @@ class RefreshWorker:
         exhausted = False
         self._replay()
         pool = self._pool()
-        heartbeat = self.manager.refresher.heartbeat
+        heartbeat = self.coordinator.heartbeat
         while True:
             if not exhausted and not self._stop.is_set() and len(pending) <= self.concurrency:
                 limit = min(self.batch_size, window - len(pending))
@@ -202,7 +215,7 @@ class RefreshWorker:
                 fresh = [row for row in rows if row.id not in seen]
                 for row in rows:
                     if row.id in seen:  # refreshed this cycle and due again (token lifetime < horizon)
-                        self.manager.store.release_lease(row.id, self.owner)
+                        self.coordinator.store.release_lease(row.id, self.owner)
                 exhausted = len(rows) < limit or not fresh
                 heartbeat.add(row.id for row in fresh)
                 for row in fresh:
@@ -245,13 +258,13 @@ class RefreshWorker:
 
     def _replay(self) -> None:
         try:
-            self.manager.refresher.replay_recoveries()
+            self.coordinator.replay_recoveries()
         except Exception as exc:
             _log.error("replaying recovery files failed: %s: %s", type(exc).__name__, _first_line(exc))
 
     def _claim(self, limit: int) -> list[ConnectionRow]:
         now = dt.datetime.now(UTC)
-        return self.manager.store.claim_due(
+        return self.coordinator.store.claim_due(
             horizon_until=now + dt.timedelta(seconds=self.horizon),
             owner=self.owner,
             lease_seconds=self.lease_seconds,
@@ -266,15 +279,15 @@ class RefreshWorker:
         try:
             return self._refresh_claimed(row)
         finally:
-            self.manager.refresher.heartbeat.discard(row.id)
+            self.coordinator.heartbeat.discard(row.id)
 
     def _refresh_claimed(self, row: ConnectionRow) -> str | ConnectionRow:
-        store = self.manager.store
+        store = self.coordinator.store
         if self._stop.is_set():
             store.release_lease(row.id, self.owner)
             return _RELEASED
         try:
-            if self.manager.refresher.refresh_leased(row, horizon=self.horizon) is None:
+            if self.coordinator.refresh_leased(row, horizon=self.horizon) is None:
                 _log.info("refresh connection=%s: no longer due or no longer ours; skipped", row.id)
                 return _SKIPPED
         except ConnectionExpired:
@@ -295,7 +308,7 @@ class RefreshWorker:
         ids = list(returned)
         failures: dict[uuid.UUID, int] = {}
         for start in range(0, len(ids), 500):
-            failures.update(self.manager.store.refresh_failures_of(ids[start : start + 500]))
+            failures.update(self.coordinator.store.refresh_failures_of(ids[start : start + 500]))
         failed = sum(1 for cid, n in failures.items() if n > returned[cid])
         return failed
 
@@ -306,7 +319,7 @@ class RefreshWorker:
         _log.warning(
             "refresh connection=%s type=%s outcome=error failures=%d error=%s", row.id, row.type, failures, reason
         )
-        store = self.manager.store
+        store = self.coordinator.store
         try:
             leased = store.acquire_lease(row.id, self.owner, self.lease_seconds)
             if leased is None:

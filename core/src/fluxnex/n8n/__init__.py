@@ -2,8 +2,9 @@
 n8n's credential catalog and its ``export:credentials`` format (see docs/n8n.md, docs/architecture.md).
 
 Pure functions of a type and its data, as n8n computes them: no database, no network, no keys. Imports only
-``contract``. The catalog is registered when ``FLUXNEX_N8N_CATALOG`` names its ``credentials.json``. The names
-below are imported on first use (PEP 562), so ``fluxnex.n8n.expressions`` loads neither the catalog nor the importer.
+``contract``. The catalog is registered when ``FLUXNEX_N8N_CATALOG`` names its ``credentials.json``; an export
+is stored by ``fluxnex.api.n8n_import``. The names below are imported on first use (PEP 562), so
+``fluxnex.n8n.expressions`` loads neither the catalog nor the importer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fluxnex.n8n.catalog import Shadowed, catalog_version, load_catalog, register_catalog, shadowed
     from fluxnex.n8n.cipher import decrypt_n8n
-    from fluxnex.n8n.importer import ImportItem, ImportReport, import_export
+    from fluxnex.n8n.importer import ImportItem, ImportReport, read_export
 
 _LAZY = {
     "Shadowed": "fluxnex.n8n.catalog",
@@ -25,7 +26,7 @@ _LAZY = {
     "decrypt_n8n": "fluxnex.n8n.cipher",
     "ImportItem": "fluxnex.n8n.importer",
     "ImportReport": "fluxnex.n8n.importer",
-    "import_export": "fluxnex.n8n.importer",
+    "read_export": "fluxnex.n8n.importer",
 }
 
 __all__ = [
@@ -34,8 +35,8 @@ __all__ = [
     "Shadowed",
     "catalog_version",
     "decrypt_n8n",
-    "import_export",
     "load_catalog",
+    "read_export",
     "register_catalog",
     "shadowed",
 ]

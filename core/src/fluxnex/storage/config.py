@@ -219,7 +219,7 @@ ENV_POOL_TIMEOUT = "FLUXNEX_DB_POOL_TIMEOUT"
 
 def pool_settings(size: int | None = None, timeout: float | None = None) -> tuple[int, float]:
     """The database pool's (size, timeout): explicit, else FLUXNEX_DB_POOL_SIZE / _TIMEOUT, else the defaults."""
-    from fluxnex.storage.store import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
+    from fluxnex.storage.store._rows import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT  # not the package: it reads config
 
     if size is None:
         size = _env_number(ENV_POOL_SIZE, int, DEFAULT_POOL_SIZE)

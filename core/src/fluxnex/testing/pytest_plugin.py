@@ -36,7 +36,7 @@ def browser_approve(url: str) -> None:
 
 @pytest.fixture
 def follow_redirects() -> Callable[[str], None]:
-    """An ``open_url`` for ``fluxnex.lifecycle.connect.connect_oauth2`` that approves at the provider."""
+    """An ``open_url`` for ``fluxnex.api.connect.connect_oauth2`` that approves at the provider."""
     return browser_approve
 
 
