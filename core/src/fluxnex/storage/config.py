@@ -215,12 +215,14 @@ def ensure_key_file(path: Path, *, database: Path | None = None) -> Path:
 
 ENV_POOL_SIZE = "FLUXNEX_DB_POOL_SIZE"
 ENV_POOL_TIMEOUT = "FLUXNEX_DB_POOL_TIMEOUT"
+#: Database connections one ConnectionStore (so one CredentialManager) opens at most (``FLUXNEX_DB_POOL_SIZE``).
+DEFAULT_POOL_SIZE = 4
+#: Seconds a caller waits for a free pooled connection before ``PoolTimeout`` (``FLUXNEX_DB_POOL_TIMEOUT``).
+DEFAULT_POOL_TIMEOUT = 30.0
 
 
 def pool_settings(size: int | None = None, timeout: float | None = None) -> tuple[int, float]:
     """The database pool's (size, timeout): explicit, else FLUXNEX_DB_POOL_SIZE / _TIMEOUT, else the defaults."""
-    from fluxnex.storage.store._rows import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT  # not the package: it reads config
-
     if size is None:
         size = _env_number(ENV_POOL_SIZE, int, DEFAULT_POOL_SIZE)
     if timeout is None:

@@ -9,15 +9,18 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from fluxnex.storage.store._rows import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT, ConnectionRow, Status
+from fluxnex.storage.store._rows import ConnectionRow, Status
 
 if TYPE_CHECKING:
+    from fluxnex.storage.config import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
     from fluxnex.storage.store._engine import create_engine, current_revision, head_revision, upgrade
     from fluxnex.storage.store._models import connection_table, metadata
     from fluxnex.storage.store._repository import CHANGEABLE, ConnectionStore
     from fluxnex.storage.store._sqlite_reader import SQLiteReader
 
 _LAZY = {
+    "DEFAULT_POOL_SIZE": "fluxnex.storage.config",
+    "DEFAULT_POOL_TIMEOUT": "fluxnex.storage.config",
     "create_engine": "fluxnex.storage.store._engine",
     "current_revision": "fluxnex.storage.store._engine",
     "head_revision": "fluxnex.storage.store._engine",

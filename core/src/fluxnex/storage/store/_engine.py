@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from fluxnex.contract.errors import ConfigurationError, MigrationError
-from fluxnex.storage.store._rows import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
+from fluxnex.storage.config import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
 
 __all__ = [
     "create_engine",

@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from fluxnex.contract.errors import ConnectionExists
+from fluxnex.storage.config import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
 from fluxnex.storage.store import _scale
 from fluxnex.storage.store._engine import check_schema, create_engine, ensure_schema
 from fluxnex.storage.store._errors import DriverErrors
 from fluxnex.storage.store._models import ConnectionRow, Status, connection_table, default_refresh_at, utc
 from fluxnex.storage.store._raw import RawAccess
-from fluxnex.storage.store._rows import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
 
 __all__ = ["CHANGEABLE", "ConnectionStore"]
 

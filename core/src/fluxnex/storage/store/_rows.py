@@ -9,17 +9,13 @@ from typing import Any
 
 import attrs
 
-__all__ = ["COLUMN_NAMES", "DEFAULT_POOL_SIZE", "DEFAULT_POOL_TIMEOUT", "REFRESH_CAP", "ConnectionRow", "Status", "utc"]
+__all__ = ["COLUMN_NAMES", "REFRESH_CAP", "ConnectionRow", "Status", "utc"]
 
 UTC = dt.UTC
 
 #: Seconds before expiry at which a token of unknown lifetime becomes due (``refresh_at``), and the most
 #: ahead of expiry any token does: the refresh worker's default horizon (see ``fluxnex.lifecycle.tokens``).
 REFRESH_CAP = 600.0
-#: Database connections one ConnectionStore (so one CredentialManager) opens at most (``FLUXNEX_DB_POOL_SIZE``).
-DEFAULT_POOL_SIZE = 4
-#: Seconds a caller waits for a free pooled connection before ``PoolTimeout`` (``FLUXNEX_DB_POOL_TIMEOUT``).
-DEFAULT_POOL_TIMEOUT = 30.0
 
 #: The ``connection`` table's columns in order (``_models`` checks it against the table).
 COLUMN_NAMES: tuple[str, ...] = (
