@@ -141,7 +141,7 @@ class ManagerParts:
                         store=self.store,
                         registry=self.registry,
                         cipher=self._cipher,
-                        tokens=self.tokens,
+                        tokens=self._token_policy,
                         http=self._provider,
                         recovery=RecoveryFiles(recovery_dir(self.database_url), self.keyring),
                         lease_seconds=self._lease_seconds,
@@ -175,7 +175,7 @@ class ManagerParts:
         return self._provider.session
 
     @property
-    def tokens(self) -> TokenPolicy:
+    def _token_policy(self) -> TokenPolicy:
         """The token timing rules of this manager (leeway, expiry, the plaintext token columns)."""
         if self._tokens is None:
             from fluxnex.lifecycle.token_policy import TokenPolicy
@@ -198,7 +198,7 @@ class ManagerParts:
 
     def token_columns(self, ct: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
         """The plaintext token columns for ``data``: ``expires_at``, ``refresh_expires_at``, ``refresh_at``."""
-        return self.tokens.token_columns(ct, data)
+        return self._token_policy.token_columns(ct, data)
 
     def encrypt(
         self, tenant_id: uuid.UUID, connection_id: uuid.UUID, type_name: str, data: Mapping[str, Any],
@@ -216,11 +216,11 @@ class ManagerParts:
 
     def leeway_for(self, type_name: str) -> float:
         """Seconds before expiry at which tokens of ``type_name`` are refreshed."""
-        return self.tokens.leeway_for(type_name)
+        return self._token_policy.leeway_for(type_name)
 
     def expires_at_for(self, ct: CredentialType, data: Mapping[str, Any]) -> dt.datetime | None:
         """Expiry of the access token in ``data``: from the token response, else from a plugin hook."""
-        return self.tokens.expires_at_for(ct, data)
+        return self._token_policy.expires_at_for(ct, data)
 
     def _row(self, tenant_id: uuid.UUID | str, name: str, *, read_only: bool = False) -> ConnectionRow:
         """The stored row; ``read_only`` reads through ``reads`` (the fast reader until something writes)."""

@@ -73,10 +73,9 @@ _CAS_ATTEMPTS: Final = 8
 
 
 class CredentialManager(ManagerParts):
-    """Create, read, update and delete connections; ``get_connection`` always returns fresh credentials.
+    """Create, read, update and delete connections; ``get_connection`` always returns fresh credentials."""
 
-    The constructor and the plumbing (store, registry, cipher, refresher) are in ``fluxnex.api._parts``.
-    """
+    # the constructor and the plumbing (store, registry, cipher, refresher) are in fluxnex.api._parts
 
     # -- the API -------------------------------------------------------------------------------------------
 
