@@ -1,0 +1,134 @@
+"""Credentials and request shapes for the code-authenticated differential test."""
+
+from __future__ import annotations
+
+import base64
+import functools
+from typing import Any
+
+#: n8n-nodes-base 2.41.2's classes whose ``authenticate`` is a method, less those n8n pre-authenticates
+#: (``atlassianServiceAccountApi``, ``microsoftEntraServicePrincipalApi``, ``salesforceJwtApi`` also have one).
+CODE_AUTHENTICATED = (
+    "actionNetworkApi", "aws", "awsAssumeRole", "azureStorageSharedKeyApi", "bitbucketAccessTokenApi",
+    "calendlyApi", "ciscoSecureEndpointApi", "convertKitApi", "customerIoApi", "datadogApi", "discourseApi",
+    "elasticSecurityApi", "ghostAdminApi", "ghostContentApi", "googleApi", "httpMultipleHeadersAuth",
+    "httpTemplatedCustomAuth", "invoiceNinjaApi", "lemlistApi", "mailerLiteApi", "microsoftAzureCosmosDbSharedKeyApi",
+    "mindeeInvoiceApi", "mindeeReceiptApi", "nextCloudApi", "notionApi", "openAiApi", "pushoverApi",
+    "schemaRegistryApi", "segmentApi", "shopifyApi", "trelloApi", "uprocApi", "wooCommerceApi", "zendeskApi",
+)
+
+
+@functools.cache
+def rsa_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+_KEY64 = base64.b64encode(bytes(range(32))).decode()
+
+#: Values that must have a shape for the code to do anything (merged over the generated ones).
+_SAMPLES: dict[str, list[dict[str, Any]]] = {
+    "ghostAdminApi": [{"apiKey": "6489c1a1f3:a1b2c3d4e5f60718293a4b5c6d7e8f90"}, {"apiKey": "id:0fzz"},
+                      {"apiKey": "no-colon"}],
+    "googleApi": [{"httpNode": True, "email": " sa@p.iam.gserviceaccount.com ", "scopes": "a, b\\nc  d",
+                   "privateKey": "PEM-ESCAPED"},
+                  {"httpNode": True, "email": "sa@p.iam", "delegatedEmail": "me@x.io", "scopes": "s",
+                   "privateKey": "PEM"}],
+    "invoiceNinjaApi": [{"apiToken": "t" * 64, "secret": "s"}, {"apiToken": "t" * 63}, {"apiToken": "é" * 64}],
+    "azureStorageSharedKeyApi": [{"account": "acct", "key": _KEY64}],
+    "microsoftAzureCosmosDbSharedKeyApi": [{"account": "acct", "key": _KEY64, "database": "db1"}],
+    "httpMultipleHeadersAuth": [{"headers": {"values": [{"name": "X-A", "value": "1"}, {"name": "X-B", "value": ""},
+                                                        {"name": "X-A", "value": "2"}]}}],
+    "httpTemplatedCustomAuth": [
+        {"template": '{"headers": {"Authorization": "Bearer {{ api_key }}", "X-T": "{{tenant}}"},'
+                     ' "qs": {"k": "{{api_key}}-{{n}}"}, "body": {"b": ["{{tenant}}", "x"]}}',
+         "placeholderValues": '{"api_key": "k1", "tenant": "", "n": 5}',
+         "placeholderDefs": '[{"name": "tenant", "optional": true}]'},
+        {"template": '{"headers": {"X": "{{missing}}"}}', "placeholderValues": "{}"},
+        {"template": '{"qs": []}'}, {"template": "not json"},
+        {"template": '{"headers": {"X": "{{v}}"}}', "placeholderValues": '{"v": {"o": 1}}'},
+    ],
+    "aws": [{"accessKeyId": "AKIDEXAMPLE", "secretAccessKey": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+             "region": "eu-west-1"},
+            {"accessKeyId": " AKID ", "secretAccessKey": "s3cr3t", "temporaryCredentials": True,
+             "sessionToken": "tok/en=", "region": "us-east-1"}],
+}
+
+
+def _fill(value: str) -> str:
+    if value == "PEM":
+        return rsa_pem()
+    if value == "PEM-ESCAPED":
+        return rsa_pem().replace("\n", "\\n")
+    return value
+
+
+def variants_for(name: str, props: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored data: a base (defaults, a sample per empty string), then every choice of each options/boolean
+    field over the base, then the type's shaped samples over the base."""
+    base: dict[str, Any] = {}
+    choices: list[tuple[str, list[Any]]] = []
+    for p in props:
+        kind, pname, default = p.get("type"), p["name"], p.get("default")
+        if kind in ("notice", "hidden", "collection", "fixedCollection"):
+            continue
+        if kind == "boolean":
+            choices.append((pname, [True, False]))
+        elif kind == "options":
+            choices.append((pname, [o.get("value") for o in p.get("options") or [] if isinstance(o, dict)]))
+        elif kind == "number":
+            base[pname] = default if isinstance(default, int | float) else 1
+        elif kind in ("string", "json"):
+            base[pname] = default if isinstance(default, str) and default else f"{pname}-sample"
+    out = [base]
+    for pname, values in choices:
+        out.extend({**base, pname: v} for v in values)
+    for sample in _SAMPLES.get(name, []):
+        filled = {k: _fill(v) if isinstance(v, str) else v for k, v in sample.items()}
+        out.append({**base, **filled})
+        for pname, values in choices:
+            out.extend({**base, **filled, pname: v} for v in values if pname not in sample)
+    return out
+
+
+_GENERIC = [
+    {"method": "GET", "uri": "https://api.example.com/v1/items", "qs": {"limit": "10", "q": "a b"},
+     "headers": {"Accept": "application/json"}, "json": True},
+    {"method": "POST", "baseURL": "https://api.example.com", "url": "/v1/items", "body": {"name": "x", "n": 1},
+     "headers": {"X-Custom": "1", "Notion-Version": "2021-08-16"}, "json": True},
+    {"method": "POST", "uri": "https://api.example.com/form", "form": {"a": "1", "b": "two words"},
+     "headers": {"content-type": "application/x-www-form-urlencoded"}},
+    {"method": "GET", "url": "https://other.example.org/deep/path", "qs": {}, "headers": {}, "body": {}},
+    {"method": "PUT", "url": "https://api.example.com/put", "body": "raw text",
+     "headers": {"Content-Type": "text/plain"}},
+    {"method": "GET", "url": "https://api.example.com/no-headers"},
+    {"method": "POST", "uri": "https://api.example.com/automations/hooks/7", "qs": {"a": "b"},
+     "body": {"k": "v"}, "headers": {"X-A": "b"}, "json": True},
+]
+
+_HOSTS: dict[str, list[str]] = {
+    "customerIoApi": ["https://track.customer.io/api/v1/customers/1", "https://api-eu.customer.io/v1/campaigns",
+                      "https://beta-api.customer.io/v1/x"],
+    "mindeeInvoiceApi": ["https://api.mindee.net/v1/products/mindee/invoices/v4/predict",
+                         "https://api.mindee.net/v2/inferences"],
+    "mindeeReceiptApi": ["https://api.mindee.net/v1/products/mindee/expense_receipts/v5/predict"],
+    "microsoftAzureCosmosDbSharedKeyApi": [
+        "https://acct.documents.azure.com/dbs/db1/colls/c1/docs", "https://acct.documents.azure.com/dbs/db1/colls/c1",
+        "https://acct.documents.azure.com/dbs/db1/colls", "https://acct.documents.azure.com/dbs"],
+    "azureStorageSharedKeyApi": ["https://acct.blob.core.windows.net/container/blob.txt",
+                                 "https://acct.blob.core.windows.net/container?restype=container&comp=list"],
+}
+
+
+def shapes_for(name: str) -> list[dict[str, Any]]:
+    """The generic request shapes, plus GETs and POSTs to the hosts the type's code tells apart."""
+    shapes = [dict(s) for s in _GENERIC]
+    for url in _HOSTS.get(name, []):
+        shapes.append({"method": "GET", "uri": url, "qs": {"x": "1"}, "headers": {"Accept": "application/json"}})
+        shapes.append({"method": "POST", "url": url, "body": {"id": "1"}, "headers": {"x-ms-custom": "c"},
+                       "json": True})
+    return shapes
