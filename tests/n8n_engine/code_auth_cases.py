@@ -131,4 +131,10 @@ def shapes_for(name: str) -> list[dict[str, Any]]:
         shapes.append({"method": "GET", "uri": url, "qs": {"x": "1"}, "headers": {"Accept": "application/json"}})
         shapes.append({"method": "POST", "url": url, "body": {"id": "1"}, "headers": {"x-ms-custom": "c"},
                        "json": True})
+    if name == "azureStorageSharedKeyApi":
+        shapes.append({"method": "PUT", "uri": "https://acct.blob.core.windows.net/c/a b/ü.txt",
+                       "qs": {"comp": "block", "blockid": "YQ%3D%3D", "Timeout": 30},
+                       "headers": {"x-ms-blob-type": "BlockBlob", "X-MS-Meta-B": " v", "x-ms-meta-a_b": "1",
+                                   "x-ms-meta-a-b": "2", "content-Type": "text/plain", "content-length": "3",
+                                   "x-ms-date": "Wed, 31 Dec 2025 23:00:00 GMT"}, "body": "abc"})
     return shapes
