@@ -55,7 +55,10 @@ _SAMPLES: dict[str, list[dict[str, Any]]] = {
     "aws": [{"accessKeyId": "AKIDEXAMPLE", "secretAccessKey": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
              "region": "eu-west-1"},
             {"accessKeyId": " AKID ", "secretAccessKey": "s3cr3t", "temporaryCredentials": True,
-             "sessionToken": "tok/en=", "region": "us-east-1"}],
+             "sessionToken": "tok/en=", "region": "us-east-1"},
+            {"accessKeyId": "A", "secretAccessKey": "S", "region": "us-west-2", "customEndpoints": True,
+             "lambdaEndpoint": "https://lambda.{region}.example.com", "s3Endpoint": "http://localhost:9000",
+             "bedrockEndpoint": "https://bedrock.{region}.proxy.example.com/base/"}],
 }
 
 
@@ -124,6 +127,34 @@ _HOSTS: dict[str, list[str]] = {
 }
 
 
+_AWS = [
+    {"qs": {"service": "lambda", "path": "/2015-03-31/functions/", "query": {"MaxItems": 5, "Marker": "a b"}},
+     "method": "GET", "headers": {}},
+    {"qs": {"service": "s3", "path": "/bucket/a key+(1)!.txt", "_region": "eu-central-1"}, "method": "PUT",
+     "body": "hello ü", "headers": {"Content-Type": "text/plain", "X-Amz-Meta-A": "  x   y "}},
+    {"qs": {"service": "sqs", "path": "/?Action=ListQueues&Version=2012-11-05"}, "method": "POST", "body": {},
+     "headers": {}},
+    {"qs": {"service": "sts", "path": "/"}, "method": "POST", "form": {"Action": "GetCallerIdentity",
+                                                                     "Version": "2011-06-15"}, "headers": {}},
+    {"qs": {"service": "email"}, "method": "POST", "body": {"a": [1, {"b": None}]},
+     "headers": {"Content-Length": "10", "user-agent": "n8n", "x-amz-content-sha256": "UNSIGNED-PAYLOAD"}},
+    {"method": "GET", "uri": "https://sts.amazonaws.com", "qs": {"Action": "GetCallerIdentity", "service": "sts"},
+     "headers": {}},
+    {"method": "GET", "uri": "https://iam.amazonaws.com/?Action=ListUsers&Version=2010-05-08", "headers": {}},
+    {"method": "GET", "uri": "https://mybucket.s3.eu-west-2.amazonaws.com/dir/%E2%82%AC%2Fx y", "qs": {"list-type": "2",
+     "prefix": "a/b"}, "headers": {"Range": "bytes=0-9"}},
+    {"method": "POST", "uri": "https://bedrock-runtime.us-west-2.amazonaws.com/model/m:1/invoke",
+     "body": {"prompt": "hi"}, "headers": {"Content-Type": "application/json"}, "json": True},
+    {"method": "GET", "baseURL": "https://bedrock.eu-west-1.amazonaws.com", "url": "/foundation-models",
+     "headers": {}},
+    {"method": "GET", "uri": "https://vpce-0a1b-xyz.sqs.us-east-2.vpce.amazonaws.com/123/q", "headers": {}},
+    {"method": "GET", "uri": "https://s3-us-west-1.amazonaws.com/b/k", "headers": {}},
+    {"method": "GET", "uri": "https://ec2.xx-fake-9.amazonaws.com/", "headers": {}},
+    {"method": "DELETE", "uri": "https://[::1]:4566/b/./x/../k", "qs": {"v": ["1", "0"]}, "headers": {}},
+    {"qs": {"path": "/x"}, "method": "GET", "headers": {}},
+]
+
+
 def shapes_for(name: str) -> list[dict[str, Any]]:
     """The generic request shapes, plus GETs and POSTs to the hosts the type's code tells apart."""
     shapes = [dict(s) for s in _GENERIC]
@@ -131,6 +162,8 @@ def shapes_for(name: str) -> list[dict[str, Any]]:
         shapes.append({"method": "GET", "uri": url, "qs": {"x": "1"}, "headers": {"Accept": "application/json"}})
         shapes.append({"method": "POST", "url": url, "body": {"id": "1"}, "headers": {"x-ms-custom": "c"},
                        "json": True})
+    if name in ("aws", "awsAssumeRole"):
+        shapes.extend(dict(s) for s in _AWS)
     if name == "azureStorageSharedKeyApi":
         shapes.append({"method": "PUT", "uri": "https://acct.blob.core.windows.net/c/a b/ü.txt",
                        "qs": {"comp": "block", "blockid": "YQ%3D%3D", "Timeout": 30},

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fluxnex.n8n.code_auth import api_keys, azure, by_request, jwt_auth, templated, token_exchange
+from fluxnex.n8n.code_auth import api_keys, aws, azure, by_request, jwt_auth, templated, token_exchange
 from fluxnex.n8n.code_auth._context import AuthFunction, Context, TokenFetcher, TokenRequest
 from fluxnex.n8n.code_auth._js import CodeAuthError, Options
 
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 _REGISTRY: dict[str, AuthFunction] = {}
-for _family in (api_keys, azure, by_request, jwt_auth, templated, token_exchange):
+for _family in (api_keys, aws, azure, by_request, jwt_auth, templated, token_exchange):
     _REGISTRY.update(_family.IMPLEMENTATIONS)
 
 

@@ -52,3 +52,87 @@ def node_base64(value: str) -> bytes:
     cleaned = _NOT_BASE64.sub("", value.replace("-", "+").replace("_", "/").split("=", 1)[0])
     cleaned = cleaned[: len(cleaned) - (len(cleaned) % 4 == 1)]  # a lone trailing sextet carries no byte
     return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4))
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21}
+_QUERY_ENCODE = frozenset(" \"#<>'")
+
+
+class URL:
+    """The parts of a WHATWG ``URL`` the AWS code reads and writes (special schemes only)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if not parts.scheme or not parts.netloc or parts.hostname is None:
+            raise CodeAuthError(f"TypeError: Invalid URL: {url}")
+        try:
+            port = parts.port
+        except ValueError:
+            raise CodeAuthError(f"TypeError: Invalid URL: {url}") from None
+        self.protocol = parts.scheme.lower() + ":"
+        self.hostname = f"[{parts.hostname.lower()}]" if ":" in parts.hostname else parts.hostname.lower()
+        self.port = None if port == _DEFAULT_PORTS.get(parts.scheme.lower()) else port
+        self.pathname = pathname(url)
+        raw = parts.query
+        self._search = "" if not raw else "?" + "".join(
+            ch if (0x20 < ord(ch) < 0x7F and ch not in _QUERY_ENCODE) else quote(ch, safe="") for ch in raw)
+        self._pairs: list[tuple[str, str]] | None = None
+
+    @property
+    def host(self) -> str:
+        return self.hostname if self.port is None else f"{self.hostname}:{self.port}"
+
+    @host.setter
+    def host(self, value: str) -> None:
+        other = URL(f"{self.protocol}//{value}/")
+        self.hostname, self.port = other.hostname, other.port
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host[:port]``; ``null`` for a scheme that is not special (as ``undefinedhttps:``)."""
+        if self.protocol[:-1] not in _DEFAULT_PORTS:
+            return "null"
+        return f"{self.protocol}//{self.host}"
+
+    def _params(self) -> list[tuple[str, str]]:
+        if self._pairs is None:
+            self._pairs = parse_form(self._search[1:])
+        return self._pairs
+
+    def append(self, key: str, value: str) -> None:
+        """``searchParams.append``."""
+        self._params().append((key, value))
+
+    def set(self, key: str, value: str) -> None:
+        """``searchParams.set``: the first pair of that name replaced, the others removed (else appended)."""
+        pairs, out, done = self._params(), [], False
+        for k, v in pairs:
+            if k == key:
+                if not done:
+                    out.append((k, value))
+                    done = True
+                continue
+            out.append((k, v))
+        if not done:
+            out.append((key, value))
+        self._pairs = out
+
+    @property
+    def search(self) -> str:
+        if self._pairs is None:
+            return self._search
+        from fluxnex.n8n.code_auth._js import form_encode
+
+        encoded = form_encode(self._pairs)
+        return f"?{encoded}" if encoded else ""
+
+
+def parse_form(query: str) -> list[tuple[str, str]]:
+    """``new URLSearchParams(query)`` as pairs (``+`` is a space, escapes decoded leniently)."""
+    out = []
+    for piece in query.split("&"):
+        if not piece:
+            continue
+        key, _, value = piece.partition("=")
+        out.append((unquote(key.replace("+", " ")), unquote(value.replace("+", " "))))
+    return out
