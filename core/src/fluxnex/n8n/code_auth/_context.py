@@ -18,8 +18,10 @@ class TokenRequest:
     body: str
     headers: Mapping[str, str]
     auth: tuple[str, str] | None = None
-    #: what the token is for, for the cache key and for messages (never a secret)
+    #: what the token is for, for messages (never a secret)
     purpose: str = ""
+    #: identifies the answer across requests whose body changes (a JWT's iat): same key, same token
+    cache_key: str = ""
 
 
 #: Sends a ``TokenRequest`` and returns the provider's JSON answer (given by the lifecycle layer: cached, shared).

@@ -9,6 +9,7 @@ decides what is asked and where the answer goes, as n8n's code does.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +21,10 @@ from fluxnex.n8n.code_auth._jws import sign_rs256
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 _SCOPE_SPLIT = re.compile(r"[,\s\n]+")
 _FORM = "application/x-www-form-urlencoded"
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256("\x00".join(text(p) for p in parts).encode("utf-8")).hexdigest()
 
 
 def _fetch(ctx: Context, request: TokenRequest) -> str:
@@ -57,8 +62,9 @@ def google_api(c: Mapping[str, Any], o: Options, ctx: Context) -> Options:
         return o
     body = form_encode([("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
                         ("assertion", google_assertion(c, ctx.now))])
+    identity = _key("googleApi", get(c, "email"), get(c, "delegatedEmail"), get(c, "scopes"), get(c, "privateKey"))
     token = _fetch(ctx, TokenRequest(url=GOOGLE_TOKEN_URL, body=body, headers={"Content-Type": _FORM},
-                                     purpose="googleApi"))
+                                     purpose="googleApi", cache_key=identity))
     o = copy(o)
     o["headers"] = {**spread(o.get("headers")), "Authorization": f"Bearer {token}"}
     return o
@@ -71,11 +77,12 @@ def cisco_secure_endpoint(c: Mapping[str, Any], o: Options, ctx: Context) -> Opt
     securex = _fetch(ctx, TokenRequest(
         url=f"https://visibility.{region}.cisco.com/iroh/oauth2/token", body=body,
         headers={"Content-Type": _FORM, "Accept": "application/json"},
-        auth=(text(get(c, "clientId")), text(get(c, "clientSecret"))), purpose="ciscoSecureEndpointApi"))
+        auth=(text(get(c, "clientId")), text(get(c, "clientSecret"))), purpose="ciscoSecureEndpointApi",
+        cache_key=_key("securex", region, get(c, "clientId"), get(c, "clientSecret"))))
     endpoint = _fetch(ctx, TokenRequest(
         url=f"https://api.{region}.cisco.com/v3/access_tokens", body=body,
         headers={"Content-Type": _FORM, "Accept": "application/json", "Authorization": f"Bearer {securex}"},
-        purpose="ciscoSecureEndpointApi"))
+        purpose="ciscoSecureEndpointApi", cache_key=_key("secure-endpoint", region, securex)))
     o = copy(o)
     o["headers"] = {**spread(o.get("headers")), "Authorization": f"Bearer {endpoint}"}
     return o
