@@ -37,6 +37,7 @@ class _Server:
     def __init__(self) -> None:
         self.seen: list[dict[str, Any]] = []
         self.answers: dict[str, tuple[int, Any]] = {}
+        self.raw: dict[str, str] = {}
         self.gate = threading.Event()
         self.gate.set()
         outer = self
@@ -49,7 +50,8 @@ class _Server:
                                    "body": body})
                 outer.gate.wait(5)
                 status, payload = outer.answers.get(urlsplit(self.path).path, (200, {"ok": True}))
-                data = json.dumps(payload).encode()
+                raw = outer.raw.get(urlsplit(self.path).path)
+                data = raw.encode() if raw is not None else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -218,6 +220,38 @@ def test_google_service_account_token_is_fetched_once_and_used_as_bearer(manager
     public.verify(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)), f"{header}.{claims}".encode(),
                   padding.PKCS1v15(), hashes.SHA256())
     assert _b64url_json(claims)["scope"] == "s1 s2"
+
+
+_STS_XML = """<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>
+<AccessKeyId>ASIATEMP</AccessKeyId><SecretAccessKey>tempsecret</SecretAccessKey><SessionToken>TEMPTOKEN</SessionToken>
+<Expiration>2999-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>"""
+
+
+def test_aws_assume_role_calls_sts_once_and_signs_with_the_temporary_keys(manager: CredentialManager, server: _Server,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    sts_http = requests.Session()
+    sts_http.mount("https://", _ToLocal(server.url))
+    cache = CodeTokenCache(lambda: sts_http)
+    monkeypatch.setattr(builtin, "_tokens", cache)
+    server.raw["/"] = _STS_XML
+    manager.create_connection(TENANT, "awsAssumeRole", "r", {
+        "region": "eu-west-1", "roleArn": "arn:aws:iam::123456789012:role/app", "externalId": "ext",
+        "stsAccessKeyId": "AKIAMASTER", "stsSecretAccessKey": "MASTERSECRET"})
+    with manager.session(TENANT, "r") as http:
+        for _ in range(3):
+            http.get(f"{server.url}/2015-03-31/functions").raise_for_status()
+    sts = [s for s in server.seen if s["path"] == "/"]
+    calls = [s for s in server.seen if s["path"] == "/2015-03-31/functions"]
+    assert len(sts) == 1 and cache.fetches == 1 and len(calls) == 3
+    form = parse_qs(sts[0]["body"].decode())
+    assert form == {"Action": ["AssumeRole"], "Version": ["2011-06-15"],
+                    "RoleArn": ["arn:aws:iam::123456789012:role/app"], "RoleSessionName": ["n8n-session"],
+                    "ExternalId": ["ext"]}
+    assert "Credential=AKIAMASTER/" in sts[0]["headers"]["authorization"]
+    for call in calls:
+        assert call["headers"]["x-amz-security-token"] == "TEMPTOKEN"
+        assert "Credential=ASIATEMP/" in call["headers"]["authorization"]
+    assert "MASTERSECRET" not in json.dumps([s["headers"] for s in server.seen])
 
 
 def test_token_cache_single_flight_expiry_and_errors(server: _Server) -> None:

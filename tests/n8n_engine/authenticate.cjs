@@ -43,6 +43,51 @@ function fakeTokenClient() {
   };
 }
 
+function canonical(value) {
+  // JSON with object keys sorted (Python's json.dumps(sort_keys=True, separators=(',', ':')))
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function derived(seen) {
+  return crypto.createHash('sha256').update(canonical(seen)).digest('hex').slice(0, 16);
+}
+
+function stsRecord(req, body) {
+  // what an AssumeRole call asked: its form, and the region, key id and session token it was signed with
+  const credential = /Credential=([^/]*)\/[^/]*\/([^/]*)\//.exec(req.headers.authorization || '') || [];
+  return { sts: { form: Object.fromEntries(new URLSearchParams(body)), region: credential[2] || null,
+    accessKeyId: credential[1] || null, sessionToken: req.headers['x-amz-security-token'] || null } };
+}
+
+function fakeSts() {
+  // STS answers from a local server: the AWS SDK is pointed at it with AWS_ENDPOINT_URL_STS, so n8n's real
+  // AssumeRole request (built and signed by the SDK) is what gets recorded
+  const http = require('http');
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => { body += chunk; });
+    req.on('end', () => {
+      const seen = stsRecord(req, body);
+      tokenRequests.push(seen);
+      const d = derived(seen);
+      res.writeHead(200, { 'Content-Type': 'text/xml' });
+      res.end(`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
+<Credentials><AccessKeyId>ASIA${d}</AccessKeyId><SecretAccessKey>secret-${d}</SecretAccessKey>
+<SessionToken>session-${d}</SessionToken><Expiration>2026-01-01T01:00:00Z</Expiration></Credentials>
+<AssumedRoleUser><Arn>arn:aws:sts::1:assumed-role/r/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser>
+</AssumeRoleResult></AssumeRoleResponse>`);
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    process.env.AWS_ENDPOINT_URL_STS = `http://127.0.0.1:${server.address().port}`;
+    resolve(server);
+  }));
+}
+
 function loadTypes() {
   const tokenRequest = require(path.join(credentialsDir, 'common', 'token-request.js'));
   tokenRequest.getTokenRequestClient = fakeTokenClient;
@@ -92,14 +137,17 @@ async function run(byName, c) {
 
 async function main(input) {
   const { now, cases, list } = JSON.parse(input);
+  const sts = await fakeSts();
   freezeClock(now);
   const byName = loadTypes();
   if (list) {
+    sts.close();
     process.stdout.write(JSON.stringify(codeAuthenticated(byName)));
     return;
   }
   const results = [];
   for (const c of cases) results.push(await run(byName, c));
+  sts.close();
   process.stdout.write(JSON.stringify(results));
 }
 

@@ -52,6 +52,15 @@ _SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"template": '{"qs": []}'}, {"template": "not json"},
         {"template": '{"headers": {"X": "{{v}}"}}', "placeholderValues": '{"v": {"o": 1}}'},
     ],
+    "awsAssumeRole": [
+        {"roleArn": " arn:aws:iam::123456789012:role/r ", "externalId": " ext ", "roleSessionName": "",
+         "stsAccessKeyId": "AKIAMASTER", "stsSecretAccessKey": " ms ", "stsSessionToken": "mt", "region": "eu-west-1"},
+        {"roleArn": "arn:aws:iam::1:role/x", "stsAccessKeyId": "AKIAM", "stsSecretAccessKey": "s",
+         "region": "cn-north-1"},
+        {"roleArn": "", "stsAccessKeyId": "AKIAM", "stsSecretAccessKey": "s"},
+        {"roleArn": "arn:aws:iam::1:role/x", "stsAccessKeyId": " ", "stsSecretAccessKey": "s"},
+        {"roleArn": "arn:aws:iam::1:role/x", "useSystemCredentialsForRole": True},
+    ],
     "aws": [{"accessKeyId": "AKIDEXAMPLE", "secretAccessKey": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
              "region": "eu-west-1"},
             {"accessKeyId": " AKID ", "secretAccessKey": "s3cr3t", "temporaryCredentials": True,
@@ -82,7 +91,10 @@ def variants_for(name: str, props: list[dict[str, Any]]) -> list[dict[str, Any]]
         if kind == "boolean":
             choices.append((pname, [True, False]))
         elif kind == "options":
-            choices.append((pname, [o.get("value") for o in p.get("options") or [] if isinstance(o, dict)]))
+            values = [o.get("value") for o in p.get("options") or [] if isinstance(o, dict)]
+            if len(values) > 6:  # long lists (AWS regions): ends, middle and the China partition's
+                values = [values[0], values[len(values) // 2], values[-1], *[v for v in values if "cn-" in str(v)]]
+            choices.append((pname, values))
         elif kind == "number":
             base[pname] = default if isinstance(default, int | float) else 1
         elif kind in ("string", "json"):

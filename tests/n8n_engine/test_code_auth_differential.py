@@ -16,6 +16,7 @@ import os
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from code_engine_support import code_engine_dir
@@ -40,8 +41,22 @@ def _engine(payload: dict[str, Any]) -> Any:
     return json.loads(proc.stdout)
 
 
+def _sts(request: TokenRequest) -> dict[str, Any]:
+    """What the node harness records of an AssumeRole call (``stsRecord``), read from our signed STS request."""
+    credential = request.headers["authorization"].split("Credential=")[1].split(",")[0].split("/")
+    return {"sts": {"form": dict(parse_qsl(request.body)), "region": credential[2], "accessKeyId": credential[0],
+                    "sessionToken": request.headers.get("x-amz-security-token")}}
+
+
 def _fake_fetcher(seen: list[dict[str, Any]]) -> Any:
     def fetch(request: TokenRequest) -> dict[str, Any]:
+        if request.answer == "aws_sts":
+            record = _sts(request)
+            seen.append(record)
+            d = hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+                               ).hexdigest()[:16]
+            return {"AccessKeyId": f"ASIA{d}", "SecretAccessKey": f"secret-{d}", "SessionToken": f"session-{d}",
+                    "expires_in": 3600}
         seen.append({"url": request.url, "method": "POST", "headers": dict(request.headers), "body": request.body,
                      "auth": None if request.auth is None else
                      {"username": request.auth[0], "password": request.auth[1]}})

@@ -89,10 +89,32 @@ class CodeTokenCache:
         with response:
             if not 200 <= response.status_code < 300:
                 raise TokenFetchError(f"{request.purpose}: token request to {host} answered {response.status_code}")
+            if request.answer == "aws_sts":
+                return self._sts_credentials(request, host, response.content)
             try:
                 answer = response.json()
             except ValueError:
                 raise TokenFetchError(f"{request.purpose}: token request to {host} did not answer JSON") from None
         if not isinstance(answer, dict):
             raise TokenFetchError(f"{request.purpose}: token request to {host} did not answer a JSON object")
+        return answer
+
+    def _sts_credentials(self, request: TokenRequest, host: str, content: bytes) -> Mapping[str, Any]:
+        """An STS ``AssumeRole`` XML answer as ``{AccessKeyId, SecretAccessKey, SessionToken, expires_in}``."""
+        import datetime as dt
+        from xml.etree import ElementTree
+
+        try:
+            root = ElementTree.fromstring(content)  # noqa: S314 (STS's answer, no DTD or entities in it)
+        except ElementTree.ParseError:
+            raise TokenFetchError(f"{request.purpose}: {host} did not answer STS XML") from None
+        found = {el.tag.rsplit("}", 1)[-1]: (el.text or "").strip() for el in root.iter()}
+        if not found.get("AccessKeyId") or not found.get("SecretAccessKey"):
+            raise TokenFetchError(f"{request.purpose}: {host} answered without credentials")
+        answer: dict[str, Any] = {k: found.get(k, "") for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
+        try:
+            expiration = dt.datetime.fromisoformat(found.get("Expiration", "").replace("Z", "+00:00"))
+            answer["expires_in"] = expiration.timestamp() - self._clock()
+        except ValueError:
+            pass  # no known expiry: used once, not kept
         return answer

@@ -22,6 +22,9 @@ class TokenRequest:
     purpose: str = ""
     #: identifies the answer across requests whose body changes (a JWT's iat): same key, same token
     cache_key: str = ""
+    #: how the answer reads: ``json`` (an OAuth token response) or ``aws_sts`` (STS XML: the answer is
+    #: ``{AccessKeyId, SecretAccessKey, SessionToken, expires_in}``)
+    answer: str = "json"
 
 
 #: Sends a ``TokenRequest`` and returns the provider's JSON answer (given by the lifecycle layer: cached, shared).

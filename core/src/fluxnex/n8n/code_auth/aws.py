@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fluxnex.n8n.code_auth import _aws_endpoints as ep
-from fluxnex.n8n.code_auth._context import AuthFunction, Context
+from fluxnex.n8n.code_auth._context import AuthFunction, Context, TokenRequest
 from fluxnex.n8n.code_auth._js import CodeAuthError, Options, copy, form_encode, get, text, truthy
 from fluxnex.n8n.code_auth._whatwg import URL, parse_form
 from fluxnex.n8n.expressions import UNDEFINED
@@ -224,3 +224,79 @@ def aws(c: Mapping[str, Any], o: Options, ctx: Context) -> Options:
 
 
 IMPLEMENTATIONS: dict[str, AuthFunction] = {"aws": aws}
+
+
+SYSTEM_CREDENTIALS_ENV = "N8N_AWS_SYSTEM_CREDENTIALS_ACCESS_ENABLED"
+
+
+def _trimmed(c: Mapping[str, Any], field: str) -> str:
+    value = get(c, field)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _master_keys(c: Mapping[str, Any]) -> dict[str, Any]:
+    """``buildMasterCredentials``: the STS key pair, or the environment's when system credentials are allowed."""
+    import os
+
+    if truthy(get(c, "useSystemCredentialsForRole")):
+        if os.environ.get(SYSTEM_CREDENTIALS_ENV, "").lower() != "true":
+            raise CodeAuthError("Failed to assume role: Access to AWS system credentials disabled, contact your "
+                                "administrator.")
+        key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+        if not key or not secret:
+            raise CodeAuthError("Failed to assume role: System AWS credentials are required for role assumption "
+                                "(FluxNex reads them from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).")
+        return {"accessKeyId": key, "secretAccessKey": secret, "sessionToken": os.environ.get("AWS_SESSION_TOKEN")}
+    key, secret = _trimmed(c, "stsAccessKeyId"), _trimmed(c, "stsSecretAccessKey")
+    token = _trimmed(c, "stsSessionToken")
+    if not key:
+        raise CodeAuthError("Failed to assume role: STS Access Key ID is required when not using system credentials.")
+    if not secret:
+        raise CodeAuthError("Failed to assume role: STS Secret Access Key is required when not using system "
+                            "credentials.")
+    return {"accessKeyId": key, "secretAccessKey": secret, "sessionToken": token or None}
+
+
+def assume_role_request(c: Mapping[str, Any], region: Any, now: float) -> TokenRequest:
+    """The STS ``AssumeRole`` call n8n makes through the AWS SDK, signed with the master credentials."""
+    import hashlib as _hashlib
+
+    if not isinstance(region, str) or region not in ep.REGIONS:
+        raise CodeAuthError("Failed to assume role: Unsupported AWS region")
+    role_arn = _trimmed(c, "roleArn")
+    if not role_arn:
+        raise CodeAuthError("Failed to assume role: Role ARN is required when assuming a role.")
+    external_id = _trimmed(c, "externalId")
+    session_name = _trimmed(c, "roleSessionName") or "n8n-session"
+    master = _master_keys(c)
+    form = {"Action": "AssumeRole", "Version": "2011-06-15", "RoleArn": role_arn, "RoleSessionName": session_name}
+    if external_id:
+        form["ExternalId"] = external_id
+    options: Options = {"method": "POST", "uri": f"https://sts.{region}.{ep.aws_domain(region)}/", "form": form,
+                        "headers": {"Accept": "text/xml"}}
+    sign_opts, url = prepare(options, c, "", "POST", "sts", region)
+    signed = sign(options, sign_opts, master, url, "POST", now)
+    identity = "\x00".join([region, role_arn, external_id, session_name, master["accessKeyId"],
+                            master["secretAccessKey"], master["sessionToken"] or ""])
+    return TokenRequest(url=signed["url"], body=signed["body"],
+                        headers={k: v for k, v in signed["headers"].items() if k != "host"}, purpose="awsAssumeRole",
+                        cache_key="sts:" + _hashlib.sha256(identity.encode("utf-8")).hexdigest(), answer="aws_sts")
+
+
+def aws_assume_role(c: Mapping[str, Any], o: Options, ctx: Context) -> Options:
+    """SigV4 with the temporary credentials of the assumed role (STS ``AssumeRole``, fetched by the context)."""
+    o = copy(o)
+    service, path, region = _service_path_region(o, c)
+    method = o.get("method", UNDEFINED)
+    if ctx.fetch_token is None:
+        raise CodeAuthError("awsAssumeRole: assuming the role needs a token fetcher")
+    answer = ctx.fetch_token(assume_role_request(c, region, ctx.now))
+    keys = {"accessKeyId": answer.get("AccessKeyId"), "secretAccessKey": answer.get("SecretAccessKey"),
+            "sessionToken": answer.get("SessionToken") or ""}
+    if not isinstance(keys["accessKeyId"], str) or not isinstance(keys["secretAccessKey"], str):
+        raise CodeAuthError("Failed to assume role: STS answered without credentials")
+    sign_opts, url = prepare(o, {**c, **keys}, path, method, service, region)
+    return sign(o, sign_opts, {**keys, "sessionToken": keys["sessionToken"] or None}, url, method, ctx.now)
+
+
+IMPLEMENTATIONS["awsAssumeRole"] = aws_assume_role
