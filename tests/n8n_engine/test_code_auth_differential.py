@@ -118,3 +118,5 @@ def test_every_code_authenticated_type_matches_n8n() -> None:
     assert not mismatches, "\n\n".join(json.dumps(m, indent=1, default=str)[:3000] for m in mismatches[:5])
     # every type has cases n8n accepts: the comparison is not of errors only
     assert all(total > errors for total, errors, _ in per_type.values()), per_type
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "n8n.md").read_text(encoding="utf-8")
+    assert f"{len(cases)} cases, 0 mismatches" in docs, "docs/n8n.md states another case count"
