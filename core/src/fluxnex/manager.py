@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from .connection_test import TestResult
     from .crypto import Keyring
     from .key_fingerprints import KeyGuard
+    from .oauth_apps import OAuthApps
     from .plugins import TypeRegistry
     from .recovery import PendingRecovery
     from .refresh import RefreshCoordinator
@@ -124,6 +125,7 @@ class CredentialManager:
         self._lease_seconds = lease_seconds
         self._refresher: RefreshCoordinator | None = None
         self._recovered = False
+        self._oauth_apps: OAuthApps | None = None
         size, timeout = config.pool_settings(pool_size, pool_timeout)
         # the embedded SQLite database at head is read without SQLAlchemy until something needs the store
         self._access = StoreAccess(self.database_url, lambda: self._open_store(size, timeout))
@@ -167,6 +169,25 @@ class CredentialManager:
                 if self._key_guard is None:
                     self._key_guard = KeyGuard()
         return self._key_guard
+
+    @property
+    def oauth_apps(self) -> OAuthApps:
+        """The operator's OAuth apps, which OAuth2 connections inherit (``fluxnex.oauth_apps``)."""
+        if self._oauth_apps is None:
+            from .oauth_apps import OAuthApps
+
+            with self._lock:
+                if self._oauth_apps is None:
+                    self._oauth_apps = OAuthApps(self)
+        return self._oauth_apps
+
+    def validated(self, ct: CredentialType, tenant_id: uuid.UUID, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``data`` validated (with the OAuth app's settings it inherits) as it is stored: without those settings."""
+        from .oauth_apps import inherit, strip_inherited
+
+        app = self.oauth_apps.settings_for(ct.name, tenant_id)
+        clean = with_token_expiry(validate(ct, inherit(app, data) if app else data))
+        return strip_inherited(app, data, clean) if app else clean
 
     @property
     def reads(self) -> ConnectionStore | SQLiteReader:
@@ -300,7 +321,7 @@ class CredentialManager:
         tenant = parse_tenant(tenant_id)
         _check_name(name)
         ct = self.credential_type(type)
-        clean = with_token_expiry(validate(ct, data))
+        clean = self.validated(ct, tenant, data)
         deprecated = getattr(ct, "deprecated", None)
         if deprecated:
             warnings.warn(
@@ -411,7 +432,7 @@ class CredentialManager:
                     old_token = self.decrypt(row).get("oauthTokenData")
                     if old_token is not None:
                         merged["oauthTokenData"] = old_token
-                clean = with_token_expiry(validate(ct, merged))
+                clean = self.validated(ct, row.tenant_id, merged)
                 changes.update(self.token_columns(ct, clean))
                 changes["data"] = self.encrypt(row.tenant_id, row.id, row.type, clean, name=new_name or row.name)
                 if "oauthTokenData" in data:
@@ -439,8 +460,10 @@ class CredentialManager:
     def revoke_connection(self, tenant_id: uuid.UUID | str, name: str) -> bool:
         """Revoke the connection's token at the provider (``revoke_token`` hook); False when no plugin can."""
         row = self._row(tenant_id, name)
+        from .oauth_apps import inherit
+
         ct = self.credential_type(row.type)
-        data = self.decrypt(row)
+        data = inherit(self.oauth_apps.settings_for(row.type, row.tenant_id), self.decrypt(row))
         revoked = self.registry.hook.revoke_token(credential_type=ct, data=data, http=self.http)
         if revoked:
             _log.info("revoked connection=%s type=%s at the provider", row.id, row.type)

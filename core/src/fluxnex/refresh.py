@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Final
 from . import oauth2 as _oauth2  # noqa: F401 - loaded with the coordinator so a first refresh pays no import
 from .errors import ConnectionNotFound, NotRefreshable, RefreshError
 from .heartbeat import LeaseHeartbeat
+from .oauth_apps import inherit, strip_inherited
 from .refresh_checks import PluginResultError, call_refresh_hook, check_result
 from .refresh_write import ResultWriter, row_result
 from .store import ConnectionRow, Status
@@ -196,8 +197,10 @@ class RefreshCoordinator:
         with self.heartbeat.holding(row.id):  # renewed until the result is written (or pending)
             try:
                 ct = manager.credential_type(row.type)
-                answer, plugin = call_refresh_hook(manager.registry, ct, data, manager.http)
+                app = manager.oauth_apps.settings_for(row.type, row.tenant_id)  # the operator's client, if any
+                answer, plugin = call_refresh_hook(manager.registry, ct, inherit(app, data), manager.http)
                 new_data = check_result(manager.registry, ct, answer, plugin, f"connection {row.name!r}")
+                new_data = strip_inherited(app, data, new_data)
             except (NotRefreshable, PluginResultError) as exc:
                 manager.store.release_lease(row.id, self.owner)  # the row stays exactly as it was
                 _log.warning("refresh connection=%s type=%s outcome=not_stored error=%s", row.id, row.type, exc)
