@@ -186,8 +186,8 @@ class CredentialManager:
         from .oauth_apps import inherit, strip_inherited
 
         app = self.oauth_apps.settings_for(ct.name, tenant_id)
-        clean = with_token_expiry(validate(ct, inherit(app, data) if app else data))
-        return strip_inherited(app, data, clean) if app else clean
+        clean = with_token_expiry(validate(ct, inherit(app, data, ct) if app else data))
+        return strip_inherited(app, data, clean, ct) if app else clean
 
     @property
     def reads(self) -> ConnectionStore | SQLiteReader:
@@ -463,7 +463,7 @@ class CredentialManager:
         from .oauth_apps import inherit
 
         ct = self.credential_type(row.type)
-        data = inherit(self.oauth_apps.settings_for(row.type, row.tenant_id), self.decrypt(row))
+        data = inherit(self.oauth_apps.settings_for(row.type, row.tenant_id), self.decrypt(row), ct)
         revoked = self.registry.hook.revoke_token(credential_type=ct, data=data, http=self.http)
         if revoked:
             _log.info("revoked connection=%s type=%s at the provider", row.id, row.type)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from .manager import CredentialManager
+    from .schema import CredentialType
     from .store._service import ServiceStore
 
 __all__ = ["OAuthAppInfo", "OAuthApps", "inherit", "strip_inherited"]
@@ -49,18 +50,27 @@ class OAuthAppInfo:
                 "updated_at": self.updated_at.isoformat()}
 
 
-def inherit(app: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
-    """``data`` with the app's settings filled in where ``data`` has no non-empty value of its own."""
+def _unset(ct: CredentialType | None, key: str, value: Any) -> bool:
+    """No value of the connection's own: empty, or the type's default (which the app overrides)."""
+    if value in (None, ""):
+        return True
+    prop = None if ct is None else ct.get_property(key)
+    return prop is not None and value == prop.default_value
+
+
+def inherit(app: Mapping[str, Any], data: Mapping[str, Any], ct: CredentialType | None = None) -> dict[str, Any]:
+    """``data`` with the app's settings where ``data`` has no value of its own (empty, or ``ct``'s default)."""
     merged = dict(data)
     for key, value in app.items():
-        if merged.get(key) in (None, ""):
+        if _unset(ct, key, merged.get(key)):
             merged[key] = value
     return merged
 
 
-def strip_inherited(app: Mapping[str, Any], own: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
+def strip_inherited(app: Mapping[str, Any], own: Mapping[str, Any], result: Mapping[str, Any],
+                    ct: CredentialType | None = None) -> dict[str, Any]:
     """``result`` without the values it got from the app (those ``own`` did not set itself)."""
-    return {k: v for k, v in result.items() if k not in app or own.get(k) not in (None, "")}
+    return {k: v for k, v in result.items() if k not in app or not _unset(ct, k, own.get(k))}
 
 
 class OAuthApps:
@@ -109,6 +119,11 @@ class OAuthApps:
         unknown = sorted(k for k in settings if ct.get_property(k) is None or k == "oauthTokenData")
         if unknown:
             raise FluxnexError(f"{unknown[0]!r} is not a setting of credential type {ct.name!r}")
+        from .authenticate import PINNED_OAUTH_FIELDS
+
+        pinned = sorted(k for k in settings if k in PINNED_OAUTH_FIELDS and getattr(ct.get_property(k), "type", "") == "hidden")
+        if pinned:
+            raise FluxnexError(f"{pinned[0]!r} is fixed by credential type {ct.name!r}: an OAuth app cannot change it")
         if not settings.get("clientId"):
             raise FluxnexError("an OAuth app needs a clientId")
         tenant = "" if tenant_id is None else str(parse_tenant(tenant_id))

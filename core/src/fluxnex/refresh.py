@@ -198,9 +198,9 @@ class RefreshCoordinator:
             try:
                 ct = manager.credential_type(row.type)
                 app = manager.oauth_apps.settings_for(row.type, row.tenant_id)  # the operator's client, if any
-                answer, plugin = call_refresh_hook(manager.registry, ct, inherit(app, data), manager.http)
+                answer, plugin = call_refresh_hook(manager.registry, ct, inherit(app, data, ct), manager.http)
                 new_data = check_result(manager.registry, ct, answer, plugin, f"connection {row.name!r}")
-                new_data = strip_inherited(app, data, new_data)
+                new_data = strip_inherited(app, data, new_data, ct)
             except (NotRefreshable, PluginResultError) as exc:
                 manager.store.release_lease(row.id, self.owner)  # the row stays exactly as it was
                 _log.warning("refresh connection=%s type=%s outcome=not_stored error=%s", row.id, row.type, exc)

@@ -108,7 +108,7 @@ class _Flow:
     def _targets(self) -> tuple[str, ...]:
         targets = [self.session.return_url]
         if self.oauth:
-            auth_url = inherit(self.app, {**self.ct.defaults(), **self.stored}).get("authUrl")
+            auth_url = inherit(self.app, {**self.ct.defaults(), **self.stored}, self.ct).get("authUrl")
             if isinstance(auth_url, str) and auth_url:
                 targets.append(auth_url)
         return tuple(t for t in targets if urlsplit(t).scheme in ("http", "https"))
@@ -195,7 +195,7 @@ def _submit(service: Service, token: str, form: Any, csrf_cookie: str | None) ->
 
 
 def _client_credentials(flow: _Flow, values: dict[str, Any]) -> bool:
-    effective = flow.ct.effective_data(inherit(flow.app, values))
+    effective = flow.ct.effective_data(inherit(flow.app, values, flow.ct))
     return effective.get("grantType") == "clientCredentials"
 
 
@@ -204,7 +204,7 @@ def _client_credentials_token(service: Service, flow: _Flow, values: dict[str, A
 
     manager = service.manager
     try:
-        token = oauth2.client_credentials(flow.ct.effective_data(inherit(flow.app, values)), http=manager.http,
+        token = oauth2.client_credentials(flow.ct.effective_data(inherit(flow.app, values, flow.ct)), http=manager.http,
                                           timeout=manager.http_timeout)
     except FluxnexError as exc:
         raise PageError(502, "The provider refused", "The provider did not issue a token.", str(exc)[:300]) from None
@@ -216,7 +216,7 @@ def _start_oauth(service: Service, session: ConnectSession, flow: _Flow, values:
 
     manager = service.manager
     settings = service.manager.validated(flow.ct, session.tenant_id, values)
-    effective = flow.ct.effective_data(inherit(flow.app, settings))
+    effective = flow.ct.effective_data(inherit(flow.app, settings, flow.ct))
     redirect_uri = f"{service.config.base}/oauth/callback"
     try:
         request = oauth2.authorization_url(effective, redirect_uri)
@@ -265,7 +265,7 @@ def _callback(service: Service, params: dict[str, str], browser: str | None) -> 
             title = "Access denied" if params["error"] == "access_denied" else "Authorization failed"
             raise PageError(400, title, "The provider did not grant access.", f"{params['error']}: {reason}"[:300])
         settings = manager.validated(flow.ct, session.tenant_id, values)
-        effective = flow.ct.effective_data(inherit(flow.app, settings))
+        effective = flow.ct.effective_data(inherit(flow.app, settings, flow.ct))
         effective.setdefault("oauthServer", settings.get("oauthServer"))
         problem = check_issuer(effective, params)
         if problem is not None:
@@ -284,7 +284,7 @@ def _callback(service: Service, params: dict[str, str], browser: str | None) -> 
         except FluxnexError as exc:
             raise PageError(502, "Connection failed", "The provider did not issue a usable token.",
                             str(exc)[:300]) from None
-        final = strip_inherited(flow.app, settings, full if checked is None else checked)
+        final = strip_inherited(flow.app, settings, full if checked is None else checked, flow.ct)
         return _finish(service, session, flow, final)
     except PageError as err:
         return message(service, err)

@@ -8,7 +8,8 @@ Usage::
         sandbox.fail_next("429", count=2)             # the next two /token requests answer 429
         assert sandbox.token_requests_for(tokens["refresh_token"]) == 0
 
-Endpoints: ``GET /authorize`` (auto-approves, 302 to the redirect URI), ``POST /token``
+Endpoints: ``GET /authorize`` (auto-approves, 302 to the redirect URI; with ``consent_page=True`` an HTML
+page whose Approve / Deny buttons POST ``/authorize``, answered with a 303), ``POST /token``
 (authorization_code with PKCE S256, refresh_token, client_credentials), ``POST /revoke`` (RFC 7009 form or
 Intuit-style JSON body), ``POST /introspect`` (RFC 7662), ``GET /api/me`` (a Bearer-protected resource) and the
 metadata at ``/.well-known/openid-configuration`` and ``/.well-known/oauth-authorization-server`` (issuer: ``url``).
@@ -70,6 +71,7 @@ class Behaviour:
     extra_token_fields: dict[str, Any] = attrs.Factory(dict)  # added to every token response
     extra_callback_params: dict[str, str] = attrs.Factory(dict)  # added to the /authorize redirect
     deny: bool = False  # /authorize redirects with error=access_denied
+    consent_page: bool = False  # GET /authorize shows an HTML consent page (Approve / Deny) instead of redirecting
     send_iss: bool = True  # the /authorize redirect carries iss (RFC 9207), as the metadata says
     callback_iss: str | None = None  # the iss value sent (None: this sandbox's own issuer URL)
     openid_configuration: bool = True  # False: only RFC 8414's /.well-known/oauth-authorization-server answers
@@ -411,7 +413,7 @@ class SandboxProvider:
             self._log.append(rec)
         log.debug("sandbox %s %s -> %s", method, path, status)
 
-    def _authorize(self, query: Mapping[str, str]) -> dict[str, str] | None:
+    def _authorize(self, query: Mapping[str, str], *, denied: bool = False) -> dict[str, str] | None:
         """Return the redirect parameters for an authorization request, or None if it cannot redirect."""
         with self._lock:
             self.last_authorize_query = {k: v for k, v in query.items() if k != "client_secret"}
@@ -420,7 +422,7 @@ class SandboxProvider:
                 return None
             params: dict[str, str] = {}
             method = query.get("code_challenge_method", "plain" if "code_challenge" in query else None)
-            if b.deny:
+            if b.deny or denied:
                 params["error"] = "access_denied"
             elif query.get("response_type") != "code":
                 params["error"] = "unsupported_response_type"
