@@ -15,7 +15,7 @@ from fluxnex.manager import CredentialManager
 class LiveService:
     """``with LiveService(manager, allowed_return_urls=...) as svc: requests.get(svc.url + "/health")``."""
 
-    def __init__(self, manager: CredentialManager, **config: Any) -> None:
+    def __init__(self, manager: CredentialManager, *, routes: Any = (), **config: Any) -> None:
         import uvicorn
 
         from fluxnex.server import ServiceConfig, create_app
@@ -26,9 +26,11 @@ class LiveService:
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config.setdefault("public_url", self.url)
+        # "{url}" in an allowed prefix stands for this service's own URL (known only once the port is bound)
+        config["allowed_return_urls"] = tuple(p.replace("{url}", self.url) for p in config.get("allowed_return_urls", ()))
         self.config = ServiceConfig(**config)
         self.manager = manager
-        self.app = create_app(manager, self.config)
+        self.app = create_app(manager, self.config, routes=routes)
         self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False,
                                                     lifespan="off"))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True,
