@@ -7,6 +7,7 @@ Every handler runs the manager's blocking calls in the thread pool. Secrets appe
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,8 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..connection_info import ConnectionInfo
-from ..errors import FluxnexError, UnknownCredentialType, ValidationError
+from ..errors import FluxnexError, UnknownCredentialType
 from ..store._service import ApiKey
+from ..validation import check_connection_name
 from ._auth import authenticate, check_tenant
 from ._problems import Problem
 from ._types_json import describe_type, type_summary
@@ -40,6 +42,7 @@ class Call:
     service: Service
     request: Request
     key: ApiKey | None
+    body: bytes = b""
 
     def path_uuid(self, name: str, what: str) -> uuid.UUID:
         """A UUID path parameter; 404 when it is not one (nothing can exist there)."""
@@ -56,19 +59,19 @@ class Call:
         check_tenant(self.key, tenant)
         return tenant
 
-    async def connection(self) -> ConnectionRow:
+    def connection(self) -> ConnectionRow:
         """The path's connection of the path's tenant; 404 for any other tenant's."""
         tenant = self.tenant()
         connection_id = self.path_uuid("connection_id", "connection")
-        row = await run_in_threadpool(self.service.manager.store.get_by_id, connection_id)
+        row = self.service.manager.store.get_by_id(connection_id)
         if row is None or row.tenant_id != tenant:
             raise Problem(404, f"connection {connection_id} not found for tenant {tenant}", kind="not-found")
         return row
 
-    async def json_object(self) -> dict[str, Any]:
+    def json_object(self) -> dict[str, Any]:
         """The body as a JSON object; 422 otherwise."""
         try:
-            body = await self.request.json()
+            body = json.loads(self.body)
         except ValueError:
             raise Problem(422, "the request body is not JSON", kind="validation", errors=[]) from None
         if not isinstance(body, dict):
@@ -76,7 +79,7 @@ class Call:
         return body
 
 
-Handler = Callable[[Call], Awaitable[Response]]
+Handler = Callable[[Call], Response]
 
 
 @attrs.frozen
@@ -105,12 +108,12 @@ def _info(info: ConnectionInfo, status: int = 200) -> JSONResponse:
 
 # -- types -------------------------------------------------------------------------------------------------
 
-async def list_types(call: Call) -> Response:
+def list_types(call: Call) -> Response:
     registry = call.service.manager.registry
     return JSONResponse([type_summary(registry, registry.get(n)) for n in sorted(registry.names())])
 
 
-async def get_type(call: Call) -> Response:
+def get_type(call: Call) -> Response:
     registry = call.service.manager.registry
     name = call.request.path_params["name"]
     if name not in registry:
@@ -120,18 +123,18 @@ async def get_type(call: Call) -> Response:
 
 # -- connections -------------------------------------------------------------------------------------------
 
-async def list_connections(call: Call) -> Response:
+def list_connections(call: Call) -> Response:
     tenant = call.tenant()
     q = call.request.query_params
-    infos = await run_in_threadpool(call.service.manager.list_connections, tenant, q.get("type") or None,
+    infos = call.service.manager.list_connections(tenant, q.get("type") or None,
                                     q.get("status") or None)
     name = q.get("name")
     return JSONResponse([i.to_json() for i in infos if name is None or i.name == name])
 
 
-async def create_connection(call: Call) -> Response:
+def create_connection(call: Call) -> Response:
     tenant = call.tenant()
-    body = await call.json_object()
+    body = call.json_object()
     type_name, name, data = body.get("type"), body.get("name"), body.get("data", {})
     if not isinstance(type_name, str) or not type_name:
         raise _bad_field("type", "a credential type name is required")
@@ -140,57 +143,57 @@ async def create_connection(call: Call) -> Response:
     if not isinstance(data, dict):
         raise _bad_field("data", "must be an object")
     try:
-        info = await run_in_threadpool(call.service.manager.create_connection, tenant, type_name, name, data)
+        info = call.service.manager.create_connection(tenant, type_name, name, data)
     except UnknownCredentialType as exc:
         raise _bad_field("type", str(exc)) from None
     return _info(info, 201)
 
 
-async def get_connection(call: Call) -> Response:
-    return _info(ConnectionInfo.from_row(await call.connection()))
+def get_connection(call: Call) -> Response:
+    return _info(ConnectionInfo.from_row(call.connection()))
 
 
-async def update_connection(call: Call) -> Response:
-    row = await call.connection()
-    body = await call.json_object()
+def update_connection(call: Call) -> Response:
+    row = call.connection()
+    body = call.json_object()
     new_name, data = body.get("name"), body.get("data")
     if new_name is not None and (not isinstance(new_name, str) or not new_name):
         raise _bad_field("name", "must be a non-empty string")
     if data is not None and not isinstance(data, dict):
         raise _bad_field("data", "must be an object")
-    info = await run_in_threadpool(call.service.manager.update_connection, row.tenant_id, row.name, data, new_name)
+    info = call.service.manager.update_connection(row.tenant_id, row.name, data, new_name)
     return _info(info)
 
 
-async def delete_connection(call: Call) -> Response:
-    row = await call.connection()
-    await run_in_threadpool(call.service.manager.delete_connection, row.tenant_id, row.name)
+def delete_connection(call: Call) -> Response:
+    row = call.connection()
+    call.service.manager.delete_connection(row.tenant_id, row.name)
     return Response(status_code=204)
 
 
-async def test_connection(call: Call) -> Response:
-    row = await call.connection()
-    result = await run_in_threadpool(call.service.manager.test_connection, row.tenant_id, row.name)
+def test_connection(call: Call) -> Response:
+    row = call.connection()
+    result = call.service.manager.test_connection(row.tenant_id, row.name)
     return JSONResponse({"ok": result.ok, "message": result.message, "status_code": result.status_code})
 
 
-async def refresh_connection(call: Call) -> Response:
-    row = await call.connection()
+def refresh_connection(call: Call) -> Response:
+    row = call.connection()
     manager = call.service.manager
-    await run_in_threadpool(manager.refresh_connection, row.tenant_id, row.name)
-    return _info(await run_in_threadpool(manager.get_connection_info, row.tenant_id, row.name))
+    manager.refresh_connection(row.tenant_id, row.name)
+    return _info(manager.get_connection_info(row.tenant_id, row.name))
 
 
-async def get_credentials(call: Call) -> Response:
-    row = await call.connection()
-    data = await run_in_threadpool(call.service.manager.get_connection, row.tenant_id, row.name)
+def get_credentials(call: Call) -> Response:
+    row = call.connection()
+    data = call.service.manager.get_connection(row.tenant_id, row.name)
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
 # -- connect sessions and health ---------------------------------------------------------------------------
 
-async def create_connect_session(call: Call) -> Response:
-    body = await call.json_object()
+def create_connect_session(call: Call) -> Response:
+    body = call.json_object()
     service, key = call.service, call.key
     assert key is not None
     try:
@@ -208,7 +211,7 @@ async def create_connect_session(call: Call) -> Response:
             cid = uuid.UUID(str(connection_id))
         except ValueError:
             raise _bad_field("connection_id", "must be a UUID") from None
-        row = await run_in_threadpool(service.manager.store.get_by_id, cid)
+        row = service.manager.store.get_by_id(cid)
         if row is None or row.tenant_id != tenant:
             raise Problem(404, f"connection {cid} not found for tenant {tenant}", kind="not-found")
         type_name, name = row.type, row.name
@@ -217,21 +220,21 @@ async def create_connect_session(call: Call) -> Response:
             raise _bad_field("type", f"unknown credential type {type_name!r}")
         if not isinstance(name, str) or not name:
             raise _bad_field("name", "a connection name is required (or connection_id to reconnect)")
-        if await run_in_threadpool(service.manager.store.get, tenant, name) is not None:
+        check_connection_name(name)  # length, NUL, control characters: a one-line 4xx, never a driver error
+        if service.manager.store.get(tenant, name) is not None:
             raise Problem(409, f"connection {name!r} already exists for tenant {tenant}: pass its connection_id "
                           "to reconnect it", kind="exists")
         type_name = service.manager.registry.get(type_name).name
         cid = None
-    session, token = await run_in_threadpool(
-        lambda: service.rows.create_session(tenant_id=tenant, type=str(type_name), name=name, connection_id=cid,
-                                            return_url=return_url, ttl_seconds=service.config.session_ttl,
-                                            api_key_id=key.id))
+    session, token = service.rows.create_session(
+        tenant_id=tenant, type=str(type_name), name=name, connection_id=cid, return_url=return_url,
+        ttl_seconds=service.config.session_ttl, api_key_id=key.id)
     return JSONResponse({"token": token, "url": f"{service.config.base}/connect/{token}",
                          "expires_at": session.expires_at.isoformat()}, status_code=201)
 
 
-async def health(call: Call) -> Response:
-    ok, body = await run_in_threadpool(call.service.health)
+def health(call: Call) -> Response:
+    ok, body = call.service.health()
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
@@ -270,20 +273,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 
 
 def wrap(service: Service, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-    """The Starlette endpoint: authenticate, check the scope, run the handler, turn errors into problems."""
+    """The Starlette endpoint: the body is read, then authentication, the scope check and the handler run in one
+    hop to the thread pool (the manager blocks); library errors become problems."""
 
-    async def run(request: Request) -> Response:
+    def run_sync(request: Request, body: bytes) -> Response:
         key = None
         if endpoint.scope is not None:
-            key = await run_in_threadpool(authenticate, request, service.rows, service.limiter, endpoint.scope)
+            key = authenticate(request, service.rows, service.limiter, endpoint.scope)
             if service.touch_due(key.id, time.monotonic()):
-                await run_in_threadpool(service.rows.touch_api_key, key.id)
+                service.rows.touch_api_key(key.id)
         try:
-            return await endpoint.handler(Call(service, request, key))
-        except ValidationError as exc:
-            raise service.problem(exc) from None
+            return endpoint.handler(Call(service, request, key, body))
         except FluxnexError as exc:
             raise service.problem(exc) from None
+
+    async def run(request: Request) -> Response:
+        body = await request.body() if endpoint.request else b""
+        return await run_in_threadpool(run_sync, request, body)
 
     run.__name__ = endpoint.operation_id
     return run

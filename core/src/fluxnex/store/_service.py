@@ -91,6 +91,8 @@ oauth_app_table = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 K, S, O, A = api_key_table, connect_session_table, oauth_state_table, oauth_app_table
+_AUTH_SQL = ("SELECT id, name, prefix, key_hash, tenant_id, scopes, created_at, last_used_at, revoked_at "
+             "FROM api_key WHERE key_hash = ?")
 
 
 def new_secret(prefix: str = "") -> str:
@@ -208,13 +210,31 @@ class ServiceStore:
         return record, key
 
     def authenticate(self, key: str) -> ApiKey | None:
-        """The live key whose hash matches ``key`` (hashes compared in constant time), else None."""
+        """The live key whose hash matches ``key`` (hashes compared in constant time), else None.
+
+        Every API request asks this: one prepared SELECT on a pooled DBAPI connection (the store's hot path).
+        """
+        from fluxnex.store._raw import _pg_dt, _sqlite_dt
+
         digest = hash_secret(key)
-        with self.engine.connect() as conn:
-            found = conn.execute(sa.select(K).where(K.c.key_hash == digest)).mappings().first()
-        if found is None or not hmac.compare_digest(str(found["key_hash"]), digest) or found["revoked_at"]:
+        raw = self.store._raw
+        sql = _AUTH_SQL.replace("?", "?" if raw.sqlite else "%s")
+        with raw.errors.translated(), raw.borrow() as conn:
+            found = conn.execute(sql, (digest,)).fetchone()
+        if found is None or not hmac.compare_digest(str(found[3]), digest):
             return None
-        return _api_key(found)
+        when = _sqlite_dt if raw.sqlite else _pg_dt
+        revoked = when(found[8])
+        if revoked is not None:
+            return None
+
+        def uid(value: Any) -> uuid.UUID | None:
+            return None if value is None else value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+        key_id, tenant = uid(found[0]), uid(found[4])
+        created = when(found[6])
+        assert key_id is not None and created is not None
+        return ApiKey(key_id, found[1], found[2], tenant, tuple(str(found[5]).split()), created, when(found[7]), None)
 
     def touch_api_key(self, key_id: uuid.UUID) -> None:
         """Record the key's last use."""
