@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import requests
-
 from fluxnex.manager import CredentialManager
 
 
@@ -17,7 +16,6 @@ class LiveService:
 
     def __init__(self, manager: CredentialManager, *, routes: Any = (), **config: Any) -> None:
         import uvicorn
-
         from fluxnex.server import ServiceConfig, create_app
 
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -27,7 +25,8 @@ class LiveService:
         self.url = f"http://127.0.0.1:{self.port}"
         config.setdefault("public_url", self.url)
         # "{url}" in an allowed prefix stands for this service's own URL (known only once the port is bound)
-        config["allowed_return_urls"] = tuple(p.replace("{url}", self.url) for p in config.get("allowed_return_urls", ()))
+        prefixes = config.get("allowed_return_urls", ())
+        config["allowed_return_urls"] = tuple(p.replace("{url}", self.url) for p in prefixes)
         self.config = ServiceConfig(**config)
         self.manager = manager
         self.app = create_app(manager, self.config, routes=routes)

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from service_support import Deployment, LiveService, bearer, create_key, get
-from starlette.routing import Route
-
 from fluxnex.manager import CredentialManager
 from fluxnex.testing.sandbox import SandboxProvider
+from service_support import Deployment, LiveService, bearer, create_key, get
+from starlette.routing import Route
 
 TENANT = uuid.UUID("00000000-0000-4000-8000-0000000000a1")
 OTHER = uuid.UUID("00000000-0000-4000-8000-0000000000b2")

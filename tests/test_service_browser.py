@@ -20,15 +20,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from service_support import Deployment, LiveService, bearer, create_key
-from starlette.requests import Request
-from starlette.responses import HTMLResponse
-from starlette.routing import Route
-
 from fluxnex import CredentialType, Property, hookimpl
 from fluxnex.display_options import is_shown
 from fluxnex.store import Status
 from fluxnex.testing.sandbox import SandboxProvider
+from service_support import Deployment, LiveService, bearer, create_key
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 TENANT = uuid.UUID("00000000-0000-4000-8000-0000000000d4")
@@ -78,8 +77,10 @@ async def _done(request: Request) -> HTMLResponse:
 def service(tmp_path: Path, sandbox_provider: SandboxProvider,
             register_plugin: Callable[..., list[str]]) -> Iterator[LiveService]:
     endpoints = [
-        Property(display_name="Authorization URL", name="authUrl", type="hidden", default=sandbox_provider.authorize_url),
-        Property(display_name="Access Token URL", name="accessTokenUrl", type="hidden", default=sandbox_provider.token_url),
+        Property(display_name="Authorization URL", name="authUrl", type="hidden",
+                 default=sandbox_provider.authorize_url),
+        Property(display_name="Access Token URL", name="accessTokenUrl", type="hidden",
+                 default=sandbox_provider.token_url),
     ]
 
     class Plugin:
@@ -174,7 +175,8 @@ def test_reconnect_an_expired_hubspot_connection_in_place(driver: Any, service: 
 
     sandbox_provider.configure(consent_page=True)
     info = service.manager.create_connection(TENANT, HUBSPOT, "HubSpot", {
-        "clientId": "sandbox-client", "clientSecret": "sandbox-secret", "oauthTokenData": sandbox_provider.issue_tokens()})
+        "clientId": "sandbox-client", "clientSecret": "sandbox-secret",
+        "oauthTokenData": sandbox_provider.issue_tokens()})
     row = service.manager.store.get(TENANT, "HubSpot")
     assert row is not None
     service.manager.store.update_cas(row.id, row.version, status=Status.EXPIRED.value, last_error="invalid_grant")
@@ -191,8 +193,8 @@ def test_reconnect_an_expired_hubspot_connection_in_place(driver: Any, service: 
     assert after.id == info.id and after.status == Status.ACTIVE and after.created_at == info.created_at
 
 
-def test_display_options_field_appears_when_an_option_changes(driver: Any, service: LiveService,
-                                                              sandbox_provider: SandboxProvider, artifacts: Path) -> None:
+def test_display_options_field_appears_when_an_option_changes(
+        driver: Any, service: LiveService, sandbox_provider: SandboxProvider, artifacts: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -212,7 +214,8 @@ def test_display_options_field_appears_when_an_option_changes(driver: Any, servi
     driver.find_element(By.ID, "submit").click()
     assert _returned(driver)["status"] == "ACTIVE"
     data = service.manager.get_connection(TENANT, "Generic")
-    assert data["grantType"] == "clientCredentials" and sandbox_provider.is_active(data["oauthTokenData"]["access_token"])
+    assert data["grantType"] == "clientCredentials"
+    assert sandbox_provider.is_active(data["oauthTokenData"]["access_token"])
 
 
 CASES: list[tuple[dict[str, Any], dict[str, Any]]] = [

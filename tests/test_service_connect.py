@@ -13,11 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from service_support import Deployment, LiveService, bearer, create_key
-
 from fluxnex import CredentialType, Property, hookimpl
 from fluxnex.store import Status
 from fluxnex.testing.sandbox import SandboxProvider
+from service_support import Deployment, LiveService, bearer, create_key
 
 TENANT = uuid.UUID("00000000-0000-4000-8000-0000000000c3")
 RETURN = "http://127.0.0.1:9/app/done?from=fluxnex"
@@ -159,7 +158,8 @@ def _oauth_round_trip(browser: requests.Session, link: str, form: dict[str, str]
     return browser.get(at_provider.headers["location"], allow_redirects=False, timeout=30)
 
 
-def test_quickbooks_with_an_oauth_app_and_secret_rotation(service: LiveService, sandbox_provider: SandboxProvider) -> None:
+def test_quickbooks_with_an_oauth_app_and_secret_rotation(service: LiveService,
+                                                           sandbox_provider: SandboxProvider) -> None:
     sandbox_provider.configure(extra_callback_params={"realmId": "9130"})
     _quickbooks_app(service, sandbox_provider)
     link = connect_link(service, type=QB, name="QuickBooks")

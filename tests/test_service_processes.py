@@ -16,11 +16,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from soak_support import PgDatabase
-
 from fluxnex.crypto import generate_key_line
 from fluxnex.manager import CredentialManager
 from fluxnex.testing.sandbox import SandboxProvider
+from soak_support import PgDatabase
 
 PG_ENV = "FLUXNEX_TEST_POSTGRES_URL"
 TENANT = uuid.UUID("00000000-0000-4000-8000-0000000000e5")

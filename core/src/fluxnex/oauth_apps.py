@@ -109,7 +109,8 @@ class OAuthApps:
         data: dict[str, Any] = json.loads(plaintext)
         return data
 
-    def set(self, type_name: str, settings: Mapping[str, Any], tenant_id: uuid.UUID | str | None = None) -> OAuthAppInfo:
+    def set(self, type_name: str, settings: Mapping[str, Any],
+            tenant_id: uuid.UUID | str | None = None) -> OAuthAppInfo:
         """Store (or replace) the app of ``type_name``; its keys must be properties of the type, with a clientId."""
         from .connection_info import parse_tenant
 
@@ -121,7 +122,8 @@ class OAuthApps:
             raise FluxnexError(f"{unknown[0]!r} is not a setting of credential type {ct.name!r}")
         from .authenticate import PINNED_OAUTH_FIELDS
 
-        pinned = sorted(k for k in settings if k in PINNED_OAUTH_FIELDS and getattr(ct.get_property(k), "type", "") == "hidden")
+        pinned = sorted(k for k in settings
+                        if k in PINNED_OAUTH_FIELDS and getattr(ct.get_property(k), "type", "") == "hidden")
         if pinned:
             raise FluxnexError(f"{pinned[0]!r} is fixed by credential type {ct.name!r}: an OAuth app cannot change it")
         if not settings.get("clientId"):

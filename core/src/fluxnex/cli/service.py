@@ -150,7 +150,8 @@ def remove_app(type_name: str, tenant: str | None, as_json: bool) -> None:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--public-url", default=None, help="The URL browsers reach this service at (default: http://HOST:PORT).")
 @click.option("--allow-return-url", "allowed", multiple=True, metavar="PREFIX",
-              help="A prefix return_url must start with (repeatable; also FLUXNEX_ALLOWED_RETURN_URLS, comma-separated).")
+              help="A prefix return_url must start with (repeatable; also FLUXNEX_ALLOWED_RETURN_URLS, "
+                   "comma-separated).")
 @click.option("--frame-ancestors", default="'none'", show_default=True,
               help="CSP frame-ancestors of the connect pages (e.g. 'self' https://app.example.com).")
 @click.option("--rate-limit", default="600/60", show_default=True, metavar="N/SECONDS",

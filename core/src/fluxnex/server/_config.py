@@ -55,6 +55,7 @@ class ServiceConfig:
         if any(c in url for c in "\r\n\t\\") or urlsplit(url).scheme not in ("http", "https"):
             return False
         for prefix in self.allowed_return_urls:
-            if url.startswith(prefix) and (prefix.endswith("/") or url[len(prefix):len(prefix) + 1] in ("", "/", "?", "#")):
+            boundary = url[len(prefix):len(prefix) + 1] in ("", "/", "?", "#")
+            if url.startswith(prefix) and (prefix.endswith("/") or boundary):
                 return True
         return False

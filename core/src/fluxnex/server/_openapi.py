@@ -90,8 +90,8 @@ SCHEMAS: dict[str, Any] = {
 
 
 def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"description": description,
-                           "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    schema = {"$ref": "#/components/schemas/Problem"}
+    out: dict[str, Any] = {"description": description, "content": {"application/problem+json": {"schema": schema}}}
     if headers:
         out["headers"] = headers
     return out

@@ -90,7 +90,7 @@ oauth_app_table = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
-K, S, O, A = api_key_table, connect_session_table, oauth_state_table, oauth_app_table
+K, S, ST, A = api_key_table, connect_session_table, oauth_state_table, oauth_app_table
 _AUTH_SQL = ("SELECT id, name, prefix, key_hash, tenant_id, scopes, created_at, last_used_at, revoked_at "
              "FROM api_key WHERE key_hash = ?")
 
@@ -200,7 +200,7 @@ class ServiceStore:
             what = f"unknown scope {unknown[0]!r}" if unknown else "no scope given"
             raise FluxnexError(f"{what}: use one or more of {', '.join(SCOPES)}")
         key = new_secret(KEY_PREFIX)
-        values = {"id": uuid.uuid4(), "name": name, "prefix": key[:10], "key_hash": hash_secret(key),
+        values: dict[str, Any] = {"id": uuid.uuid4(), "name": name, "prefix": key[:10], "key_hash": hash_secret(key),
                   "tenant_id": tenant_id, "scopes": " ".join(dict.fromkeys(scopes)), "created_at": _now(),
                   "last_used_at": None, "revoked_at": None}
         with self.engine.begin() as conn:
@@ -262,7 +262,8 @@ class ServiceStore:
         """A new connect session; (its record, its token)."""
         token = new_secret()
         now = _now()
-        values = {"id": uuid.uuid4(), "token_hash": hash_secret(token), "tenant_id": tenant_id, "type": type,
+        values: dict[str, Any] = {
+                  "id": uuid.uuid4(), "token_hash": hash_secret(token), "tenant_id": tenant_id, "type": type,
                   "name": name, "connection_id": connection_id, "return_url": return_url,
                   "api_key_id": api_key_id, "created_at": now,
                   "expires_at": now + dt.timedelta(seconds=ttl_seconds), "used_at": None}
@@ -303,7 +304,7 @@ class ServiceStore:
         """Store a flow's state (hashed), bound to the browser cookie's hash."""
         now = _now()
         with self.engine.begin() as conn:
-            conn.execute(O.insert().values(state_hash=hash_secret(state), session_id=session_id,
+            conn.execute(ST.insert().values(state_hash=hash_secret(state), session_id=session_id,
                                            browser_hash=hash_secret(browser), data=envelope, created_at=now,
                                            expires_at=now + dt.timedelta(seconds=ttl_seconds), used_at=None))
 
@@ -311,11 +312,11 @@ class ServiceStore:
         """Claim the state (single use): its record for the one caller that claimed it while live, else None."""
         digest = hash_secret(state)
         with self.engine.begin() as conn:
-            claimed = conn.execute(O.update().where(O.c.state_hash == digest, O.c.used_at.is_(None),
-                                                    O.c.expires_at > _now()).values(used_at=_now()))
+            claimed = conn.execute(ST.update().where(ST.c.state_hash == digest, ST.c.used_at.is_(None),
+                                                    ST.c.expires_at > _now()).values(used_at=_now()))
             if not claimed.rowcount:
                 return None
-            m = conn.execute(sa.select(O).where(O.c.state_hash == digest)).mappings().one()
+            m = conn.execute(sa.select(ST).where(ST.c.state_hash == digest)).mappings().one()
         return OAuthState(m["state_hash"], m["session_id"], m["browser_hash"], dict(m["data"]), m["expires_at"],
                           m["used_at"])
 
@@ -323,27 +324,28 @@ class ServiceStore:
         """Delete sessions and states that expired more than ``older_than`` ago; how many rows went."""
         cutoff = _now() - older_than
         with self.engine.begin() as conn:
-            gone = conn.execute(O.delete().where(O.c.expires_at < cutoff)).rowcount
+            gone = conn.execute(ST.delete().where(ST.c.expires_at < cutoff)).rowcount
             gone += conn.execute(S.delete().where(S.c.expires_at < cutoff)).rowcount
         return int(gone)
 
     # -- OAuth apps (envelopes: fluxnex.oauth_apps encrypts and decrypts) -----------------------------------
 
-    def oauth_app_row(self, type_name: str, tenant: str) -> sa.RowMapping | None:
+    def oauth_app_row(self, type_name: str, tenant: str) -> dict[str, Any] | None:
         """The app row of (type, tenant) with ``tenant`` '' for every tenant, else None."""
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(A).where(A.c.type == type_name, A.c.tenant == tenant)).mappings().first()
+            found = conn.execute(sa.select(A).where(A.c.type == type_name, A.c.tenant == tenant)).mappings().first()
+        return None if found is None else dict(found)
 
-    def oauth_app_rows(self, type_name: str, tenants: Sequence[str]) -> list[sa.RowMapping]:
+    def oauth_app_rows(self, type_name: str, tenants: Sequence[str]) -> list[dict[str, Any]]:
         """The app rows of ``type_name`` for any of ``tenants`` (one query on the refresh path)."""
         with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(A).where(A.c.type == type_name, A.c.tenant.in_(tenants)))
-                        .mappings().all())
+            rows = conn.execute(sa.select(A).where(A.c.type == type_name, A.c.tenant.in_(tenants))).mappings().all()
+        return [dict(r) for r in rows]
 
-    def all_oauth_apps(self) -> list[sa.RowMapping]:
+    def all_oauth_apps(self) -> list[dict[str, Any]]:
         """Every app row, by type and tenant."""
         with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(A).order_by(A.c.type, A.c.tenant)).mappings().all())
+            return [dict(r) for r in conn.execute(sa.select(A).order_by(A.c.type, A.c.tenant)).mappings().all()]
 
     def put_oauth_app(self, app_id: uuid.UUID, type_name: str, tenant: str, envelope: dict[str, Any]) -> None:
         """Insert or replace the app row of (type, tenant) under ``app_id`` (the id the envelope is bound to)."""
