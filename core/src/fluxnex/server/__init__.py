@@ -7,7 +7,7 @@ web stack.
 
 from __future__ import annotations
 
-from ._app import Service, create_app
+from ._app import create_app
 from ._config import ServiceConfig
 
-__all__ = ["Service", "ServiceConfig", "create_app"]
+__all__ = ["ServiceConfig", "create_app"]

@@ -46,6 +46,11 @@ class ServiceConfig:
         return self.public_url.rstrip("/")
 
     @property
+    def path(self) -> str:
+        """The public URL's path ('' at the root; '/fluxnex' when mounted there): where cookies apply."""
+        return urlsplit(self.base).path.rstrip("/")
+
+    @property
     def secure_cookies(self) -> bool:
         """Cookies carry Secure when browsers reach the service over https."""
         return self.public_url.startswith("https://")

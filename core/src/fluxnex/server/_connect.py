@@ -142,7 +142,8 @@ def redirect_back(return_url: str, connection_id: str, status: str) -> RedirectR
 
 
 def _csrf_cookie(service: Service, response: Response, token: str, csrf: str) -> Response:
-    response.set_cookie(CSRF_COOKIE, csrf, max_age=int(service.config.session_ttl), path=f"/connect/{token}",
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=int(service.config.session_ttl),
+                        path=f"{service.config.path}/connect/{token}",
                         httponly=True, samesite="strict", secure=service.config.secure_cookies)
     return response
 
@@ -232,7 +233,8 @@ def _start_oauth(service: Service, session: ConnectSession, flow: _Flow, values:
     service.rows.create_state(state=state, session_id=session.id, browser=browser, envelope=envelope,
                               ttl_seconds=service.config.state_ttl)
     response = RedirectResponse(url, status_code=303)
-    response.set_cookie(BROWSER_COOKIE, browser, max_age=int(service.config.state_ttl), path="/oauth/callback",
+    response.set_cookie(BROWSER_COOKIE, browser, max_age=int(service.config.state_ttl),
+                        path=f"{service.config.path}/oauth/callback",
                         httponly=True, samesite="lax", secure=service.config.secure_cookies)
     return response
 
