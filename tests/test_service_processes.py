@@ -12,6 +12,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -57,7 +58,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
     raise AssertionError(f"{url} never became healthy")
 
 
-def test_session_created_on_one_process_completes_through_the_other(database: str, tmp_path: object) -> None:
+def test_session_created_on_one_process_completes_through_the_other(database: str) -> None:
     keys = generate_key_line("svc")
     env = {**os.environ, "FLUXNEX_DATABASE_URL": database, "FLUXNEX_ENCRYPTION_KEYS": keys,
            "FLUXNEX_ALLOWED_RETURN_URLS": "http://127.0.0.1:9/app/"}
@@ -113,3 +114,38 @@ def test_session_created_on_one_process_completes_through_the_other(database: st
             assert "clientSecret" not in data  # the operator's app, inherited
         finally:
             mgr.close()
+
+
+def test_serve_runs_with_no_configuration_on_the_embedded_default(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLUXNEX_")}
+    env["FLUXNEX_HOME"] = str(tmp_path / "home")
+    port = _free_port()
+    proc = subprocess.Popen(["fluxnex", "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", proc)
+        health = requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=10).json()
+        assert health["status"] == "ok" and health["revision"] == "0006"
+        assert requests.get(f"http://127.0.0.1:{port}/api/v1/types", timeout=10).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    assert (tmp_path / "home").is_dir()
+
+
+def test_expired_sessions_and_states_are_purged(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from fluxnex.store._service import ServiceStore
+
+    mgr = CredentialManager(f"sqlite:///{tmp_path / 'p.db'}", generate_key_line("p"))
+    try:
+        rows = ServiceStore(mgr.store)
+        old, _ = rows.create_session(tenant_id=TENANT, type="revenovaApi", name="a", connection_id=None,
+                                     return_url="http://127.0.0.1:9/app/", ttl_seconds=-2 * 86400, api_key_id=None)
+        live, _ = rows.create_session(tenant_id=TENANT, type="revenovaApi", name="b", connection_id=None,
+                                      return_url="http://127.0.0.1:9/app/", ttl_seconds=600, api_key_id=None)
+        assert rows.purge_expired(dt.timedelta(days=1)) == 1
+        assert rows.session_by_id(old.id) is None and rows.session_by_id(live.id) is not None
+    finally:
+        mgr.close()

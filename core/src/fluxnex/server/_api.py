@@ -229,6 +229,7 @@ def create_connect_session(call: Call) -> Response:
     session, token = service.rows.create_session(
         tenant_id=tenant, type=str(type_name), name=name, connection_id=cid, return_url=return_url,
         ttl_seconds=service.config.session_ttl, api_key_id=key.id)
+    service.session_made()
     return JSONResponse({"token": token, "url": f"{service.config.base}/connect/{token}",
                          "expires_at": session.expires_at.isoformat()}, status_code=201)
 

@@ -52,6 +52,14 @@ class Service:
         self.limiter = RateLimiter(*config.rate_limit)
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True)
         self._touched: dict[uuid.UUID, float] = {}
+        self._sessions_made = 0
+        self.rows.purge_expired()  # sessions and states that expired over a day ago
+
+    def session_made(self) -> None:
+        """Count a new connect session; every 500th also purges long-expired sessions and states."""
+        self._sessions_made += 1
+        if self._sessions_made % 500 == 0:
+            self.rows.purge_expired()
 
     def touch_due(self, key_id: uuid.UUID, now: float) -> bool:
         """Whether to record the key's last use now: at most once a minute per process (not on every request)."""
