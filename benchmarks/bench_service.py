@@ -1,6 +1,6 @@
 """Connect service benchmark: ``GET .../credentials`` over keep-alive HTTP beside a bare Starlette endpoint.
 
-Run: ``python benchmarks/bench_service.py [--requests 3000] [--clients 4] [--rounds 5] [--postgres URL]``.
+Run: ``python benchmarks/bench_service.py [--requests 3000] [--clients 4] [--rounds 5] [--postgres]``.
 One uvicorn process serves both endpoints of one application: the service's ``GET /api/v1/tenants/{t}/
 connections/{c}/credentials`` (API key checked against its hash in the database, tenant check, the connection
 read and decrypted, JSON out) and ``GET /bare``, a plain Starlette endpoint answering JSON of exactly the same
@@ -12,6 +12,7 @@ the rounds) and the throughput ratio. Goal: credentials at least 0.5 of the bare
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -98,18 +99,26 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--postgres", default=None, help="a PostgreSQL URL (default: an SQLite file)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="on a throw-away database of FLUXNEX_BENCH_POSTGRES_URL (or FLUXNEX_TEST_POSTGRES_URL)")
     parser.add_argument("--serve", nargs=4, metavar=("URL", "KEYS", "PORT", "BODY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve[0], args.serve[1], int(args.serve[2]), args.serve[3])
         return
+    from _bulk import pg_database, pg_url
     from fluxnex.crypto import generate_key_line
     from fluxnex.manager import CredentialManager
     from fluxnex.store._service import ServiceStore
 
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.postgres or f"sqlite:///{tmp}/bench.db"
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        if args.postgres:
+            base = pg_url()
+            if base is None:
+                raise SystemExit("--postgres needs FLUXNEX_BENCH_POSTGRES_URL or FLUXNEX_TEST_POSTGRES_URL")
+            url = stack.enter_context(pg_database(base))
+        else:
+            url = f"sqlite:///{tmp}/bench.db"
         keys = generate_key_line("bench")
         manager = CredentialManager(url, keys)
         info = manager.create_connection(TENANT, "revenovaApi", f"bench-{uuid.uuid4().hex[:8]}", DATA)

@@ -154,6 +154,9 @@ def _show(service: Service, token: str) -> Response:
         flow = _Flow(service, session)
     except PageError as err:
         return message(service, err)
+    except FluxnexError as exc:  # the type's plugin is gone, the stored data no longer decrypts, ...
+        return message(service, PageError(500, "Cannot connect", "This connection cannot be set up right now.",
+                                          str(exc)[:300]))
     csrf = secrets.token_urlsafe(32)
     values = {**flow.stored}
     return _csrf_cookie(service, flow.render(token, csrf, values, {}, []), token, csrf)
