@@ -356,7 +356,11 @@ class CredentialManager:
 
     def read_connection(self, tenant_id: uuid.UUID | str, name: str) -> tuple[ConnectionRow, dict[str, Any]]:
         """``get_connection`` plus the row it read (callers that may force a refresh later pass it back)."""
-        row = self._usable_row(tenant_id, name)
+        return self.read_row(self._usable_row(tenant_id, name))
+
+    def read_row(self, row: ConnectionRow) -> tuple[ConnectionRow, dict[str, Any]]:
+        """``read_connection`` of a row the caller already read (the service looks connections up by id)."""
+        _check_usable(row)
         if row.expires_at is not None:
             now = time.time()
             if due(row, self.leeway_for(row.type), now) and not backing_off(row, now):
@@ -368,10 +372,7 @@ class CredentialManager:
 
     def _usable_row(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionRow:
         row = self._row(tenant_id, name)
-        if row.status == Status.EXPIRED:
-            raise expired_error(row)
-        if row.status == Status.NOT_CONNECTED:
-            raise not_connected_error(row)
+        _check_usable(row)
         return row
 
     def _initial_status(self, ct: CredentialType, data: Mapping[str, Any]) -> Status:
@@ -494,6 +495,13 @@ class CredentialManager:
             if self._http is not None:
                 self._http.close()
             self._access.close()
+
+
+def _check_usable(row: ConnectionRow) -> None:
+    if row.status == Status.EXPIRED:
+        raise expired_error(row)
+    if row.status == Status.NOT_CONNECTED:
+        raise not_connected_error(row)
 
 
 def _lookup_name_ok(name: object) -> bool:

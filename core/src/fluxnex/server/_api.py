@@ -186,7 +186,7 @@ def refresh_connection(call: Call) -> Response:
 
 def get_credentials(call: Call) -> Response:
     row = call.connection()
-    data = call.service.manager.get_connection(row.tenant_id, row.name)
+    data = call.service.manager.read_row(row)[1]  # get_connection of the row just read by id
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
