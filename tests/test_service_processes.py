@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -149,3 +150,11 @@ def test_expired_sessions_and_states_are_purged(tmp_path: Path) -> None:
         assert rows.session_by_id(old.id) is None and rows.session_by_id(live.id) is not None
     finally:
         mgr.close()
+
+
+def test_serve_without_the_server_extra_says_what_to_install() -> None:
+    code = ("import sys\nsys.modules['uvicorn'] = None\nfrom fluxnex.cli import main\n"
+            "sys.argv = ['fluxnex', 'serve']\nmain()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "pip install 'fluxnex-core[server]'" in done.stderr and "uvicorn is missing" in done.stderr
