@@ -158,3 +158,27 @@ def test_serve_without_the_server_extra_says_what_to_install() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and done.stderr.count("\n") == 1
     assert "pip install 'fluxnex-core[server]'" in done.stderr and "uvicorn is missing" in done.stderr
+
+
+def test_keys_rotate_reencrypts_oauth_apps(tmp_path: Path) -> None:
+    k1, k2 = generate_key_line("k1"), generate_key_line("k2")
+    env = {**os.environ, "FLUXNEX_DATABASE_URL": f"sqlite:///{tmp_path / 'rot.db'}", "FLUXNEX_ENCRYPTION_KEYS": k1}
+
+    def cli(*args: str, keys: str, stdin: str | None = None) -> str:
+        done = subprocess.run(["fluxnex", *args], env={**env, "FLUXNEX_ENCRYPTION_KEYS": keys}, input=stdin,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    cli("oauth-apps", "set", "hubspotOAuth2Api", "--client-id", "hs-app", "--client-secret-stdin", keys=k1,
+        stdin="hs-secret\n")
+    rotated = json.loads(cli("keys", "rotate", "--json", keys=f"{k2},{k1}"))
+    assert rotated["oauth_apps_rotated"] == 1
+    assert json.loads(cli("keys", "rotate", "--json", keys=f"{k2},{k1}"))["oauth_apps_rotated"] == 0
+    listed = json.loads(cli("oauth-apps", "list", "--json", keys=k2))  # the old key is no longer needed
+    assert listed[0]["client_id"] == "hs-app" and listed[0]["settings"] == ["clientId", "clientSecret"]
+    mgr = CredentialManager(env["FLUXNEX_DATABASE_URL"], k2)
+    try:
+        assert mgr.oauth_apps.settings_for("hubspotOAuth2Api", TENANT)["clientSecret"] == "hs-secret"
+    finally:
+        mgr.close()

@@ -145,6 +145,19 @@ class OAuthApps:
                             None if client_id is None else str(client_id), tuple(sorted(settings)),
                             row["updated_at"])
 
+    def reencrypt(self) -> int:
+        """Re-encrypt every app not under the primary key (``fluxnex keys rotate``); how many were rewritten."""
+        keyring = self.manager.keyring
+        rewritten = 0
+        for row in self.rows.all_oauth_apps():
+            if row["data"].get("kid") == keyring.primary_kid:
+                continue
+            plaintext = json.dumps(self._decrypt(row), separators=(",", ":")).encode()
+            self.manager.key_guard.check(self.manager.store, keyring)
+            envelope = keyring.encrypt(plaintext, self._binding(row["id"], row["type"], row["tenant"]))
+            rewritten += self.rows.replace_oauth_app_data(row["id"], row["data"], envelope)
+        return rewritten
+
     def list(self) -> list[OAuthAppInfo]:
         """Every app, by type then tenant (every-tenant apps first)."""
         return [self._info(r) for r in self.rows.all_oauth_apps()]

@@ -357,6 +357,15 @@ class ServiceStore:
                 conn.execute(A.insert().values(id=app_id, type=type_name, tenant=tenant, data=envelope,
                                                created_at=now, updated_at=now))
 
+    def replace_oauth_app_data(self, app_id: uuid.UUID, old: dict[str, Any], envelope: dict[str, Any]) -> int:
+        """Swap the app's envelope for ``envelope`` unless it changed meanwhile (compared with ``old``); 1 or 0."""
+        with self.engine.begin() as conn:
+            current = conn.execute(sa.select(A.c.data).where(A.c.id == app_id)).scalar()
+            if current != old:
+                return 0
+            conn.execute(A.update().where(A.c.id == app_id).values(data=envelope, updated_at=_now()))
+        return 1
+
     def delete_oauth_app(self, type_name: str, tenant: str) -> bool:
         """Delete the app row of (type, tenant); False when there was none."""
         with self.engine.begin() as conn:
