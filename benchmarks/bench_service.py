@@ -37,7 +37,7 @@ DATA: dict[str, Any] = {
 def serve(url: str, keys: str, port: int, body_file: str) -> None:
     """The server process: the service app plus /bare, on one uvicorn worker."""
     import uvicorn
-    from fluxnex.manager import CredentialManager
+    from fluxnex.api.manager import CredentialManager
     from fluxnex.server import ServiceConfig, create_app
     from starlette.requests import Request
     from starlette.responses import Response
@@ -107,9 +107,9 @@ def main() -> None:
         serve(args.serve[0], args.serve[1], int(args.serve[2]), args.serve[3])
         return
     from _bulk import pg_database, pg_url
-    from fluxnex.crypto import generate_key_line
-    from fluxnex.manager import CredentialManager
-    from fluxnex.store._service import ServiceStore
+    from fluxnex.api.manager import CredentialManager
+    from fluxnex.storage.crypto import generate_key_line
+    from fluxnex.storage.store._service import ServiceStore
 
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         if args.postgres:

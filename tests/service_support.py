@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import requests
-from fluxnex.manager import CredentialManager
+from fluxnex.api.manager import CredentialManager
 
 
 class LiveService:
@@ -61,7 +61,7 @@ def bearer(key: str) -> dict[str, str]:
 
 def create_key(manager: CredentialManager, *scopes: str, tenant: Any = None, name: str = "test") -> str:
     """A new API key with ``scopes`` (bound to ``tenant`` when given)."""
-    from fluxnex.store._service import ServiceStore
+    from fluxnex.storage.store._service import ServiceStore
 
     return ServiceStore(manager.store).create_api_key(name, scopes, tenant)[1]
 
@@ -75,7 +75,7 @@ class Deployment:
     """A database and keyring a manager, the CLI and ``fluxnex serve`` processes all share."""
 
     def __init__(self, url: str) -> None:
-        from fluxnex.crypto import generate_key_line
+        from fluxnex.storage.crypto import generate_key_line
 
         self.url = url
         self.keys = generate_key_line("svc")

@@ -15,9 +15,9 @@ import pytest
 import requests
 from fluxnex.cli import _COMMANDS
 from fluxnex.cli.service import serve_command
-from fluxnex.crypto import generate_key_line
 from fluxnex.server._api import ENDPOINTS, PREFIX
-from fluxnex.store._service import SCOPES
+from fluxnex.storage.crypto import generate_key_line
+from fluxnex.storage.store._service import SCOPES
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE = (ROOT / "docs" / "service.md").read_text(encoding="utf-8")
@@ -75,7 +75,7 @@ def test_the_fastapi_embedding_example_runs(tmp_path: Path, monkeypatch: pytest.
         while not server.started:
             time.sleep(0.02)
         assert requests.get(base + "/fluxnex/health", timeout=10).json()["status"] == "ok"
-        from fluxnex.store._service import ServiceStore
+        from fluxnex.storage.store._service import ServiceStore
 
         key = ServiceStore(manager.store).create_api_key("doc", ["connect:create"], None)[1]
         tenant = uuid.uuid4()

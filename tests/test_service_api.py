@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from fluxnex.manager import CredentialManager
+from fluxnex.api.manager import CredentialManager
 from fluxnex.testing.sandbox import SandboxProvider
 from service_support import Deployment, LiveService, bearer, create_key, get
 from starlette.routing import Route
@@ -254,7 +254,7 @@ def test_importing_the_manager_loads_no_web_stack() -> None:
     code = (
         "import sys, fluxnex\n"
         "fluxnex.CredentialManager\n"
-        "import fluxnex.manager, fluxnex.oauth_apps, fluxnex.cli.service\n"
+        "import fluxnex.api.manager, fluxnex.storage.oauth_apps, fluxnex.cli.service\n"
         "web = sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn', 'jinja2', 'multipart',"
         " 'python_multipart') or m.startswith('fluxnex.server'))\n"
         "print(web)\n"

@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from fluxnex import CredentialType, Property, hookimpl
-from fluxnex.display_options import is_shown
-from fluxnex.store import Status
+from fluxnex.n8n.display_options import is_shown
+from fluxnex.storage.store import Status
 from fluxnex.testing.sandbox import SandboxProvider
 from service_support import Deployment, LiveService, bearer, create_key
 from starlette.requests import Request

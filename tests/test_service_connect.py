@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from fluxnex import CredentialType, Property, hookimpl
-from fluxnex.store import Status
+from fluxnex.storage.store import Status
 from fluxnex.testing.sandbox import SandboxProvider
 from service_support import Deployment, LiveService, bearer, create_key
 

@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from fluxnex.crypto import generate_key_line
-from fluxnex.manager import CredentialManager
+from fluxnex.api.manager import CredentialManager
+from fluxnex.storage.crypto import generate_key_line
 from fluxnex.testing.sandbox import SandboxProvider
 from soak_support import PgDatabase
 
@@ -137,7 +137,7 @@ def test_serve_runs_with_no_configuration_on_the_embedded_default(tmp_path: Path
 def test_expired_sessions_and_states_are_purged(tmp_path: Path) -> None:
     import datetime as dt
 
-    from fluxnex.store._service import ServiceStore
+    from fluxnex.storage.store._service import ServiceStore
 
     mgr = CredentialManager(f"sqlite:///{tmp_path / 'p.db'}", generate_key_line("p"))
     try:

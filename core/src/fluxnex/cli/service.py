@@ -19,7 +19,7 @@ SCOPE_CHOICES = ("connections:read", "connections:write", "credentials:read", "c
 
 
 def _service_store() -> Any:
-    from ..store._service import ServiceStore
+    from fluxnex.storage.store._service import ServiceStore
 
     return ServiceStore(manager().store)
 
@@ -37,7 +37,7 @@ def api_keys_group() -> None:
 @JSON_OPTION
 def create_key(name: str, tenant: str | None, scopes: tuple[str, ...], as_json: bool) -> None:
     """Create a key and print it once: it is stored only as a hash."""
-    from ..connection_info import parse_tenant
+    from fluxnex.api.connection_info import parse_tenant
 
     tenant_id = None if tenant is None else parse_tenant(tenant)
     record, key = _service_store().create_api_key(name, scopes, tenant_id)
@@ -66,7 +66,7 @@ def list_keys(as_json: bool) -> None:
 @JSON_OPTION
 def revoke_key(key_id: str, as_json: bool) -> None:
     """Revoke the key with this id (from `fluxnex api-keys list`)."""
-    from ..errors import FluxnexError
+    from fluxnex.contract.errors import FluxnexError
 
     try:
         parsed = uuid.UUID(key_id)
@@ -96,7 +96,7 @@ def oauth_apps_group() -> None:
 def set_app(type_name: str, client_id: str, client_secret_stdin: bool, extra: tuple[str, ...],
             tenant: str | None, as_json: bool) -> None:
     """Store or replace the app; rotating its secret takes effect for every connection at its next refresh."""
-    from ..errors import FluxnexError
+    from fluxnex.contract.errors import FluxnexError
 
     settings: dict[str, Any] = {"clientId": client_id}
     for item in extra:
@@ -135,7 +135,7 @@ def list_apps(as_json: bool) -> None:
 @JSON_OPTION
 def remove_app(type_name: str, tenant: str | None, as_json: bool) -> None:
     """Remove an app (connections that relied on it can no longer refresh until one is set again)."""
-    from ..errors import FluxnexError
+    from fluxnex.contract.errors import FluxnexError
 
     if not manager().oauth_apps.remove(type_name, tenant):
         raise FluxnexError(f"no OAuth app of type {type_name!r} for {tenant or 'every tenant'}")
@@ -159,12 +159,12 @@ def remove_app(type_name: str, tenant: str | None, as_json: bool) -> None:
 def serve_command(host: str, port: int, public_url: str | None, allowed: tuple[str, ...], frame_ancestors: str,
                   rate_limit: str) -> None:
     """Run the connect service (HTTP API and hosted connect pages) on uvicorn."""
-    from ..errors import FluxnexError
+    from fluxnex.contract.errors import FluxnexError
 
     try:
         import uvicorn
 
-        from ..server import ServiceConfig, create_app
+        from fluxnex.server import ServiceConfig, create_app
     except ModuleNotFoundError as exc:
         raise FluxnexError(
             f"the connect service needs the server extra ({exc.name} is missing): pip install 'fluxnex-core[server]'"

@@ -18,17 +18,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..connection_info import ConnectionInfo
-from ..errors import FluxnexError, UnknownCredentialType
-from ..store._service import ApiKey
-from ..validation import check_connection_name
+from fluxnex.api.connection_info import ConnectionInfo
+from fluxnex.contract.errors import FluxnexError, UnknownCredentialType
+from fluxnex.n8n.validation import check_connection_name
+from fluxnex.storage.store._service import ApiKey
+
 from ._auth import authenticate, check_tenant
 from ._problems import Problem
 from ._types_json import describe_type, type_summary
 
 if TYPE_CHECKING:
-    from ..store import ConnectionRow
-    from ._app import Service
+    from fluxnex.storage.store import ConnectionRow
+
+    from ._service import Service
 
 __all__ = ["ENDPOINTS", "Call", "Endpoint"]
 

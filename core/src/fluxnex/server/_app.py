@@ -3,18 +3,15 @@
 Routes: the API under ``/api/v1`` (``_api.ENDPOINTS``) and its OpenAPI document, ``/health``, the connect pages,
 the OAuth callback and the page's static files. Every response carries ``X-Content-Type-Options: nosniff`` and
 ``Referrer-Policy: no-referrer`` (a connect link's token never leaks through a Referer); API errors are problem
-JSON. ``Service.extra_routes`` is where an embedding application or the metrics endpoint (``/metrics``) adds
-routes: pass ``routes=`` to ``create_app``.
+JSON. ``routes=`` is where an embedding application or the metrics endpoint (``/metrics``) adds routes.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -24,70 +21,19 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import FluxnexError
-from ..store._service import ServiceStore
 from ._api import ENDPOINTS, PREFIX, wrap
-from ._auth import RateLimiter
 from ._config import ServiceConfig
 from ._connect import callback_page, connect_page
 from ._openapi import openapi_document
-from ._problems import Problem, problem_for, problem_response
+from ._problems import Problem, problem_response
+from ._service import Service
 
 if TYPE_CHECKING:
-    from ..manager import CredentialManager
+    from fluxnex.api.manager import CredentialManager
 
-__all__ = ["Service", "create_app"]
+__all__ = ["create_app"]
 
 _HERE = Path(__file__).parent
-_TOUCH_EVERY = 60.0
-
-
-class Service:
-    """What every request handler shares: the manager, the config, the service tables, the limiter, templates."""
-
-    def __init__(self, manager: CredentialManager, config: ServiceConfig) -> None:
-        self.manager = manager
-        self.config = config
-        self.rows = ServiceStore(manager.store)
-        self.limiter = RateLimiter(*config.rate_limit)
-        self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True)
-        self._touched: dict[uuid.UUID, float] = {}
-        self._sessions_made = 0
-        self.rows.purge_expired()  # sessions and states that expired over a day ago
-
-    def session_made(self) -> None:
-        """Count a new connect session; every 500th also purges long-expired sessions and states."""
-        self._sessions_made += 1
-        if self._sessions_made % 500 == 0:
-            self.rows.purge_expired()
-
-    def touch_due(self, key_id: uuid.UUID, now: float) -> bool:
-        """Whether to record the key's last use now: at most once a minute per process (not on every request)."""
-        if now - self._touched.get(key_id, -_TOUCH_EVERY) >= _TOUCH_EVERY:
-            self._touched[key_id] = now
-            return True
-        return False
-
-    def problem(self, exc: FluxnexError) -> Problem:
-        """The problem of a library error."""
-        return problem_for(exc)
-
-    def health(self) -> tuple[bool, dict[str, Any]]:
-        """(ok, body): the database answers and is at the migrations' head."""
-        from ..store._schema_check import fast_head_revision
-
-        head = fast_head_revision()
-        try:
-            with self.manager.store.engine.connect() as conn:
-                revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-        except Exception as exc:
-            return False, {"status": "unavailable", "database": "unreachable", "revision": None, "head": head,
-                           "detail": type(exc).__name__}
-        ok = revision == head
-        body = {"status": "ok" if ok else "unavailable", "database": "reachable", "revision": revision, "head": head}
-        if not ok:
-            body["detail"] = "migrations are not current: run `fluxnex db upgrade`"
-        return ok, body
 
 
 class _Headers:

@@ -9,7 +9,8 @@ import uuid
 
 from starlette.requests import Request
 
-from ..store._service import ApiKey, ServiceStore
+from fluxnex.storage.store._service import ApiKey, ServiceStore
+
 from ._problems import Problem
 
 __all__ = ["RateLimiter", "authenticate", "check_tenant"]

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from ..errors import ConfigurationError
+from fluxnex.contract.errors import ConfigurationError
 
 __all__ = ["ServiceConfig"]
 

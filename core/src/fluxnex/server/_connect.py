@@ -20,14 +20,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ..errors import FluxnexError, ValidationError
-from ..oauth_apps import inherit, strip_inherited
-from ..store._service import ConnectSession, hash_secret, new_secret
+from fluxnex.contract.errors import FluxnexError, ValidationError
+from fluxnex.storage.oauth_apps import inherit, strip_inherited
+from fluxnex.storage.store._service import ConnectSession, hash_secret, new_secret
+
 from ._forms import build_fields, form_properties, hidden_values, parse_form
 
 if TYPE_CHECKING:
-    from ..schema import CredentialType
-    from ._app import Service
+    from fluxnex.contract.schema import CredentialType
+
+    from ._service import Service
 
 __all__ = ["callback_page", "connect_page"]
 
@@ -204,7 +206,7 @@ def _client_credentials(flow: _Flow, values: dict[str, Any]) -> bool:
 
 
 def _client_credentials_token(service: Service, flow: _Flow, values: dict[str, Any]) -> dict[str, Any]:
-    from .. import oauth2
+    from fluxnex.lifecycle import oauth2
 
     manager = service.manager
     try:
@@ -216,7 +218,7 @@ def _client_credentials_token(service: Service, flow: _Flow, values: dict[str, A
 
 
 def _start_oauth(service: Service, session: ConnectSession, flow: _Flow, values: dict[str, Any]) -> Response:
-    from .. import oauth2
+    from fluxnex.lifecycle import oauth2
 
     manager = service.manager
     settings = service.manager.validated(flow.ct, session.tenant_id, values)
@@ -247,8 +249,8 @@ def _state_aad(state: str) -> bytes:
 
 
 def _callback(service: Service, params: dict[str, str], browser: str | None) -> Response:
-    from .. import oauth2
-    from ..oauth2_metadata import check_issuer
+    from fluxnex.lifecycle import oauth2
+    from fluxnex.lifecycle.oauth2_metadata import check_issuer
 
     manager = service.manager
     try:

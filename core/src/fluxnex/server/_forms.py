@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from ..display_options import is_shown
-from ..schema import CredentialType, Property
+from fluxnex.contract.schema import CredentialType, Property
+from fluxnex.n8n.display_options import is_shown
 
 __all__ = ["Field", "build_fields", "hidden_values", "parse_form", "visible_data"]
 

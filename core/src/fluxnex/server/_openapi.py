@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
+from fluxnex import __version__
+
 from ._api import ENDPOINTS, PREFIX, Endpoint
 
 __all__ = ["openapi_document"]

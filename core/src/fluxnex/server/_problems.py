@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from ..errors import (
+from fluxnex.contract.errors import (
     ConcurrentUpdateError,
     ConnectionExists,
     ConnectionExpired,

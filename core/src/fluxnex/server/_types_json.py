@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..plugins import TypeRegistry
-from ..schema import UNSET, CredentialType, Property
+from fluxnex.contract.plugins import TypeRegistry
+from fluxnex.contract.schema import UNSET, CredentialType, Property
 
 __all__ = ["data_schema", "describe_type", "type_summary"]
 
