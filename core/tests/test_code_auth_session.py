@@ -287,3 +287,17 @@ def test_every_implemented_type_is_a_catalog_type_with_code_authentication() -> 
     catalog = {t["name"]: t for t in json.loads(catalog_path().read_text())}
     assert implemented() <= set(catalog)
     assert all(catalog[name].get("authenticate") == {} for name in implemented())
+
+
+def test_token_requests_and_errors_do_not_show_secrets() -> None:
+    request = TokenRequest(url="https://h/t?key=SECRET", body="client_secret=SECRET", headers={"X": "SECRET"},
+                           auth=("id", "SECRET"), purpose="t")
+    assert "SECRET" not in repr(request)
+    with pytest.raises(Exception) as err:
+        authenticate_options("customerIoApi", {"appApiKey": "SECRET"},
+                             {"uri": "https://user:SECRET@x.example/?k=SECRET", "headers": {}}, Context(now=0))
+    assert "SECRET" not in str(err.value)
+    with pytest.raises(Exception) as err:
+        authenticate_options("aws", {"accessKeyId": "a", "secretAccessKey": "SECRET", "region": "us-east-1"},
+                             {"uri": "nota url SECRET", "headers": {}}, Context(now=0))
+    assert "SECRET" not in str(err.value)

@@ -14,10 +14,10 @@ from fluxnex.n8n.code_auth._js import Options
 class TokenRequest:
     """A token POST that n8n's code sends before the request itself (form body, optional basic auth)."""
 
-    url: str
-    body: str
-    headers: Mapping[str, str]
-    auth: tuple[str, str] | None = None
+    url: str = attrs.field(repr=False)
+    body: str = attrs.field(repr=False)
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    auth: tuple[str, str] | None = attrs.field(default=None, repr=False)
     #: what the token is for, for messages (never a secret)
     purpose: str = ""
     #: identifies the answer across requests whose body changes (a JWT's iat): same key, same token

@@ -90,7 +90,7 @@ def joined_url(options: Options) -> str:
 
 def _absolute(url: Any) -> str:
     if not isinstance(url, str) or not urlsplit(url).scheme or not urlsplit(url).netloc:
-        raise CodeAuthError(f"Invalid URL: {text(url)}")
+        raise CodeAuthError("TypeError: Invalid URL (the request's URL is not absolute)")
     return url
 
 

@@ -64,11 +64,11 @@ class URL:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
         if not parts.scheme or not parts.netloc or parts.hostname is None:
-            raise CodeAuthError(f"TypeError: Invalid URL: {url}")
+            raise CodeAuthError("TypeError: Invalid URL (not an absolute URL with a host)")
         try:
             port = parts.port
         except ValueError:
-            raise CodeAuthError(f"TypeError: Invalid URL: {url}") from None
+            raise CodeAuthError("TypeError: Invalid URL (its port is not a number)") from None
         self.protocol = parts.scheme.lower() + ":"
         self.hostname = f"[{parts.hostname.lower()}]" if ":" in parts.hostname else parts.hostname.lower()
         self.port = None if port == _DEFAULT_PORTS.get(parts.scheme.lower()) else port
