@@ -301,3 +301,10 @@ def test_token_requests_and_errors_do_not_show_secrets() -> None:
         authenticate_options("aws", {"accessKeyId": "a", "secretAccessKey": "SECRET", "region": "us-east-1"},
                              {"uri": "nota url SECRET", "headers": {}}, Context(now=0))
     assert "SECRET" not in str(err.value)
+
+
+def test_trello_keeps_repeated_query_parameters_grouped(manager: CredentialManager, server: _Server) -> None:
+    manager.create_connection(TENANT, "trelloApi", "t", {"apiKey": "K", "apiToken": "T"})
+    with manager.session(TENANT, "t") as http:
+        http.get(f"{server.url}/1/members/me/boards", params=[("f", "a"), ("g", "1"), ("f", "b")])
+    assert urlsplit(server.seen[-1]["path"]).query == "f=a&f=b&g=1&key=K&token=T"

@@ -103,8 +103,8 @@ def _apply_url(request: requests.PreparedRequest, before: Options, after: Option
     if after.get("qs") == before.get("qs"):
         return
     parts = urlsplit(request.url or "")
-    query = urlencode([(k, text(v)) for k, v in (after.get("qs") or {}).items() if not isinstance(v, list)]
-                      + [(k, text(x)) for k, v in (after.get("qs") or {}).items() if isinstance(v, list) for x in v])
+    pairs = [(k, text(x)) for k, v in (after.get("qs") or {}).items() for x in (v if isinstance(v, list) else [v])]
+    query = urlencode(pairs)
     request.url = urlunsplit(parts._replace(query=query))
 
 
