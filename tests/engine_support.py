@@ -1,7 +1,53 @@
-"""n8n's own engine for differential tests: n8n-workflow from npm, installed once into a cache outside the repo."""
+"""n8n's own code for differential tests, fetched with npm once into a cache outside the repository.
+
+- ``engine_dir()``: n8n-workflow (expressions, ``NodeHelpers``), installed with npm.
+- ``cli_dist()``: the few compiled modules of n8n's CLI (package ``n8n``) that turn stored credential data into
+  what a node sees (``CredentialsHelper.applyDefaultsAndOverwrites``, ``getCredentialsProperties``, the generic
+  ``authenticate``), taken from the published tarball of the n8n release that depends on exactly the
+  n8n-workflow and n8n-nodes-base versions the suite pins. ``tests/n8n_engine/credentials.cjs`` loads them with
+  n8n-workflow real and the CLI's service dependencies (database, DI, licensing) stubbed, so the reference is
+  n8n's code rather than a restatement of it.
+"""
 
 from __future__ import annotations
 
-from fluxnex.testing.n8n_catalog import N8N_WORKFLOW, engine_dir
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
 
-__all__ = ["N8N_WORKFLOW", "engine_dir"]
+from fluxnex.testing.n8n_catalog import N8N_WORKFLOW, cache_dir, engine_dir
+
+__all__ = ["N8N_CLI", "N8N_WORKFLOW", "cli_dist", "engine_dir"]
+
+N8N_CLI = "n8n@2.41.3"  # depends on n8n-workflow 2.41.0 and n8n-nodes-base 2.41.2, the versions pinned here
+_CLI_MEMBERS = ("dist/credentials-helper.js", "dist/oauth/dcr-managed-fields.js",
+                "dist/credentials/mock-node-types.js", "package.json")
+
+
+def cli_dist() -> Path:
+    """The folder holding n8n's compiled ``credentials-helper.js`` (``npm pack`` the first time)."""
+    target = cache_dir() / ("cli-" + N8N_CLI.replace("@", "-"))
+    marker = target / "dist" / "credentials-helper.js"
+    if marker.is_file():
+        return target / "dist"
+    npm = shutil.which("npm")
+    if npm is None:
+        raise FileNotFoundError(f"npm is needed to fetch {N8N_CLI} (n8n's credentials helper)")
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        out = subprocess.run([npm, "pack", N8N_CLI, "--silent"], cwd=tmp, check=True, capture_output=True,
+                             text=True, timeout=600)
+        tarball = Path(tmp) / out.stdout.strip().splitlines()[-1]
+        with tarfile.open(tarball) as tar:
+            for name in sorted(_CLI_MEMBERS, key=lambda n: n == _CLI_MEMBERS[0]):  # the marker last
+                member = tar.extractfile(f"package/{name}")
+                if member is None:
+                    raise FileNotFoundError(f"{name} missing from {N8N_CLI}")
+                destination = target / name
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                partial = destination.with_name(destination.name + ".part")
+                partial.write_bytes(member.read())
+                partial.replace(destination)
+    return target / "dist"
