@@ -28,6 +28,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("fluxnex.cli.worker", "worker_command"),
     "import": ("fluxnex.cli.imports", "import_group"),
     "demo": ("fluxnex.cli.demo", "demo_command"),
+    "n8n": ("fluxnex.cli.n8n", "n8n_group"),
 }
 
 _HELP = {
@@ -42,6 +43,7 @@ _HELP = {
     "worker": "Run the refresh worker.",
     "import": "Import credentials from other tools (n8n).",
     "demo": "Walk through the whole token lifecycle against a local sandbox provider.",
+    "n8n": "Install, list and remove n8n community packages' credential types.",
 }
 
 
