@@ -29,6 +29,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("fluxnex.cli.imports", "import_group"),
     "demo": ("fluxnex.cli.demo", "demo_command"),
     "n8n": ("fluxnex.cli.n8n", "n8n_group"),
+    "export": ("fluxnex.cli.exports", "export_group"),
 }
 
 _HELP = {
@@ -44,6 +45,7 @@ _HELP = {
     "import": "Import credentials from other tools (n8n).",
     "demo": "Walk through the whole token lifecycle against a local sandbox provider.",
     "n8n": "Install, list and remove n8n community packages' credential types.",
+    "export": "Export connections to other tools (n8n).",
 }
 
 
