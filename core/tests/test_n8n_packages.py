@@ -147,6 +147,15 @@ def test_a_package_extending_n8n_catalog_types(home: Path, monkeypatch: pytest.M
     install_package(AZURE)
     registry = get_registry()
     assert registry.ancestors("azureOpenAiMsOAuth2Api") == ["microsoftOAuth2Api", "oAuth2Api"]
+    # a process without the catalog reports the package as one failed plugin; the others load
+    monkeypatch.delenv("FLUXNEX_N8N_CATALOG")
+    reset_registry()
+    [failure] = [f for f in get_registry().failures if f.name == "n8n-nodes-azure-openai-ms-oauth2"]
+    assert failure.error.endswith("extends unknown credential type 'microsoftOAuth2Api' (n8n's catalog types need "
+                                  "FLUXNEX_N8N_CATALOG)")
+    assert "builtin" in [p.name for p in get_registry().plugins]
+    monkeypatch.setenv("FLUXNEX_N8N_CATALOG", str(catalog_path()))
+    reset_registry()
     listed = _json(fluxnex("n8n", "list", "--json"))
     assert listed[0]["types"] == [{"name": "azureOpenAiMsOAuth2Api", "authenticate": "OAuth2"}]
 

@@ -153,7 +153,8 @@ def register_packages(registry: TypeRegistry, directory: Path | None = None) -> 
         try:
             added.extend(registry.add(package.credentials, info, n8n_catalog=True, replaces=CATALOG_DISTRIBUTION))
         except PluginError as exc:
-            registry.failures.append(PluginFailure(package.name, package.name, str(exc)))
+            hint = " (n8n's catalog types need FLUXNEX_N8N_CATALOG)" if "extends unknown" in str(exc) else ""
+            registry.failures.append(PluginFailure(package.name, package.name, f"{exc}{hint}"))
             continue
         registry.shadowed = [*registry.shadowed, *(Shadowed(name, info.label, catalog) for name in shadows)]
         registry.plugins.append(info)
