@@ -30,6 +30,9 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("fluxnex.cli.demo", "demo_command"),
     "n8n": ("fluxnex.cli.n8n", "n8n_group"),
     "export": ("fluxnex.cli.exports", "export_group"),
+    "api-keys": ("fluxnex.cli.service", "api_keys_group"),
+    "oauth-apps": ("fluxnex.cli.service", "oauth_apps_group"),
+    "serve": ("fluxnex.cli.service", "serve_command"),
 }
 
 _HELP = {
@@ -46,6 +49,9 @@ _HELP = {
     "demo": "Walk through the whole token lifecycle against a local sandbox provider.",
     "n8n": "Install, list and remove n8n community packages' credential types.",
     "export": "Export connections to other tools (n8n).",
+    "api-keys": "Create, list and revoke API keys of the connect service.",
+    "oauth-apps": "Store a type's OAuth app (client id and secret) once; connections inherit it.",
+    "serve": "Run the connect service: HTTP API and hosted connect pages.",
 }
 
 
