@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from fluxnex.errors import ConnectionExists
-from fluxnex.store import _scale
+from fluxnex.store import _outbox, _scale
 from fluxnex.store._engine import check_schema, create_engine, ensure_schema
 from fluxnex.store._errors import DriverErrors
 from fluxnex.store._models import ConnectionRow, Status, connection_table, default_refresh_at, utc
@@ -131,10 +131,15 @@ class ConnectionStore:
             with conn.begin():
                 yield conn
 
-    def _update(self, where: sa.ColumnElement[bool], values: dict[str, Any]) -> ConnectionRow | None:
+    def _update(
+        self, where: sa.ColumnElement[bool], values: dict[str, Any], event: str | None = None
+    ) -> ConnectionRow | None:
         with self._write() as conn:
             row = conn.execute(T.update().where(where).values(**values).returning(*T.c)).mappings().first()
-        return None if row is None else _from_core(row)
+            updated = None if row is None else _from_core(row)
+            if updated is not None and event is not None:  # committed with the change, or not at all
+                _outbox.add_event(conn, event, updated)
+        return updated
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -236,13 +241,19 @@ class ConnectionStore:
             raise
         return stored
 
-    def update_cas(self, connection_id: uuid.UUID, expected_version: int, **changes: Any) -> ConnectionRow | None:
-        """Apply ``changes`` if the row is still at ``expected_version``; the new row, or None on mismatch."""
+    def update_cas(
+        self, connection_id: uuid.UUID, expected_version: int, *, event: str | None = None, **changes: Any
+    ) -> ConnectionRow | None:
+        """Apply ``changes`` if the row is still at ``expected_version``; the new row, or None on mismatch.
+
+        ``event`` (``connection.updated``, ``connection.reconnected``) is written to the outbox in the same
+        transaction (``fluxnex.store._outbox``).
+        """
         values = _clean_changes(changes)
         values.update(version=T.c.version + 1, updated_at=_now())
         where = sa.and_(T.c.id == connection_id, T.c.version == expected_version)
         try:
-            return self._update(where, values)
+            return self._update(where, values, event)
         except IntegrityError:
             current = self.get_by_id(connection_id)
             if current is not None and "name" in values:
