@@ -48,6 +48,7 @@ from .refresh import backoff_seconds
 from .store import ConnectionRow, Status
 
 if TYPE_CHECKING:
+    from .events import EventDelivery
     from .manager import CredentialManager
 
 __all__ = ["DEFAULT_CONCURRENCY", "CycleSummary", "RefreshWorker"]
@@ -105,6 +106,7 @@ class RefreshWorker:
         concurrency: int = DEFAULT_CONCURRENCY,
         batch_size: int = 100,
         jitter: float = 0.1,
+        events: EventDelivery | bool = True,
     ) -> None:
         if interval < 0 or horizon < 0:
             raise FluxnexError("interval and horizon must not be negative")
@@ -121,6 +123,8 @@ class RefreshWorker:
         self._stop = threading.Event()
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        #: Outbox dispatch and webhook delivery (``fluxnex.events``), on threads of their own; None when off.
+        self.events: EventDelivery | None = _event_delivery(manager, events)
 
     def __repr__(self) -> str:
         return (
@@ -153,6 +157,8 @@ class RefreshWorker:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True)
+        if self.events is not None:
+            self.events.close()
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._executor_lock:
@@ -164,6 +170,8 @@ class RefreshWorker:
 
     def run_forever(self, on_cycle: Callable[[CycleSummary], object] | None = None) -> None:
         """Run cycles until ``stop()``, pausing a jittered ``interval`` between them; a failed cycle is logged."""
+        if self.events is not None:
+            self.events.start()  # retries and new events between cycles too
         try:
             while not self._stop.is_set():
                 try:
@@ -241,7 +249,21 @@ class RefreshWorker:
             summary.skipped,
             summary.duration * 1000,
         )
+        self._events_step()
         return summary
+
+    def _events_step(self) -> None:
+        """Warn of lapsing refresh tokens, dispatch this cycle's events and start their deliveries (no waiting)."""
+        if self.events is None:
+            return
+        try:
+            self.events.sweep()
+            if self.events.running:
+                self.events.wake()
+            else:
+                self.events.pump()
+        except Exception as exc:
+            _log.error("event dispatch failed: %s: %s", type(exc).__name__, _first_line(exc))
 
     def _replay(self) -> None:
         try:
@@ -327,6 +349,14 @@ class RefreshWorker:
             )
         except Exception as write_error:
             _log.error("refresh connection=%s: recording the failure failed: %s", row.id, type(write_error).__name__)
+
+
+def _event_delivery(manager: CredentialManager, events: EventDelivery | bool) -> EventDelivery | None:
+    if events is True:
+        from .events import EventDelivery
+
+        return EventDelivery(manager)
+    return events or None
 
 
 def _first_line(exc: BaseException) -> str:
