@@ -49,8 +49,15 @@ _WHEN = (
 )
 
 
+# A random (version 4) UUID as the 32 hex digits SQLAlchemy stores on SQLite.
+_SQLITE_UUID4 = (
+    "lower(hex(randomblob(6)) || '4' || substr(hex(randomblob(2)), 2) || substr('89ab', 1 + (abs(random()) % 4), 1)"
+    " || substr(hex(randomblob(2)), 2) || hex(randomblob(6)))"
+)
+
+
 def _values(event: str, ref: str, *, sqlite: bool) -> str:
-    new_id = "lower(hex(randomblob(16)))" if sqlite else "gen_random_uuid()"
+    new_id = _SQLITE_UUID4 if sqlite else "gen_random_uuid()"
     now = "strftime('%Y-%m-%d %H:%M:%f000', 'now')" if sqlite else "now()"
     return (
         f"{new_id}, '{event}', {ref}.id, {ref}.tenant_id, {ref}.type, {ref}.name, {ref}.status, {ref}.last_error,"
