@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fluxnex.errors import ConnectionExpired
+from fluxnex.errors import ConnectionExpired, RefreshError
 from fluxnex.events import EventDelivery, Webhooks
 from fluxnex.manager import CredentialManager
 from fluxnex.store import Status
@@ -77,7 +77,7 @@ def test_user_changes_write_created_updated_reconnected_deleted(manager: Credent
 def test_refresh_outcomes_write_failed_recovered_expired(manager: CredentialManager, sandbox: SandboxProvider) -> None:
     add_oauth(manager, sandbox, "o", expires_in=-5)  # lapsed: a transient failure sets ERROR
     sandbox.fail_next("500")
-    with pytest.raises(Exception):  # noqa: B017 - the RefreshError of a lapsed token
+    with pytest.raises(RefreshError):  # the token has lapsed: the failure reaches the caller
         manager.refresh_connection(TENANT, "o")
     manager.refresh_connection(TENANT, "o")  # succeeds: ERROR -> ACTIVE
     sandbox.fail_next("invalid_grant")
@@ -90,7 +90,7 @@ def test_refresh_outcomes_write_failed_recovered_expired(manager: CredentialMana
         ("connection.recovered", "ACTIVE"),
         ("connection.expired", "EXPIRED"),
     ]
-    failed = [e for e, _ in WebhookStore(manager.store.engine).list() if e.type == "connection.refresh_failed"][0]
+    failed = next(e for e, _ in WebhookStore(manager.store.engine).list() if e.type == "connection.refresh_failed")
     assert failed.data()["attempts"] == 1 and failed.error
 
 
@@ -129,7 +129,7 @@ def test_payloads_never_carry_a_secret(manager: CredentialManager, sandbox: Sand
     tokens = add_oauth(manager, sandbox, "o", expires_in=-5)
     Webhooks(manager).add("http://127.0.0.1:9/hook", ["refreshed", "expired", "refresh_failed", "recovered"])
     sandbox.fail_next("500")
-    with pytest.raises(Exception):  # noqa: B017
+    with pytest.raises(RefreshError):
         manager.refresh_connection(TENANT, "o")
     fresh = manager.refresh_connection(TENANT, "o")
     sandbox.fail_next("invalid_grant")

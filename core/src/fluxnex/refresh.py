@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Final
 from . import oauth2 as _oauth2  # noqa: F401 - loaded with the coordinator so a first refresh pays no import
 from .errors import ConnectionNotFound, NotRefreshable, RefreshError
 from .heartbeat import LeaseHeartbeat
+from .observability._metrics import METRICS
 from .refresh_checks import PluginResultError, call_refresh_hook, check_result
 from .refresh_write import ResultWriter, row_result
 from .store import ConnectionRow, Status
@@ -170,6 +171,8 @@ class RefreshCoordinator:
             # a live lease of another process: just poll (reads), don't queue for the write lock
             leased = None if held_elsewhere else store.acquire_lease(seen.id, self.owner, self.lease_seconds)
             if leased is not None:
+                if current.lease_owner not in (None, self.owner):  # a lapsed lease of a silent owner
+                    METRICS.takeover()
                 if leased.version != seen.version and (force or self._is_fresh(leased)):
                     store.release_lease(leased.id, self.owner)
                     return self.manager.decrypt(leased)
@@ -201,6 +204,7 @@ class RefreshCoordinator:
             except (NotRefreshable, PluginResultError) as exc:
                 manager.store.release_lease(row.id, self.owner)  # the row stays exactly as it was
                 _log.warning("refresh connection=%s type=%s outcome=not_stored error=%s", row.id, row.type, exc)
+                METRICS.refresh(row.type, "not_stored", time.monotonic() - started)
                 raise
             except RefreshError as exc:
                 self._record_failure(row, exc, time.monotonic() - started)
@@ -213,6 +217,7 @@ class RefreshCoordinator:
                 manager.store.release_lease(row.id, self.owner)
                 raise
             self.writer.persist(row_result(row, data, new_data))
+        METRICS.refresh(row.type, "ok", time.monotonic() - started)
         _log.info(
             "refresh connection=%s type=%s outcome=ok duration_ms=%d",
             row.id,
@@ -230,6 +235,7 @@ class RefreshCoordinator:
         else:
             status, next_at = Status.EXPIRED, None
         outcome = "transient_error" if exc.transient else "expired"
+        METRICS.refresh(row.type, outcome, took)
         _log.warning(
             "refresh connection=%s type=%s outcome=%s duration_ms=%d failures=%d error=%s",
             row.id,

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .errors import ConnectionExpired, FluxnexError, RefreshError
+from .observability._metrics import METRICS
 from .refresh import backoff_seconds
 from .store import ConnectionRow, Status
 
@@ -250,6 +251,7 @@ class RefreshWorker:
             summary.duration * 1000,
         )
         self._events_step()
+        METRICS.cycle()
         return summary
 
     def _events_step(self) -> None:

@@ -28,6 +28,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("fluxnex.cli.worker", "worker_command"),
     "import": ("fluxnex.cli.imports", "import_group"),
     "demo": ("fluxnex.cli.demo", "demo_command"),
+    "webhooks": ("fluxnex.cli.webhooks", "webhooks_group"),
+    "events": ("fluxnex.cli.webhooks", "events_group"),
 }
 
 _HELP = {
@@ -42,6 +44,8 @@ _HELP = {
     "worker": "Run the refresh worker.",
     "import": "Import credentials from other tools (n8n).",
     "demo": "Walk through the whole token lifecycle against a local sandbox provider.",
+    "webhooks": "Add, list and remove signed webhook endpoints for connection events.",
+    "events": "List connection events and replay them to their webhooks.",
 }
 
 

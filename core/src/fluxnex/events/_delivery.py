@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Final
 
+from ..observability._metrics import METRICS
 from ..store._outbox import Event
 from ..store._webhooks import Delivery, Endpoint, WebhookStore
 from ._endpoints import endpoint_secret
@@ -59,7 +60,9 @@ SWEEP_EVERY: Final = 60.0
 DELIVERED, RETRYING, FAILED = "delivered", "retrying", "failed"
 
 
-def retry_delay(failed: int, schedule: Sequence[float] = RETRY_SCHEDULE, rand: random.Random | None = None) -> float | None:
+def retry_delay(
+    failed: int, schedule: Sequence[float] = RETRY_SCHEDULE, rand: random.Random | None = None
+) -> float | None:
     """Seconds before the next attempt once ``failed`` attempts failed; None when the schedule is over."""
     if failed < 1 or failed > len(schedule):
         return None
@@ -102,7 +105,7 @@ class EventDelivery:
         self.owner = owner or process_owner()
         self.poll, self.batch_size = poll, batch_size
         self.lease_seconds = timeout + LEASE_MARGIN
-        self.on_outcome = on_outcome
+        self.on_outcome = on_outcome or METRICS.delivery
         self.reconnect_warning, self.retention = reconnect_warning, retention
         self._swept_at: float | None = None
         self._lock = threading.Lock()

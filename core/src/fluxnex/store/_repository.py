@@ -89,6 +89,8 @@ class ConnectionStore:
         self.dialect = self.engine.dialect.name
         self._errors = DriverErrors(self.engine)
         self._raw = RawAccess(self.engine, self._errors)
+        #: Leases this store's claims took over from silent owners (``fluxnex_lease_takeovers_total``).
+        self.lease_takeovers = 0
         try:
             with self._errors.translated():
                 if migrate:
@@ -372,9 +374,11 @@ class ConnectionStore:
         with self._write() as conn:
             # SQLite: BEGIN IMMEDIATE holds the write lock, PostgreSQL: the picked rows are locked, so the
             # picked rows are still due here and the update goes by primary key alone.
-            ids = builtins.list(conn.execute(pick).scalars())
-            if not ids:
+            picked = conn.execute(pick).all()
+            if not picked:
                 return []
+            ids = [p.id for p in picked]
+            self.lease_takeovers += sum(1 for p in picked if p.lease_owner is not None)  # lapsed: a silent owner
             rows = conn.execute(T.update().where(T.c.id.in_(ids)).values(**values).returning(*T.c)).mappings().all()
         claimed = [_from_core(m) for m in rows]
         claimed.sort(key=lambda r: (r.expires_at or t, r.id))

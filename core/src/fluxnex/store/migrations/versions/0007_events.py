@@ -10,6 +10,8 @@ They derive the transitions from plaintext columns alone:
 - ``connection.refresh_failed``: ``refresh_failures`` grows and the status is not EXPIRED (``attempts`` = the count);
 - ``connection.refreshed``: ``last_refreshed_at`` moves, only while a webhook endpoint subscribes to it.
 
+The delete trigger also drops the connection's ``reconnect_warning`` row.
+
 ``connection.updated`` and ``connection.reconnected`` are the application's intent (same columns, another meaning):
 ``ConnectionStore.update_cas(event=...)`` writes them in its own transaction. ``connection.reconnect_soon`` is
 written by the worker's sweep together with its ``reconnect_warning`` row.
@@ -19,6 +21,7 @@ Revises: 0005
 Create Date: 2026-12-01
 """
 
+# ruff: noqa: S608 - the SQL is fixed text built from this module's constants
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -65,6 +68,9 @@ def _values(event: str, ref: str, *, sqlite: bool) -> str:
     )
 
 
+# The trigger SQL below is fixed text built from the constants above, no input in it.
+
+
 def _sqlite_triggers() -> list[str]:
     updates = "\n".join(
         f"INSERT INTO connection_event ({_COLS}) SELECT {_values(event, 'NEW', sqlite=True)} WHERE "
@@ -78,6 +84,7 @@ def _sqlite_triggers() -> list[str]:
         END""",
         f"""CREATE TRIGGER connection_event_delete AFTER DELETE ON connection BEGIN
             INSERT INTO connection_event ({_COLS}) VALUES ({_values('connection.deleted', 'OLD', sqlite=True)});
+            DELETE FROM reconnect_warning WHERE connection_id = OLD.id;
         END""",
         f"""CREATE TRIGGER connection_event_update AFTER UPDATE ON connection
         WHEN {_WHEN.format(distinct="IS NOT")} BEGIN
@@ -100,6 +107,7 @@ def _pg_statements(schema: str) -> list[str]:
                 INSERT INTO {q}connection_event ({_COLS}) VALUES ({_values('connection.created', 'NEW', sqlite=False)});
             ELSIF TG_OP = 'DELETE' THEN
                 INSERT INTO {q}connection_event ({_COLS}) VALUES ({_values('connection.deleted', 'OLD', sqlite=False)});
+                DELETE FROM {q}reconnect_warning WHERE connection_id = OLD.id;
             ELSE
                 {updates}
             END IF;
@@ -175,7 +183,7 @@ def upgrade() -> None:
     op.create_index("ix_webhook_delivery_endpoint", "webhook_delivery", ["endpoint_id"])
     op.create_table(
         "reconnect_warning",
-        sa.Column("connection_id", sa.Uuid(), sa.ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("connection_id", sa.Uuid(), primary_key=True),  # no foreign key: TRUNCATE connection stays possible
         sa.Column("refresh_expires_at", ts, nullable=False),
         sa.Column("warned_at", ts, nullable=False),
     )
