@@ -136,7 +136,7 @@ def test_failed_deliveries_are_listed(env: dict[str, str]) -> None:
     finally:
         delivery.close()
         mgr.close()
-    code, out, _ = run("events", "list", "--failed", "--json")
+    _, out, _ = run("events", "list", "--failed", "--json")
     (failed,) = json.loads(out)
     assert failed["deliveries"] == {"FAILED": 1} and failed["connection"]["name"] == "a"
     code, out, _ = run("events", "list", "--failed")
@@ -145,7 +145,7 @@ def test_failed_deliveries_are_listed(env: dict[str, str]) -> None:
 
 def scrape(port: int, path: str) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -218,6 +218,6 @@ def test_kill_9_mid_delivery_loses_nothing_and_keeps_the_webhook_id(
         second.communicate(timeout=60)
     assert requests[0].headers["webhook-id"] == requests[1].headers["webhook-id"]
     assert Webhook(secret).verify(requests[1].body, requests[1].headers)["data"]["name"] == "a"
-    code, out, _ = run("events", "list", "--json")
+    _, out, _ = run("events", "list", "--json")
     assert json.loads(out)[0]["deliveries"] == {"DELIVERED": 1}
     assert len(receiver.requests) == 2  # answered 2xx once: not sent again

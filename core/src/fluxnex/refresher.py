@@ -37,13 +37,14 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from .errors import ConnectionExpired, FluxnexError, RefreshError
+from .keep_alive import KeepAlive
 from .observability._metrics import METRICS
 from .refresh import backoff_seconds
 from .store import ConnectionRow, Status
@@ -108,6 +109,7 @@ class RefreshWorker:
         batch_size: int = 100,
         jitter: float = 0.1,
         events: EventDelivery | bool = True,
+        keep_alive: Mapping[str, float] | None = None,
     ) -> None:
         if interval < 0 or horizon < 0:
             raise FluxnexError("interval and horizon must not be negative")
@@ -126,6 +128,9 @@ class RefreshWorker:
         self._executor_lock = threading.Lock()
         #: Outbox dispatch and webhook delivery (``fluxnex.events``), on threads of their own; None when off.
         self.events: EventDelivery | None = _event_delivery(manager, events)
+        #: Idle connections refreshed before their refresh token goes stale (``fluxnex.keep_alive``).
+        self.keep_alive = KeepAlive(manager, keep_alive)
+        self._idle: set[uuid.UUID] = set()
 
     def __repr__(self) -> str:
         return (
@@ -275,13 +280,22 @@ class RefreshWorker:
 
     def _claim(self, limit: int) -> list[ConnectionRow]:
         now = dt.datetime.now(UTC)
-        return self.manager.store.claim_due(
+        rows = self.manager.store.claim_due(
             horizon_until=now + dt.timedelta(seconds=self.horizon),
             owner=self.owner,
             lease_seconds=self.lease_seconds,
             limit=limit,
             now=now,
         )
+        if len(rows) < limit:  # nothing more is due: idle connections whose refresh token would go stale
+            try:
+                idle = self.keep_alive.claim(self.owner, self.lease_seconds, limit - len(rows), now)
+            except Exception as exc:
+                _log.error("keep-alive claim failed: %s: %s", type(exc).__name__, _first_line(exc))
+                idle = []
+            self._idle.update(row.id for row in idle)
+            rows += idle
+        return rows
 
     # -- one row (runs on a pool thread) -----------------------------------------------------------------
 
@@ -297,8 +311,12 @@ class RefreshWorker:
         if self._stop.is_set():
             store.release_lease(row.id, self.owner)
             return _RELEASED
-        try:
-            if self.manager.refresher.refresh_leased(row, horizon=self.horizon) is None:
+        idle = row.id in self._idle
+        self._idle.discard(row.id)
+        if idle:
+            _log.info("refresh connection=%s type=%s reason=keep_alive", row.id, row.type)
+        try:  # an idle (keep-alive) row is refreshed although its access token is not due
+            if self.manager.refresher.refresh_leased(row, horizon=None if idle else self.horizon) is None:
                 _log.info("refresh connection=%s: no longer due or no longer ours; skipped", row.id)
                 return _SKIPPED
         except ConnectionExpired:

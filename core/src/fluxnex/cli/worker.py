@@ -50,6 +50,9 @@ def _setup_logging(log_format: str) -> None:
 @click.option("--metrics-port", type=click.IntRange(min=0, max=65535), default=None,
               help="Serve Prometheus /metrics and /healthz on this port.")  # fmt: skip
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics server binds.")
+@click.option("--keep-alive", "keep_alive", multiple=True, metavar="TYPE=DURATION",
+              help="Refresh idle connections of TYPE this often (30d, 12h; 0: off); overrides the type's own "
+                   "keep_alive and FLUXNEX_KEEP_ALIVE.")  # fmt: skip
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Log lines as text or as one JSON object a line.")  # fmt: skip
 def worker_command(
@@ -65,12 +68,15 @@ def worker_command(
     webhook_concurrency: int,
     metrics_port: int | None,
     metrics_host: str,
+    keep_alive: tuple[str, ...],
     log_format: str,
 ) -> None:
     """Refresh OAuth2 tokens before they expire; SIGTERM/SIGINT finish running refreshes, then exit 0."""
+    from ..keep_alive import parse_overrides
     from ..manager import CredentialManager
 
     _setup_logging(log_format)
+    overrides = parse_overrides(",".join(keep_alive))
     manager = CredentialManager(lease_seconds=lease_seconds)
     events: EventDelivery | bool = False
     if webhooks:
@@ -78,7 +84,7 @@ def worker_command(
 
         events = EventDelivery(manager, timeout=webhook_timeout, concurrency=webhook_concurrency)
     worker = RefreshWorker(manager, interval=interval, horizon=horizon, concurrency=concurrency,
-                           batch_size=batch_size, events=events)  # fmt: skip
+                           batch_size=batch_size, events=events, keep_alive=overrides)  # fmt: skip
     metrics = None
     if metrics_port is not None:
         from ..observability import MetricsServer

@@ -10,7 +10,8 @@ They derive the transitions from plaintext columns alone:
 - ``connection.refresh_failed``: ``refresh_failures`` grows and the status is not EXPIRED (``attempts`` = the count);
 - ``connection.refreshed``: ``last_refreshed_at`` moves, only while a webhook endpoint subscribes to it.
 
-The delete trigger also drops the connection's ``reconnect_warning`` row.
+``ix_connection_keep_alive`` (type, last_refreshed_at) serves the worker's keep-alive claim (idle connections
+of a type whose refresh token goes stale unless used). The delete trigger also drops the connection's ``reconnect_warning`` row.
 
 ``connection.updated`` and ``connection.reconnected`` are the application's intent (same columns, another meaning):
 ``ConnectionStore.update_cas(event=...)`` writes them in its own transaction. ``connection.reconnect_soon`` is
@@ -192,6 +193,7 @@ def upgrade() -> None:
         sqlite_where=sa.text("refresh_expires_at IS NOT NULL"),
         postgresql_where=sa.text("refresh_expires_at IS NOT NULL"),
     )  # fmt: skip
+    op.create_index("ix_connection_keep_alive", "connection", ["type", "last_refreshed_at"])
     if postgres:
         schema = bind.exec_driver_sql("SELECT quote_ident(current_schema())").scalar_one()
         for statement in _pg_statements(schema):
@@ -208,6 +210,7 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + (" ON connection" if postgres else ""))
     if postgres:
         op.execute("DROP FUNCTION IF EXISTS connection_event_row()")
+    op.drop_index("ix_connection_keep_alive", table_name="connection")
     op.drop_index("ix_connection_refresh_expires", table_name="connection")
     for table in ("reconnect_warning", "webhook_delivery", "webhook_endpoint", "connection_event"):
         op.drop_table(table)
