@@ -139,7 +139,7 @@ def test_failed_deliveries_are_listed(env: dict[str, str]) -> None:
     _, out, _ = run("events", "list", "--failed", "--json")
     (failed,) = json.loads(out)
     assert failed["deliveries"] == {"FAILED": 1} and failed["connection"]["name"] == "a"
-    code, out, _ = run("events", "list", "--failed")
+    _, out, _ = run("events", "list", "--failed")
     assert "failed=1" in out and "connection.created" in out
 
 
@@ -198,7 +198,7 @@ def test_worker_metrics_health_and_json_logs(env: dict[str, str], receiver: Webh
 def test_kill_9_mid_delivery_loses_nothing_and_keeps_the_webhook_id(
     env: dict[str, str], receiver: WebhookReceiver
 ) -> None:
-    code, out, _ = run("webhooks", "add", receiver.url, "--json")
+    _, out, _ = run("webhooks", "add", receiver.url, "--json")
     secret = json.loads(out)["secret"]
     add_connection("a")  # committed: its event is in the outbox before any worker runs
     receiver.hold()  # the first request is received, never answered

@@ -11,7 +11,8 @@ They derive the transitions from plaintext columns alone:
 - ``connection.refreshed``: ``last_refreshed_at`` moves, only while a webhook endpoint subscribes to it.
 
 ``ix_connection_keep_alive`` (type, last_refreshed_at) serves the worker's keep-alive claim (idle connections
-of a type whose refresh token goes stale unless used). The delete trigger also drops the connection's ``reconnect_warning`` row.
+of a type whose refresh token goes stale unless used). The delete trigger also drops the connection's
+``reconnect_warning`` row.
 
 ``connection.updated`` and ``connection.reconnected`` are the application's intent (same columns, another meaning):
 ``ConnectionStore.update_cas(event=...)`` writes them in its own transaction. ``connection.reconnect_soon`` is
