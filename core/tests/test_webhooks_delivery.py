@@ -230,3 +230,32 @@ def test_the_connection_event_hook_sees_every_event_before_its_webhooks(
         pm.unregister(broken)
     assert seen == ["connection.created:a", "connection.deleted:a"]
     assert len(receiver.requests) == 2
+
+
+def test_the_plugin_authoring_example_forwards_expired_connections(
+    manager: CredentialManager, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+    import json
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "slack_events.py"
+    spec = importlib.util.spec_from_file_location("slack_events_example", path)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", receiver.url)
+    pm = manager.registry.plugin_manager
+    pm.register(example, name="slack-events-example")
+    delivery = EventDelivery(manager)
+    try:
+        create(manager, "crm")
+        row = manager.store.get(TENANT, "crm")
+        assert row is not None
+        manager.store.update_cas(row.id, row.version, status="EXPIRED", last_error="invalid_grant: revoked")
+        delivery.dispatch()  # no webhook endpoint: the hook alone
+    finally:
+        delivery.close()
+        pm.unregister(example)
+    (request,) = receiver.requests  # created is not forwarded, expired is
+    text = json.loads(request.body)["text"]
+    assert text.startswith("connection.expired: 'crm' (httpHeaderAuth") and "invalid_grant: revoked" in text
