@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from .manager import CredentialManager
+    from .events._source import EventSource
     from .store import ConnectionRow
 
 __all__ = ["ENV_KEEP_ALIVE", "KeepAlive", "parse_duration", "parse_overrides"]
@@ -50,7 +50,7 @@ def parse_overrides(text: str) -> dict[str, float]:
 class KeepAlive:
     """The keep-alive intervals in force for a manager's types, and the claim of idle connections."""
 
-    def __init__(self, manager: CredentialManager, overrides: Mapping[str, float] | None = None) -> None:
+    def __init__(self, manager: EventSource, overrides: Mapping[str, float] | None = None) -> None:
         self.manager = manager
         self.overrides = {**parse_overrides(os.environ.get(ENV_KEEP_ALIVE, "")), **(overrides or {})}
 

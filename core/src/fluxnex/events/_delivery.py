@@ -38,7 +38,7 @@ from ._signing import headers
 if TYPE_CHECKING:
     import requests
 
-    from ..manager import CredentialManager
+    from ._source import EventSource
 
 __all__ = ["LEASE_MARGIN", "RETRY_SCHEDULE", "EventDelivery", "retry_delay"]
 
@@ -79,7 +79,7 @@ class EventDelivery:
 
     def __init__(
         self,
-        manager: CredentialManager,
+        manager: EventSource,
         *,
         concurrency: int = 8,
         per_endpoint: int = 2,

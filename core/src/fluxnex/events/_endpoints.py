@@ -8,14 +8,13 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..connection_info import parse_tenant
 from ..errors import FluxnexError
 from ..store._outbox import EVENT_TYPES
 from ..store._webhooks import Endpoint, WebhookStore
 from ._signing import new_secret
 
 if TYPE_CHECKING:
-    from ..manager import CredentialManager
+    from ._source import EventSource
 
 __all__ = ["Webhooks", "check_events", "endpoint_secret"]
 
@@ -43,7 +42,14 @@ def _check_url(url: str) -> str:
     return url
 
 
-def endpoint_secret(manager: CredentialManager, endpoint: Endpoint) -> str:
+def _tenant(value: uuid.UUID | str) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise FluxnexError(f"tenant must be a UUID, got {str(value)[:60]!r}") from None
+
+
+def endpoint_secret(manager: EventSource, endpoint: Endpoint) -> str:
     """The plaintext signing secret of ``endpoint`` (decrypted with the manager's keyring)."""
     raw = manager.keyring.decrypt(endpoint.secret, _AAD + endpoint.id.bytes, what=f"webhook endpoint {endpoint.id}")
     return raw.decode()
@@ -52,7 +58,7 @@ def endpoint_secret(manager: CredentialManager, endpoint: Endpoint) -> str:
 class Webhooks:
     """The webhook endpoints of a manager's database."""
 
-    def __init__(self, manager: CredentialManager) -> None:
+    def __init__(self, manager: EventSource) -> None:
         self.manager = manager
         self.store = WebhookStore(manager.store.engine)
 
@@ -63,7 +69,7 @@ class Webhooks:
         """
         url = _check_url(url)
         wanted = check_events(events) if events else None
-        tenant_id = None if tenant is None else parse_tenant(tenant)
+        tenant_id = None if tenant is None else _tenant(tenant)
         manager = self.manager
         manager.key_guard.check(manager.store, manager.keyring)
         endpoint_id = uuid.uuid4()

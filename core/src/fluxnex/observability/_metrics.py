@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from ..manager import CredentialManager
+    from ..events._source import StoreSource
 
 __all__ = ["DURATION_BUCKETS", "METRICS", "METRIC_NAMES", "Metrics", "render_metrics"]
 
@@ -100,7 +100,7 @@ class Metrics:
             self.cycles += 1
             self.last_cycle = time.monotonic()
 
-    def families(self, manager: CredentialManager | None) -> Iterator[Any]:
+    def families(self, manager: StoreSource | None) -> Iterator[Any]:
         """The metric families of ``prometheus_client`` for this process (and ``manager``'s database)."""
         from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
@@ -139,7 +139,7 @@ class Metrics:
             yield from _database_families(manager, doc)
 
 
-def _database_families(manager: CredentialManager, doc: Any) -> Iterator[Any]:
+def _database_families(manager: StoreSource, doc: Any) -> Iterator[Any]:
     from prometheus_client.core import GaugeMetricFamily
 
     from ..store._webhooks import WebhookStore
@@ -164,7 +164,7 @@ def _database_families(manager: CredentialManager, doc: Any) -> Iterator[Any]:
                             value=pool.checkedout())  # fmt: skip
 
 
-def due_backlog(manager: CredentialManager) -> int:
+def due_backlog(manager: StoreSource) -> int:
     """Connections claimable now (due, unleased, not backing off): what the worker's next claim could take."""
     import sqlalchemy as sa
 
@@ -183,7 +183,7 @@ def due_backlog(manager: CredentialManager) -> int:
 METRICS: Final = Metrics()
 
 
-def render_metrics(manager: CredentialManager | None = None) -> tuple[bytes, str]:
+def render_metrics(manager: StoreSource | None = None) -> tuple[bytes, str]:
     """The Prometheus text exposition of this process's metrics and ``manager``'s database: (body, content type).
 
     The connect service mounts this at its ``/metrics``; ``fluxnex worker --metrics-port`` serves it.

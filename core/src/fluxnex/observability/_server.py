@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 from ._metrics import METRICS, render_metrics
 
 if TYPE_CHECKING:
-    from ..manager import CredentialManager
+    from ..events._source import StoreSource
 
 __all__ = ["MetricsServer", "health"]
 
 
-def health(manager: CredentialManager, max_cycle_age: float) -> tuple[bool, dict[str, Any]]:
+def health(manager: StoreSource, max_cycle_age: float) -> tuple[bool, dict[str, Any]]:
     """Healthy when the database answers and (once a cycle ran) the last worker cycle ended recently."""
     import sqlalchemy as sa
 
@@ -42,7 +42,7 @@ class MetricsServer:
     """Serves ``/metrics`` and ``/healthz`` for one manager on ``host:port`` (port 0: any free port)."""
 
     def __init__(
-        self, manager: CredentialManager, port: int, host: str = "127.0.0.1", max_cycle_age: float = 300.0,
+        self, manager: StoreSource, port: int, host: str = "127.0.0.1", max_cycle_age: float = 300.0,
         render: Callable[[], tuple[bytes, str]] | None = None,
     ) -> None:
         owner = self
