@@ -177,6 +177,10 @@ class OutboxStore:
             with conn.begin():
                 yield conn
 
+    def _any(self, query: sa.Select[Any]) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     # -- events ----------------------------------------------------------------------------------------
 
     def claim_events(self, owner: str, lease_seconds: float, limit: int, now: dt.datetime) -> list[Event]:
@@ -186,6 +190,8 @@ class OutboxStore:
             sa.select(E.c.seq).where(E.c.dispatched_at.is_(None), free).order_by(E.c.seq).limit(limit)
             .with_for_update(skip_locked=True)
         )  # fmt: skip
+        if not self._any(sa.select(E.c.seq).where(E.c.dispatched_at.is_(None), free).limit(1)):
+            return []  # the usual answer, read without taking SQLite's write lock
         with self.write() as conn:
             seqs = list(conn.execute(pick).scalars())
             if not seqs:

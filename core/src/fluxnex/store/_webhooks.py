@@ -98,6 +98,8 @@ class WebhookStore(OutboxStore):
             pick = pick.where(D.c.endpoint_id.not_in(list(skip_endpoints)))
         pick = pick.order_by(D.c.next_attempt_at, D.c.id).limit(limit).with_for_update(skip_locked=True)
         until = now + dt.timedelta(seconds=lease_seconds)
+        if not self._any(sa.select(D.c.id).where(D.c.status == "PENDING", D.c.next_attempt_at <= now, free).limit(1)):
+            return []  # nothing due: no write transaction (SQLite's write lock stays with the refreshes)
         with self.write() as conn:
             ids = list(conn.execute(pick).scalars())
             if not ids:
