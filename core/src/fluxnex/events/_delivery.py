@@ -303,7 +303,8 @@ class EventDelivery:
             self._wake.wait(self.poll)
 
     def close(self) -> None:
-        """Stop: no new claims; deliveries in flight finish (within their deadline)."""
+        """Stop: no new claims; deliveries in flight finish (within their deadline). A later ``pump`` or
+        ``start`` begins again (like ``RefreshWorker.run_once`` after ``close``)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -312,6 +313,10 @@ class EventDelivery:
             self._executor.shutdown(wait=True)
         if self._http is not None:
             self._http.close()
+        stuck = self._thread is not None and self._thread.is_alive()
+        self._thread = self._executor = self._http = None
+        if not stuck:  # a step still running past the join keeps seeing the stop
+            self._stop.clear()
 
     def stats(self) -> dict[str, Any]:
         """Queue depth and the age of the oldest pending delivery (for metrics and ``fluxnex events list``)."""
