@@ -221,3 +221,32 @@ def test_kill_9_mid_delivery_loses_nothing_and_keeps_the_webhook_id(
     _, out, _ = run("events", "list", "--json")
     assert json.loads(out)[0]["deliveries"] == {"DELIVERED": 1}
     assert len(receiver.requests) == 2  # answered 2xx once: not sent again
+
+
+def test_keys_rotate_reencrypts_webhook_secrets(env: dict[str, str], receiver: WebhookReceiver,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from fluxnex.events import EventDelivery, Webhooks
+    from fluxnex.manager import CredentialManager
+
+    _, out, _ = run("webhooks", "add", receiver.url, "--json")
+    secret = json.loads(out)["secret"]
+    add_connection("a")
+    new_key = "k2:" + base64.urlsafe_b64encode(os.urandom(32)).decode()
+    monkeypatch.setenv("FLUXNEX_ENCRYPTION_KEYS", f"{new_key},{env['FLUXNEX_ENCRYPTION_KEYS']}")
+    code, out, err = run("keys", "rotate", "--json")
+    assert code == 0, err
+    assert json.loads(out)["webhook_secrets"] == 1
+    monkeypatch.setenv("FLUXNEX_ENCRYPTION_KEYS", new_key)  # the old key is gone
+    mgr = CredentialManager()
+    try:
+        (endpoint,) = Webhooks(mgr).list()
+        assert endpoint.secret["kid"] == "k2"
+        delivery = EventDelivery(mgr)
+        try:
+            delivery.drain()
+        finally:
+            delivery.close()
+    finally:
+        mgr.close()
+    (request,) = receiver.requests
+    assert Webhook(secret).verify(request.body, request.headers)["data"]["name"] == "a"

@@ -59,12 +59,17 @@ def rotate(batch_size: int, as_json: bool) -> None:
             seen = step.seen
 
         result = rotate_keys(store, keyring, batch_size=batch_size, progress=progress)
+    from ..store._webhooks import WebhookStore
+
+    secrets = WebhookStore(store.engine).reencrypt_secrets(keyring)  # the endpoints' signing secrets too
     summary = {"primary_kid": keyring.primary_kid, "rotated": result.rotated,
-               "already_primary": result.skipped_already_primary, "conflicts_retried": result.conflicts_retried}
+               "already_primary": result.skipped_already_primary, "conflicts_retried": result.conflicts_retried,
+               "webhook_secrets": secrets}
     if as_json:
         echo_json(summary)
     else:
         click.echo(
             f"Rotated {result.rotated} connection(s) to key {keyring.primary_kid!r}; "
-            f"{result.skipped_already_primary} already under it; {result.conflicts_retried} conflict(s) retried."
+            f"{result.skipped_already_primary} already under it; {result.conflicts_retried} conflict(s) retried; "
+            f"{secrets} webhook secret(s) re-encrypted."
         )

@@ -10,16 +10,13 @@ from typing import TYPE_CHECKING
 
 from ..errors import FluxnexError
 from ..store._outbox import EVENT_TYPES
-from ..store._webhooks import Endpoint, WebhookStore
+from ..store._webhooks import Endpoint, WebhookStore, decrypt_secret, encrypt_secret
 from ._signing import new_secret
 
 if TYPE_CHECKING:
     from ._source import EventSource
 
 __all__ = ["Webhooks", "check_events", "endpoint_secret"]
-
-_AAD = b"fluxnex webhook endpoint v1\x00"
-
 
 def check_events(events: Sequence[str]) -> tuple[str, ...]:
     """The event types named (short names like ``expired`` allowed); one line naming the unknown ones."""
@@ -51,8 +48,7 @@ def _tenant(value: uuid.UUID | str) -> uuid.UUID:
 
 def endpoint_secret(manager: EventSource, endpoint: Endpoint) -> str:
     """The plaintext signing secret of ``endpoint`` (decrypted with the manager's keyring)."""
-    raw = manager.keyring.decrypt(endpoint.secret, _AAD + endpoint.id.bytes, what=f"webhook endpoint {endpoint.id}")
-    return raw.decode()
+    return decrypt_secret(manager.keyring, endpoint)
 
 
 class Webhooks:
@@ -74,7 +70,7 @@ class Webhooks:
         manager.key_guard.check(manager.store, manager.keyring)
         endpoint_id = uuid.uuid4()
         secret = new_secret()
-        envelope = manager.keyring.encrypt(secret.encode(), _AAD + endpoint_id.bytes)
+        envelope = encrypt_secret(manager.keyring, endpoint_id, secret)
         endpoint = Endpoint(endpoint_id, url, tenant_id, wanted, envelope, dt.datetime.now(dt.UTC))
         self.store.add_endpoint(endpoint)
         return endpoint, secret

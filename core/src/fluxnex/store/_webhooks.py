@@ -12,16 +12,31 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import sqlalchemy as sa
 
 from fluxnex.store._outbox import Event, OutboxStore, _event, delivery_table, endpoint_table, event_table
 
-__all__ = ["Delivery", "Endpoint", "WebhookStore"]
+if TYPE_CHECKING:
+    from fluxnex.crypto import Keyring
+
+__all__ = ["Delivery", "Endpoint", "WebhookStore", "decrypt_secret", "encrypt_secret"]
 
 D, P, E = delivery_table, endpoint_table, event_table
+_SECRET_AAD = b"fluxnex webhook endpoint v1\x00"
+
+
+def encrypt_secret(keyring: Keyring, endpoint_id: uuid.UUID, secret: str) -> dict[str, Any]:
+    """The envelope of an endpoint's signing secret under the primary key, bound to the endpoint's id."""
+    return keyring.encrypt(secret.encode(), _SECRET_AAD + endpoint_id.bytes)
+
+
+def decrypt_secret(keyring: Keyring, endpoint: Endpoint) -> str:
+    """An endpoint's signing secret; ``DecryptionError`` names the endpoint and the key."""
+    raw = keyring.decrypt(endpoint.secret, _SECRET_AAD + endpoint.id.bytes, what=f"webhook endpoint {endpoint.id}")
+    return raw.decode()
 
 
 @attrs.frozen
@@ -80,6 +95,19 @@ class WebhookStore(OutboxStore):
         """Every endpoint, oldest first."""
         with self.engine.connect() as conn:
             return [_endpoint(m) for m in conn.execute(sa.select(P).order_by(P.c.created_at, P.c.id)).mappings()]
+
+    def reencrypt_secrets(self, keyring: Keyring) -> int:
+        """Re-encrypt every endpoint secret not under the primary key (``fluxnex keys rotate``); how many."""
+        rotated = 0
+        for endpoint in self.endpoints():
+            if endpoint.secret.get("kid") == keyring.primary_kid:
+                continue
+            envelope = encrypt_secret(keyring, endpoint.id, decrypt_secret(keyring, endpoint))
+            with self.write() as conn:
+                rotated += conn.execute(
+                    P.update().where(P.c.id == endpoint.id).values(secret=envelope)
+                ).rowcount  # fmt: skip
+        return rotated
 
     def remove_endpoint(self, endpoint_id: uuid.UUID) -> bool:
         """Delete an endpoint and its deliveries; True if it existed."""
