@@ -259,3 +259,65 @@ def test_the_plugin_authoring_example_forwards_expired_connections(
     (request,) = receiver.requests  # created is not forwarded, expired is
     text = json.loads(request.body)["text"]
     assert text.startswith("connection.expired: 'crm' (httpHeaderAuth") and "invalid_grant: revoked" in text
+
+
+def test_two_workers_share_the_deliveries_and_send_each_once(
+    manager: CredentialManager, receiver: WebhookReceiver
+) -> None:
+    receiver.delay = 0.02
+    _, secret = Webhooks(manager).add(receiver.url)
+    for i in range(30):
+        create(manager, f"c{i}")
+    first = EventDelivery(manager, owner="worker-a", per_endpoint=4, poll=0.05)
+    second = EventDelivery(manager, owner="worker-b", per_endpoint=4, poll=0.05)
+    try:
+        first.start()
+        second.start()
+        receiver.wait_for(30, timeout=60)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(
+            r["status"] == "DELIVERED" for r in WebhookStore(manager.store.engine).delivery_rows()
+        ):
+            time.sleep(0.05)
+    finally:
+        first.close()
+        second.close()
+    ids = [r.headers["webhook-id"] for r in receiver.requests]
+    assert len(ids) == len(set(ids)) == 30  # every event once: claims are exclusive
+    assert sorted(verify(secret, r)["data"]["name"] for r in receiver.requests) == sorted(f"c{i}" for i in range(30))
+    rows = WebhookStore(manager.store.engine).delivery_rows()
+    assert len(rows) == 30 and {r["status"] for r in rows} == {"DELIVERED"}
+
+
+def test_a_dispatcher_that_died_holding_events_is_taken_over_and_the_hook_sees_them_again(
+    manager: CredentialManager, receiver: WebhookReceiver
+) -> None:
+    from fluxnex import hookimpl
+
+    seen: list[str] = []
+
+    class Listener:
+        @hookimpl
+        def connection_event(self, event: object) -> None:
+            seen.append(str(event.id))  # type: ignore[attr-defined]
+
+    Webhooks(manager).add(receiver.url)
+    create(manager, "a")
+    clock = Clock()
+    store = WebhookStore(manager.store.engine)
+    (claimed,) = store.claim_events("dead-dispatcher", 30, 10, clock())  # it called the hook, then was killed
+    pm = manager.registry.plugin_manager
+    listener = Listener()
+    pm.register(listener, name="takeover-listener")
+    delivery = EventDelivery(manager, clock=clock)
+    try:
+        delivery.drain()
+        assert seen == [] and receiver.requests == []  # its lease still runs
+        clock.advance(31)
+        delivery.drain()
+    finally:
+        delivery.close()
+        pm.unregister(listener)
+    assert seen == [str(claimed.id)]
+    (request,) = receiver.requests
+    assert request.headers["webhook-id"] == claimed.webhook_id
