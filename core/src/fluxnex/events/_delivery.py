@@ -232,7 +232,7 @@ class EventDelivery:
             secret = self._secret(endpoint)
             response = self._session().post(
                 endpoint.url, data=body, headers=headers(secret, event.webhook_id, stamp, body),
-                timeout=self.timeout, allow_redirects=False,
+                timeout=self.timeout, allow_redirects=False, stream=True,  # the status is the answer: no body read
             )  # fmt: skip
             code = response.status_code
             response.close()
