@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from _bulk import pg_database, pg_url
-from fluxnex.store import ConnectionRow, ConnectionStore, Status
+from fluxnex.storage.store import ConnectionRow, ConnectionStore, Status
 
 UTC = dt.UTC
 ENVELOPE = {"v": 1, "kid": "bench", "n": "A" * 16, "ct": "B" * 300}

@@ -21,10 +21,10 @@ import time
 import uuid
 from pathlib import Path
 
-from fluxnex.events import EventDelivery, Webhooks
-from fluxnex.manager import CredentialManager
-from fluxnex.refresher import RefreshWorker
-from fluxnex.store._webhooks import WebhookStore
+from fluxnex.api.manager import CredentialManager
+from fluxnex.lifecycle.events import EventDelivery, Webhooks
+from fluxnex.lifecycle.refresher import RefreshWorker
+from fluxnex.storage.store._webhooks import WebhookStore
 from fluxnex.testing.sandbox import SandboxProvider
 from fluxnex.testing.webhook_receiver import WebhookReceiver
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fluxnex.events import EVENT_TYPES, RETRY_SCHEDULE
-from fluxnex.observability import METRIC_NAMES
+from fluxnex.lifecycle.events import EVENT_TYPES, RETRY_SCHEDULE
+from fluxnex.lifecycle.observability import METRIC_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 OPERATIONS = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")

@@ -121,8 +121,8 @@ def test_worker_delivers_signed_webhooks_and_events_can_be_listed_and_replayed(
 def test_failed_deliveries_are_listed(env: dict[str, str]) -> None:
     import datetime as dt
 
-    from fluxnex.events import RETRY_SCHEDULE, EventDelivery
-    from fluxnex.manager import CredentialManager
+    from fluxnex.api.manager import CredentialManager
+    from fluxnex.lifecycle.events import RETRY_SCHEDULE, EventDelivery
 
     run("webhooks", "add", "http://127.0.0.1:9/nobody-listens")
     add_connection("a")
@@ -160,7 +160,7 @@ def free_port() -> int:
 
 
 def test_worker_metrics_health_and_json_logs(env: dict[str, str], receiver: WebhookReceiver) -> None:
-    from fluxnex.observability import METRIC_NAMES
+    from fluxnex.lifecycle.observability import METRIC_NAMES
 
     run("webhooks", "add", receiver.url)
     add_connection("a")
@@ -225,8 +225,8 @@ def test_kill_9_mid_delivery_loses_nothing_and_keeps_the_webhook_id(
 
 def test_keys_rotate_reencrypts_webhook_secrets(env: dict[str, str], receiver: WebhookReceiver,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    from fluxnex.events import EventDelivery, Webhooks
-    from fluxnex.manager import CredentialManager
+    from fluxnex.api.manager import CredentialManager
+    from fluxnex.lifecycle.events import EventDelivery, Webhooks
 
     _, out, _ = run("webhooks", "add", receiver.url, "--json")
     secret = json.loads(out)["secret"]

@@ -16,12 +16,12 @@ import pytest
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fluxnex.errors import ConnectionExpired, RefreshError
-from fluxnex.events import EventDelivery, Webhooks
-from fluxnex.manager import CredentialManager
-from fluxnex.store import Status
-from fluxnex.store._outbox import event_table
-from fluxnex.store._webhooks import WebhookStore
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.errors import ConnectionExpired, RefreshError
+from fluxnex.lifecycle.events import EventDelivery, Webhooks
+from fluxnex.storage.store import Status
+from fluxnex.storage.store._outbox import event_table
+from fluxnex.storage.store._webhooks import WebhookStore
 from fluxnex.testing.sandbox import SandboxProvider
 from store_fixtures import *  # noqa: F403 - fixtures
 

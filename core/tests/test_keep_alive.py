@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fluxnex.errors import ConfigurationError
-from fluxnex.keep_alive import KeepAlive, parse_duration, parse_overrides
-from fluxnex.manager import CredentialManager
-from fluxnex.refresher import RefreshWorker
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.errors import ConfigurationError
+from fluxnex.lifecycle.keep_alive import KeepAlive, parse_duration, parse_overrides
+from fluxnex.lifecycle.refresher import RefreshWorker
 from fluxnex.testing.sandbox import SandboxProvider
 from store_fixtures import *  # noqa: F403 - fixtures
 
@@ -75,9 +75,9 @@ def test_without_keep_alive_an_idle_connection_with_a_valid_token_is_left_alone(
 
 
 def test_intervals_from_types_and_overrides(manager: CredentialManager, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert KeepAlive(manager).intervals().get("quickBooksOAuth2Api") == 30 * 86400
+    assert KeepAlive(manager.store, manager.registry).intervals().get("quickBooksOAuth2Api") == 30 * 86400
     monkeypatch.setenv("FLUXNEX_KEEP_ALIVE", "quickBooksOAuth2Api=0, oAuth2Api=12h")
-    intervals = KeepAlive(manager).intervals()
+    intervals = KeepAlive(manager.store, manager.registry).intervals()
     assert "quickBooksOAuth2Api" not in intervals and intervals["oAuth2Api"] == 12 * 3600
     assert parse_duration("90m") == 5400 and parse_duration("45") == 45
     with pytest.raises(ConfigurationError, match="use a number with s, m, h or d"):

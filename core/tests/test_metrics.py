@@ -15,9 +15,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fluxnex.manager import CredentialManager
-from fluxnex.observability import METRICS, render_metrics
-from fluxnex.refresher import RefreshWorker
+from fluxnex.api.manager import CredentialManager
+from fluxnex.lifecycle.observability import METRICS, render_metrics
+from fluxnex.lifecycle.refresher import RefreshWorker
 from fluxnex.testing.sandbox import SandboxProvider
 from store_fixtures import *  # noqa: F403 - fixtures
 

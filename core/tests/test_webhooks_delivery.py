@@ -17,11 +17,11 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fluxnex.events import RETRY_SCHEDULE, EventDelivery, Webhooks
-from fluxnex.events._delivery import JITTER
-from fluxnex.manager import CredentialManager
-from fluxnex.refresher import RefreshWorker
-from fluxnex.store._webhooks import WebhookStore
+from fluxnex.api.manager import CredentialManager
+from fluxnex.lifecycle.events import RETRY_SCHEDULE, EventDelivery, Webhooks
+from fluxnex.lifecycle.events._delivery import JITTER
+from fluxnex.lifecycle.refresher import RefreshWorker
+from fluxnex.storage.store._webhooks import WebhookStore
 from fluxnex.testing.sandbox import SandboxProvider
 from fluxnex.testing.webhook_receiver import ReceivedRequest, WebhookReceiver
 from store_fixtures import *  # noqa: F403 - fixtures

@@ -12,7 +12,7 @@ import os
 import urllib.request
 
 from fluxnex import hookimpl
-from fluxnex.events import Event
+from fluxnex.lifecycle.events import Event
 
 WANTED = {"connection.expired", "connection.reconnect_soon", "connection.refresh_failed"}
 

@@ -12,7 +12,7 @@ import logging
 import re
 from typing import Any
 
-from ._errors import redact_urls
+from fluxnex.cli._errors import redact_urls
 
 __all__ = ["JsonFormatter"]
 

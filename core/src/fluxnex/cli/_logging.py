@@ -50,7 +50,7 @@ def setup_logging(verbosity: int, *, fluxnex_level: int | None = None, log_forma
         fluxnex.setLevel(min(level, fluxnex_level or level))
         root.setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
     if log_format == "json":
-        from ._json_logs import JsonFormatter
+        from fluxnex.cli._json_logs import JsonFormatter
 
         handler.setFormatter(JsonFormatter())
     root.addHandler(handler)

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from ..errors import FluxnexError
-from ._context import manager
-from ._errors import redact_urls
-from ._output import JSON_OPTION, echo_json, echo_table
+from fluxnex.cli._context import manager
+from fluxnex.cli._errors import redact_urls
+from fluxnex.cli._output import JSON_OPTION, echo_json, echo_table
+from fluxnex.contract.errors import FluxnexError
 
 
 @click.group("webhooks")
@@ -28,7 +28,7 @@ def webhooks_group() -> None:
 @JSON_OPTION
 def add_command(url: str, events: tuple[str, ...], tenant: str | None, as_json: bool) -> None:
     """Add an endpoint; prints its signing secret once (it is stored encrypted and never shown again)."""
-    from ..events import Webhooks
+    from fluxnex.lifecycle.events import Webhooks
 
     names = [n.strip() for value in events for n in value.split(",") if n.strip()]
     mgr = manager()
@@ -47,7 +47,7 @@ def add_command(url: str, events: tuple[str, ...], tenant: str | None, as_json: 
 @JSON_OPTION
 def list_command(as_json: bool) -> None:
     """List the endpoints (URLs with their query strings redacted; secrets never shown)."""
-    from ..events import Webhooks
+    from fluxnex.lifecycle.events import Webhooks
 
     mgr = manager()
     try:
@@ -74,7 +74,7 @@ def list_command(as_json: bool) -> None:
 @JSON_OPTION
 def remove_command(endpoint_id: str, as_json: bool) -> None:
     """Remove an endpoint and its queued deliveries."""
-    from ..events import Webhooks
+    from fluxnex.lifecycle.events import Webhooks
 
     mgr = manager()
     try:
@@ -98,7 +98,7 @@ def events_group() -> None:
 @JSON_OPTION
 def events_list_command(failed: bool, limit: int, as_json: bool) -> None:
     """List the newest events and how their deliveries stand."""
-    from ..store._webhooks import WebhookStore
+    from fluxnex.storage.store._webhooks import WebhookStore
 
     mgr = manager()
     try:
@@ -133,7 +133,7 @@ def _event_id(value: str) -> uuid.UUID:
 @JSON_OPTION
 def replay_command(event_id: str, as_json: bool) -> None:
     """Send an event again to every endpoint subscribed to it now (same webhook-id, attempts from zero)."""
-    from ..events import Webhooks
+    from fluxnex.lifecycle.events import Webhooks
 
     parsed = _event_id(event_id)
     mgr = manager()

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..refresher import DEFAULT_CONCURRENCY, CycleSummary, RefreshWorker
+from fluxnex.lifecycle.refresher import DEFAULT_CONCURRENCY, CycleSummary, RefreshWorker
 
 if TYPE_CHECKING:
-    from ..events import EventDelivery
+    from fluxnex.lifecycle.events import EventDelivery
 
 __all__ = ["worker_command"]
 
@@ -22,7 +22,7 @@ _log = logging.getLogger("fluxnex.worker")
 
 def _setup_logging(log_format: str) -> None:
     """Log FluxNex's INFO lines (one per refresh, one per cycle) to stderr; other libraries at WARNING."""
-    from ._logging import setup_logging
+    from fluxnex.cli._logging import setup_logging
 
     verbose = int(click.get_current_context().meta.get("fluxnex.verbose", 0))
     setup_logging(verbose, fluxnex_level=logging.INFO, log_format=log_format)
@@ -72,22 +72,22 @@ def worker_command(
     log_format: str,
 ) -> None:
     """Refresh OAuth2 tokens before they expire; SIGTERM/SIGINT finish running refreshes, then exit 0."""
-    from ..keep_alive import parse_overrides
-    from ..manager import CredentialManager
+    from fluxnex.api.manager import CredentialManager
+    from fluxnex.lifecycle.keep_alive import parse_overrides
 
     _setup_logging(log_format)
     overrides = parse_overrides(",".join(keep_alive))
     manager = CredentialManager(lease_seconds=lease_seconds)
     events: EventDelivery | bool = False
     if webhooks:
-        from ..events import EventDelivery
+        from fluxnex.lifecycle.events import EventDelivery
 
         events = EventDelivery(manager, timeout=webhook_timeout, concurrency=webhook_concurrency)
     worker = RefreshWorker(manager, interval=interval, horizon=horizon, concurrency=concurrency,
                            batch_size=batch_size, events=events, keep_alive=overrides)  # fmt: skip
     metrics = None
     if metrics_port is not None:
-        from ..observability import MetricsServer
+        from fluxnex.lifecycle.observability import MetricsServer
 
         metrics = MetricsServer(manager, metrics_port, metrics_host, max_cycle_age=max(60.0, 3 * interval + 30))
         metrics.start()
