@@ -23,6 +23,11 @@ protocol (``RefreshCoordinator.refresh_leased``). It keeps claiming until nothin
 - Failures: the coordinator records transient ones (backoff, ERROR once lapsed) and permanent ones (EXPIRED).
   Anything else (a plugin bug, undecryptable data, an unknown type) is recorded here the same way as a
   transient failure, with backoff, so a broken row is not retried every cycle.
+- Keep-alive: once nothing more is due, idle connections of types with a keep-alive interval are claimed and
+  refreshed under the same lease (``fluxnex.lifecycle.keep_alive``).
+- Events: after each cycle the outbox is dispatched and the cycle's webhooks start on the event delivery's own
+  threads (``fluxnex.lifecycle.events``); ``run_forever`` keeps delivering between cycles. A slow endpoint never
+  holds a refresh thread.
 - Stopping: ``stop()`` (the CLI calls it on SIGTERM/SIGINT) ends claiming; refreshes already running finish and
   claimed rows not yet started have their leases released; ``CredentialManager.close()`` then flushes results
   the database has not taken yet (to recovery files if it still refuses them).
@@ -135,7 +140,11 @@ class RefreshWorker:
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         #: Outbox dispatch and webhook delivery (``fluxnex.lifecycle.events``), on threads of their own; None: off.
-        self.events: EventDelivery | None = _event_delivery(self.coordinator, events)
+        self.events: EventDelivery | None = None if isinstance(events, bool) else events
+        if events is True:
+            from fluxnex.lifecycle.events import EventDelivery, source_of
+
+            self.events = EventDelivery(source_of(self.coordinator))
         #: Idle connections refreshed before their refresh token goes stale (``fluxnex.lifecycle.keep_alive``).
         self.keep_alive = KeepAlive(self.coordinator.store, self.coordinator.registry, keep_alive)
         self._idle: set[uuid.UUID] = set()
@@ -268,22 +277,10 @@ class RefreshWorker:
             summary.skipped,
             summary.duration * 1000,
         )
-        self._events_step()
+        if self.events is not None:
+            self.events.after_cycle()
         METRICS.cycle()
         return summary
-
-    def _events_step(self) -> None:
-        """Warn of lapsing refresh tokens, dispatch this cycle's events and start their deliveries (no waiting)."""
-        if self.events is None:
-            return
-        try:
-            self.events.sweep()
-            if self.events.running:
-                self.events.wake()
-            else:
-                self.events.pump()
-        except Exception as exc:
-            _log.error("event dispatch failed: %s: %s", type(exc).__name__, _first_line(exc))
 
     def _replay(self) -> None:
         try:
@@ -382,15 +379,6 @@ class RefreshWorker:
             )
         except Exception as write_error:
             _log.error("refresh connection=%s: recording the failure failed: %s", row.id, type(write_error).__name__)
-
-
-def _event_delivery(coordinator: RefreshCoordinator, events: EventDelivery | bool) -> EventDelivery | None:
-    """``events``, or (True) a delivery for the coordinator's store, registry and keyring."""
-    if events is True:
-        from fluxnex.lifecycle.events import EventDelivery, source_of
-
-        return EventDelivery(source_of(coordinator))
-    return events or None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -278,6 +278,18 @@ class EventDelivery:
                 return
             self._wake.wait(0.05)
 
+    def after_cycle(self) -> None:
+        """The refresh worker's step after each cycle: the reconnect sweep, then dispatch and start deliveries
+        (on the background thread when it runs, else here without waiting for an answer); failures are logged."""
+        try:
+            self.sweep()
+            if self.running:
+                self.wake()
+            else:
+                self.pump()
+        except Exception as exc:
+            _log.error("event dispatch failed: %s: %s", type(exc).__name__, str(exc).strip().splitlines()[:1])
+
     @property
     def running(self) -> bool:
         """True while the background thread (``start``) runs."""

@@ -246,11 +246,7 @@ class ConnectionStore:
     def update_cas(
         self, connection_id: uuid.UUID, expected_version: int, *, event: str | None = None, **changes: Any
     ) -> ConnectionRow | None:
-        """Apply ``changes`` if the row is still at ``expected_version``; the new row, or None on mismatch.
-
-        ``event`` (``connection.updated``, ``connection.reconnected``) is written to the outbox in the same
-        transaction (``fluxnex.store._outbox``).
-        """
+        """Apply ``changes`` if still at ``expected_version`` (new row, or None); ``event`` joins the outbox with it."""
         values = _clean_changes(changes)
         values.update(version=T.c.version + 1, updated_at=_now())
         where = sa.and_(T.c.id == connection_id, T.c.version == expected_version)
