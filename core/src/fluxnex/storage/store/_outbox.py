@@ -216,16 +216,27 @@ class OutboxStore:
         Only events this ``owner`` still leases are marked; a delivery that exists already is kept (a replay or
         a dispatcher that was taken over does not queue it twice). Returns the deliveries queued.
         """
-        queued = 0
-        with self.write() as conn:
-            for event in events:
-                mine = conn.execute(
-                    E.update().where(E.c.seq == event.seq, E.c.dispatch_owner == owner, E.c.dispatched_at.is_(None))
-                    .values(dispatched_at=now, dispatch_owner=None, dispatch_until=None)
-                ).rowcount  # fmt: skip
-                if mine:
-                    queued += self._queue(conn, event.seq, targets.get(event.seq, []), now, reset=False)
-        return queued
+        seqs = [e.seq for e in events]
+        if not seqs:
+            return 0
+        with self.write() as conn:  # a few statements for the whole batch: SQLite's write lock is held briefly
+            mine = set(conn.execute(
+                E.update().where(E.c.seq.in_(seqs), E.c.dispatch_owner == owner, E.c.dispatched_at.is_(None))
+                .values(dispatched_at=now, dispatch_owner=None, dispatch_until=None).returning(E.c.seq)
+            ).scalars())  # fmt: skip
+            wanted = {(seq, endpoint) for seq in mine for endpoint in targets.get(seq, [])}
+            if not wanted:
+                return 0
+            existing = {(int(seq), endpoint) for seq, endpoint in conn.execute(
+                sa.select(D.c.event_seq, D.c.endpoint_id).where(D.c.event_seq.in_(sorted(mine)))
+            )}  # fmt: skip
+            fresh = sorted(wanted - existing)
+            if fresh:
+                conn.execute(D.insert(), [
+                    {"event_seq": seq, "endpoint_id": endpoint, "status": "PENDING", "attempts": 0,
+                     "next_attempt_at": now, "created_at": now} for seq, endpoint in fresh
+                ])  # fmt: skip
+        return len(fresh)
 
     def _queue(self, conn: sa.Connection, seq: int, endpoints: Sequence[uuid.UUID], now: dt.datetime,
                *, reset: bool) -> int:  # fmt: skip
