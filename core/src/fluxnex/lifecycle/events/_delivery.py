@@ -115,6 +115,7 @@ class EventDelivery:
         self._http: requests.Session | None = None
         self._secrets: dict[uuid.UUID, str] = {}
         self._wake = threading.Event()
+        self._dispatch_now = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -296,7 +297,8 @@ class EventDelivery:
         return self._thread is not None and self._thread.is_alive()
 
     def wake(self) -> None:
-        """Run a step now (the refresh worker calls it after each cycle)."""
+        """Dispatch and deliver now (the refresh worker calls it after each cycle)."""
+        self._dispatch_now.set()
         self._wake.set()
 
     def start(self) -> None:
@@ -306,10 +308,17 @@ class EventDelivery:
             self._thread.start()
 
     def _loop(self) -> None:
+        """Dispatch at most every ``poll`` seconds (or when the worker's cycle ends); deliver on every wake-up
+        (a finished request frees a thread), so a busy cycle's events are dispatched in batches, not one by one."""
+        dispatched_at = 0.0
         while not self._stop.is_set():
             self._wake.clear()
             try:
-                self.pump()
+                if self._dispatch_now.is_set() or time.monotonic() - dispatched_at >= self.poll:
+                    self._dispatch_now.clear()
+                    dispatched_at = time.monotonic()
+                    self.dispatch()
+                self.deliver_due()
             except Exception as exc:
                 _log.error("event delivery step failed: %s: %s", type(exc).__name__, str(exc).splitlines()[:1])
             self._wake.wait(self.poll)
