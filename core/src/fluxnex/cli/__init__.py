@@ -30,6 +30,9 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("fluxnex.cli.demo", "demo_command"),
     "webhooks": ("fluxnex.cli.webhooks", "webhooks_group"),
     "events": ("fluxnex.cli.webhooks", "events_group"),
+    "api-keys": ("fluxnex.cli.service", "api_keys_group"),
+    "oauth-apps": ("fluxnex.cli.service", "oauth_apps_group"),
+    "serve": ("fluxnex.cli.service", "serve_command"),
 }
 
 _HELP = {
@@ -46,6 +49,9 @@ _HELP = {
     "demo": "Walk through the whole token lifecycle against a local sandbox provider.",
     "webhooks": "Add, list and remove signed webhook endpoints for connection events.",
     "events": "List connection events and replay them to their webhooks.",
+    "api-keys": "Create, list and revoke API keys of the connect service.",
+    "oauth-apps": "Store a type's OAuth app (client id and secret) once; connections inherit it.",
+    "serve": "Run the connect service: HTTP API and hosted connect pages.",
 }
 
 

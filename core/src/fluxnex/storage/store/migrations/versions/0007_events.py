@@ -19,7 +19,7 @@ of a type whose refresh token goes stale unless used). The delete trigger also d
 written by the worker's sweep together with its ``reconnect_warning`` row.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
