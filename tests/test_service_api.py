@@ -53,7 +53,7 @@ def test_health_on_both_paths(service: LiveService) -> None:
     for url in (service.url + "/health", service.api("/health")):
         r = get(url)
         assert r.status_code == 200
-        assert r.json()["status"] == "ok" and r.json()["revision"] == r.json()["head"] == "0006"
+        assert r.json()["status"] == "ok" and r.json()["revision"] == r.json()["head"] == "0007"
         assert r.headers["x-content-type-options"] == "nosniff"
 
 

@@ -45,9 +45,12 @@ _DUE = (
 )
 # Fixed SQL, no input in it. SQLite's planner, without statistics, prefers (status, expires_at) and a sort:
 # name the index.
+# lease_owner: a claimable row with an owner is a lapsed lease, taken over (``fluxnex_lease_takeovers_total``).
 _PICK = {
-    "sqlite": f"SELECT id FROM connection INDEXED BY {DUE_INDEX} WHERE {_DUE} ORDER BY refresh_at LIMIT :limit",  # noqa: S608
-    "postgresql": f"SELECT id FROM connection WHERE {_DUE} ORDER BY refresh_at LIMIT :limit FOR UPDATE SKIP LOCKED",  # noqa: S608
+    "sqlite": f"SELECT id, lease_owner FROM connection INDEXED BY {DUE_INDEX} WHERE {_DUE}"  # noqa: S608
+    " ORDER BY refresh_at LIMIT :limit",
+    "postgresql": f"SELECT id, lease_owner FROM connection WHERE {_DUE}"  # noqa: S608
+    " ORDER BY refresh_at LIMIT :limit FOR UPDATE SKIP LOCKED",
 }
 
 
@@ -60,7 +63,7 @@ def claim_pick(dialect: str, horizon_until: dt.datetime, now: dt.datetime, limit
             sa.bindparam("now", now, type_=UTCDateTime()),
             sa.bindparam("limit", limit, type_=sa.Integer()),
         )
-        .columns(id=sa.Uuid())
+        .columns(id=sa.Uuid(), lease_owner=sa.String())
     )
 
 
