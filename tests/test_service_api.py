@@ -264,7 +264,7 @@ def test_importing_the_manager_loads_no_web_stack() -> None:
 
 
 def test_metrics_for_an_admin_key_of_no_tenant(service: LiveService) -> None:
-    """The service's /metrics is the worker's Prometheus registry; it spans tenants, so it takes an admin key of none."""
+    """The service's /metrics is the worker's Prometheus registry; it spans tenants: an admin key of no tenant."""
     from prometheus_client.parser import text_string_to_metric_families
 
     tenant = uuid.uuid4()
