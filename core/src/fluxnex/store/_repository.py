@@ -19,6 +19,7 @@ from fluxnex.store._engine import check_schema, create_engine, ensure_schema
 from fluxnex.store._errors import DriverErrors
 from fluxnex.store._models import ConnectionRow, Status, connection_table, default_refresh_at, utc
 from fluxnex.store._raw import RawAccess
+from fluxnex.store._rewrite import DataRewriter
 from fluxnex.store._rows import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
 
 __all__ = ["CHANGEABLE", "ConnectionStore"]
@@ -199,8 +200,12 @@ class ConnectionStore:
         ``position`` is the last row's ``DataRow.position`` (None: from the start); rows come in the order
         that rewrites them cheapest (``fluxnex.store._scale.DataRow``).
         """
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return _scale.read_data_after(conn, self.dialect, position, limit)
+
+    def rewriter(self, limit: int) -> DataRewriter:
+        """A pass that writes one batch of ``data`` and reads the next (``limit`` rows) while the caller works."""
+        return DataRewriter(self, limit, self._read)
 
     def rewrite_batch_limit(self) -> int | None:
         """Most rows a rewrite (rotation) batch should hold so updates stay in their pages; None: no limit."""
