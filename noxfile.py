@@ -64,9 +64,10 @@ for _plugin in PLUGINS:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over every package, the tests and the benchmarks."""
-    session.install("ruff")
+    """ruff over every package, the tests and the benchmarks; the layer contracts of pyproject.toml (lint-imports)."""
+    session.install("ruff", "import-linter", "-e", "core")
     session.run("ruff", "check", ".")
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session(python=PYTHON)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fluxnex.crypto import Keyring, associated_data
+from fluxnex.storage.crypto import Keyring, associated_data
 from sqlalchemy.engine import make_url
 
 UTC = dt.UTC

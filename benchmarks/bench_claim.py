@@ -23,7 +23,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from _bulk import load, pg_database, pg_url
-from fluxnex.store import ConnectionStore, connection_table
+from fluxnex.storage.store import ConnectionStore, connection_table
 
 T = connection_table
 UTC = dt.UTC

@@ -31,7 +31,7 @@ CASES: dict[str, str] = {
 _CHILD = textwrap.dedent(
     """
     import json, resource, sys, threading, time, tracemalloc
-    from fluxnex.expressions import evaluate
+    from fluxnex.n8n.expressions import evaluate
     expression, mem_mb = sys.argv[1], int(sys.argv[2])
     limit = mem_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

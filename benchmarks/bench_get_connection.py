@@ -21,8 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from _timing import median_us
-from fluxnex.crypto import ENVELOPE_VERSION, Keyring, RowBinding, generate_key_line
-from fluxnex.manager import CredentialManager
+from fluxnex.api.manager import CredentialManager
+from fluxnex.storage.crypto import ENVELOPE_VERSION, Keyring, RowBinding, generate_key_line
 from sqlalchemy.engine import make_url
 
 DATA: dict[str, Any] = {

@@ -22,9 +22,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import fluxnex.refresh as refresh_module
-from fluxnex.crypto import generate_key_line
-from fluxnex.manager import CredentialManager
+import fluxnex.lifecycle.refresh as refresh_module
+from fluxnex.api.manager import CredentialManager
+from fluxnex.storage.crypto import generate_key_line
 from fluxnex.testing.sandbox import SandboxProvider
 from lifecycle_support import oauth_data
 

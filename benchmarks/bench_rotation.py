@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from _bulk import libpq, load, pg_database, pg_url, size_bytes
-from fluxnex.crypto import Keyring, RowBinding
-from fluxnex.rotation import rotate_keys
-from fluxnex.store import ConnectionStore
+from fluxnex.storage.crypto import Keyring, RowBinding
+from fluxnex.storage.rotation import rotate_keys
+from fluxnex.storage.store import ConnectionStore
 
 
 def key_line(kid: str) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from _bulk import PLACEHOLDER, libpq, load, pg_database, pg_url
 from _timing import median_us
-from fluxnex.store import ConnectionStore
+from fluxnex.storage.store import ConnectionStore
 
 
 def legacy_counts(store: ConnectionStore) -> object:

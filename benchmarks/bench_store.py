@@ -14,15 +14,15 @@ import uuid
 from pathlib import Path
 
 from _timing import median_us
-from fluxnex.crypto import Keyring, associated_data, generate_key_line
-from fluxnex.store import ConnectionStore
+from fluxnex.storage.crypto import Keyring, associated_data, generate_key_line
+from fluxnex.storage.store import ConnectionStore
 
 PAYLOAD = {"accessToken": "x" * 40, "refreshToken": "y" * 40, "clientId": "cid", "clientSecret": "z" * 32}
 
 
 def fill(store: ConnectionStore, ring: Keyring, tenant: uuid.UUID, rows: int) -> list[str]:
     """Insert ``rows`` connections quickly (one transaction) and return their names."""
-    from fluxnex.store import connection_table
+    from fluxnex.storage.store import connection_table
 
     names, batch = [], []
     now = __import__("datetime").datetime.now(__import__("datetime").UTC)

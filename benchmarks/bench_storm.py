@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fluxnex.crypto import generate_key_line
-from fluxnex.manager import CredentialManager
+from fluxnex.api.manager import CredentialManager
+from fluxnex.storage.crypto import generate_key_line
 from fluxnex.testing.sandbox import SandboxProvider
 from lifecycle_support import StormPool, oauth_data
 

@@ -19,8 +19,8 @@ import time
 import uuid
 from pathlib import Path
 
-from fluxnex.manager import CredentialManager
-from fluxnex.refresher import DEFAULT_CONCURRENCY
+from fluxnex.api.manager import CredentialManager
+from fluxnex.lifecycle.refresher import DEFAULT_CONCURRENCY
 from fluxnex.testing.sandbox import SandboxProvider
 
 

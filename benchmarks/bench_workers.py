@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from _bulk import libpq, pg_database, pg_url
-from fluxnex.crypto import Keyring
-from fluxnex.manager import CredentialManager, with_token_expiry
-from fluxnex.refresher import DEFAULT_CONCURRENCY
+from fluxnex.api.manager import CredentialManager, with_token_expiry
+from fluxnex.lifecycle.refresher import DEFAULT_CONCURRENCY
+from fluxnex.n8n.validation import validate
+from fluxnex.storage.crypto import Keyring
 from fluxnex.testing.sandbox import SandboxProvider
-from fluxnex.validation import validate
 from sqlalchemy.engine import make_url
 
 UTC = dt.UTC

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fluxnex.crypto import generate_key_line
-from fluxnex.manager import CredentialManager
+from fluxnex.api.manager import CredentialManager
+from fluxnex.storage.crypto import generate_key_line
 from fluxnex.testing.sandbox import SandboxProvider
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core" / "tests"))
@@ -253,7 +253,7 @@ SMALL_TYPE = "lifecycleTestApi"
 
 def small_type_registry() -> Any:
     """The process registry with ``lifecycleTestApi`` (apiKey, region, port, verbose, extra json) added."""
-    from fluxnex.plugins import PluginInfo, get_registry
+    from fluxnex.contract.plugins import PluginInfo, get_registry
 
     registry = get_registry()
     if SMALL_TYPE not in registry:
@@ -280,7 +280,7 @@ def small_type_registry() -> Any:
 
 def _update_process(url: str, keys: str, tenant: str, name: str, writer: int, count: int, results: Any) -> None:
     """Run ``count`` data updates of one connection; report (successes, conflicts)."""
-    from fluxnex.errors import ConcurrentUpdateError
+    from fluxnex.contract.errors import ConcurrentUpdateError
 
     mgr = CredentialManager(url, keys)
     ok = conflicts = 0

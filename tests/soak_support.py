@@ -42,7 +42,7 @@ def _reader_process(
 ) -> None:  # fmt: skip
     """``threads`` threads calling ``get_connection`` on random connections and using the token, until ``stop_at``."""
     import requests
-    from fluxnex.manager import CredentialManager
+    from fluxnex.api.manager import CredentialManager
 
     mgr = CredentialManager(url, keys, lease_seconds=lease_seconds)
     lock = threading.Lock()

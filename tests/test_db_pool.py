@@ -12,10 +12,10 @@ import uuid
 from typing import Any
 
 import pytest
-from fluxnex.errors import DatabaseError, PoolTimeout
-from fluxnex.manager import CredentialManager
-from fluxnex.refresher import RefreshWorker
-from fluxnex.store import DEFAULT_POOL_SIZE, current_revision
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.errors import DatabaseError, PoolTimeout
+from fluxnex.lifecycle.refresher import RefreshWorker
+from fluxnex.storage.store import DEFAULT_POOL_SIZE, current_revision
 from fluxnex.testing.sandbox import SandboxProvider
 from lifecycle_support import *  # noqa: F403 - fixtures
 from lifecycle_support import PG_ENV, oauth_data, pg_conninfo, wait_for

@@ -6,7 +6,7 @@ import inspect
 import re
 from pathlib import Path
 
-from fluxnex import hookspecs
+from fluxnex.contract import hookspecs
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "plugin-authoring.md"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from fluxnex._http import CONNECT_TIMEOUT, DEFAULT_HTTP_TIMEOUT
-from fluxnex.manager import CredentialManager
-from fluxnex.refresh_write import RETRY_FOR, WRITE_ATTEMPTS
-from fluxnex.store import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
-from fluxnex.tokens import REFRESH_FRACTION
+from fluxnex.api.manager import CredentialManager
+from fluxnex.lifecycle._http import CONNECT_TIMEOUT, DEFAULT_HTTP_TIMEOUT
+from fluxnex.lifecycle.refresh_write import RETRY_FOR, WRITE_ATTEMPTS
+from fluxnex.lifecycle.tokens import REFRESH_FRACTION
+from fluxnex.storage.store import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
 
 OPERATIONS = " ".join((Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text().split())
 

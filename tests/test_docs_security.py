@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fluxnex import config
-from fluxnex.domains import LIST_FIELD, MODE_FIELD, MODES
-from fluxnex.expression_marks import EXPRESSIONS_KEY
-from fluxnex.expressions import MAX_SECONDS, MAX_STEPS, MAX_STRING_LENGTH, MAX_WORK
+from fluxnex.n8n.domains import LIST_FIELD, MODE_FIELD, MODES
+from fluxnex.n8n.expression_marks import EXPRESSIONS_KEY
+from fluxnex.n8n.expressions import MAX_SECONDS, MAX_STEPS, MAX_STRING_LENGTH, MAX_WORK
+from fluxnex.storage import config
 
 ROOT = Path(__file__).resolve().parents[1]
 OPERATIONS = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
@@ -42,7 +42,7 @@ def test_documented_field_names_are_the_codes() -> None:
 
 def test_documented_key_file_message_matches(tmp_path: Path) -> None:
     import pytest
-    from fluxnex.errors import ConfigurationError
+    from fluxnex.contract.errors import ConfigurationError
 
     key_file = tmp_path / "k"
     key_file.write_text("x")

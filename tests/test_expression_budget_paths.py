@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fluxnex.crypto import generate_key_line
-from fluxnex.errors import FluxnexError
-from fluxnex.manager import CredentialManager
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.errors import FluxnexError
+from fluxnex.storage.crypto import generate_key_line
 from fluxnex.testing.api_server import ApiServer
 from fluxnex.testing.sandbox import SandboxProvider
 

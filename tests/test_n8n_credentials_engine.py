@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from engine_support import engine_dir
-from fluxnex.authenticate import effective_data, resolve_authenticate, resolve_test_request
-from fluxnex.errors import FluxnexError
+from fluxnex.contract.errors import FluxnexError
+from fluxnex.contract.plugins import TypeRegistry, _new_plugin_manager
 from fluxnex.n8n import register_catalog
-from fluxnex.plugins import TypeRegistry, _new_plugin_manager
+from fluxnex.n8n.authenticate import effective_data, resolve_authenticate, resolve_test_request
 from fluxnex.testing.n8n_catalog import catalog_path
 
 pytestmark = pytest.mark.n8n_engine

@@ -12,10 +12,10 @@ import uuid
 from typing import Any
 
 import pytest
-from fluxnex.manager import CredentialManager
-from fluxnex.refresher import RefreshWorker
+from fluxnex.api.manager import CredentialManager
+from fluxnex.lifecycle.refresher import RefreshWorker
+from fluxnex.lifecycle.tokens import REFRESH_FRACTION
 from fluxnex.testing.sandbox import SandboxProvider
-from fluxnex.tokens import REFRESH_FRACTION
 from lifecycle_support import *  # noqa: F403 - fixtures
 from lifecycle_support import SPAWN, oauth_data
 

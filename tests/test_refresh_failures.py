@@ -9,9 +9,9 @@ import uuid
 from typing import Any
 
 import pytest
-from fluxnex.errors import ConnectionExpired, RefreshError
-from fluxnex.manager import CredentialManager
-from fluxnex.store import Status
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.errors import ConnectionExpired, RefreshError
+from fluxnex.storage.store import Status
 from fluxnex.testing.sandbox import DEFAULT_CLIENT_SECRET, SandboxProvider
 from lifecycle_support import *  # noqa: F403 - fixtures
 from lifecycle_support import oauth_data

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
-from fluxnex.store import Status
+from fluxnex.storage.store import Status
 from fluxnex.testing.sandbox import SandboxProvider
 from lifecycle_support import *  # noqa: F403 - fixtures
 from lifecycle_support import oauth_data, start_hanging_refresher, wait_for

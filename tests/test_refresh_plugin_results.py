@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 from fluxnex import hookimpl
-from fluxnex.errors import NotRefreshable, RefreshError
-from fluxnex.refresher import RefreshWorker
-from fluxnex.store import Status
+from fluxnex.contract.errors import NotRefreshable, RefreshError
+from fluxnex.lifecycle.refresher import RefreshWorker
+from fluxnex.n8n.validation import MAX_DATA_BYTES
+from fluxnex.storage.store import Status
 from fluxnex.testing.sandbox import SandboxProvider
-from fluxnex.validation import MAX_DATA_BYTES
 from lifecycle_support import *  # noqa: F403 - fixtures
 from lifecycle_support import oauth_data
 

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fluxnex import oauth2
-from fluxnex.manager import CredentialManager
-from fluxnex.recovery import recovery_dir
-from fluxnex.refresh_write import row_result
+from fluxnex.api.manager import CredentialManager
+from fluxnex.lifecycle import oauth2
+from fluxnex.lifecycle.recovery import recovery_dir
+from fluxnex.lifecycle.refresh_write import row_result
 from fluxnex.testing.sandbox import SandboxProvider
 from lifecycle_support import *  # noqa: F403 - fixtures
 from lifecycle_support import oauth_data, pg_conninfo, wait_for
@@ -179,7 +179,7 @@ def test_unwritten_tokens_retry_on_daemon_threads_that_close_joins(
     pg_schema_url: str, keys: str, sandbox: SandboxProvider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FLUXNEX_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr("fluxnex.refresh_write.RETRY_FOR", 1.0)  # the background retries give up after this
+    monkeypatch.setattr("fluxnex.lifecycle.refresh_write.RETRY_FOR", 1.0)  # the background retries give up after this
     options = make_url(pg_schema_url).query["options"]
     url = make_url(pg_schema_url).update_query_dict({"options": f"{options} -clock_timeout=200"})
     earlier = set(threading.enumerate())  # threads of other managers in this process are not this one's

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fluxnex import hookimpl
-from fluxnex.errors import RefreshError
+from fluxnex.contract.errors import RefreshError
 from fluxnex.testing.sandbox import SandboxProvider
 from lifecycle_support import *  # noqa: F403 - fixtures
 from lifecycle_support import oauth_data, start_refresher, wait_for
@@ -59,7 +59,7 @@ class SlowHook:
 
     @hookimpl(tryfirst=True)
     def refresh_token(self, credential_type: Any, data: dict[str, Any], http: Any) -> Any:
-        from fluxnex import builtin
+        from fluxnex.lifecycle import builtin
 
         self.calls += 1
         time.sleep(self.seconds)

@@ -10,9 +10,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from fluxnex.crypto import generate_key_line
-from fluxnex.manager import CredentialManager
-from fluxnex.store import Status
+from fluxnex.api.manager import CredentialManager
+from fluxnex.storage.crypto import generate_key_line
+from fluxnex.storage.store import Status
 from fluxnex.testing.sandbox import SandboxProvider
 from lifecycle_support import StormPool, new_pg_schema, oauth_data
 

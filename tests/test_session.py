@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import requests
-from fluxnex.errors import ConnectionNotFound
-from fluxnex.manager import CredentialManager
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.errors import ConnectionNotFound
 from fluxnex.testing.sandbox import SandboxProvider
 from lifecycle_support import *  # noqa: F403 - fixtures
 from lifecycle_support import oauth_data

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from fluxnex import Expression
-from fluxnex.crypto import associated_data, generate_key_line
-from fluxnex.domains import DomainNotAllowed, host_allowed
-from fluxnex.errors import ValidationError
-from fluxnex.manager import CredentialManager
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.errors import ValidationError
+from fluxnex.n8n.domains import DomainNotAllowed, host_allowed
+from fluxnex.storage.crypto import associated_data, generate_key_line
 from fluxnex.testing.api_server import ApiRequest, ApiServer
 
 TENANT = uuid.uuid4()

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fluxnex.crypto import generate_key_line
-from fluxnex.manager import CredentialManager
-from fluxnex.store import DEFAULT_POOL_SIZE, Status
+from fluxnex.api.manager import CredentialManager
+from fluxnex.storage.crypto import generate_key_line
+from fluxnex.storage.store import DEFAULT_POOL_SIZE, Status
 from fluxnex.testing.sandbox import DEFAULT_CLIENT_SECRET, SandboxProvider
 from soak_support import ConnectionPeak, PgDatabase, ReaderPool, WorkerProcess, open_fds, sqlite_write_outage
 

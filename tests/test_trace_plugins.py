@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fluxnex.crypto import generate_key_line
-from fluxnex.manager import CredentialManager
-from fluxnex.plugins import reset_registry
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.plugins import reset_registry
+from fluxnex.storage.crypto import generate_key_line
 from fluxnex.testing.api_server import ApiServer
 from fluxnex.testing.sandbox import SandboxProvider
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "tests"))  # the store fixtures
-from fluxnex.manager import CredentialManager, with_token_expiry
-from fluxnex.store import Status, connection_table
+from fluxnex.api.manager import CredentialManager, with_token_expiry
+from fluxnex.n8n.validation import validate
+from fluxnex.storage.store import Status, connection_table
 from fluxnex.testing.sandbox import SandboxProvider
-from fluxnex.validation import validate
 from store_fixtures import *  # noqa: F403 - fixtures
 
 UTC = dt.UTC

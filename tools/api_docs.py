@@ -57,7 +57,11 @@ def _doc(obj: Any) -> str:
 
 def _members(cls: type) -> list[str]:
     lines = []
-    for name, member in sorted(vars(cls).items()):
+    own: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):  # members FluxNex defines, the bases it splits a class into included
+        if klass.__module__.startswith("fluxnex"):
+            own.update(vars(klass))
+    for name, member in sorted(own.items()):
         if name.startswith("_"):
             continue
         if isinstance(member, property):
@@ -68,6 +72,11 @@ def _members(cls: type) -> list[str]:
         elif inspect.isfunction(member):
             lines.append(f"- `{name}{_signature(member)}`: {_first_paragraph(member)}")
     return lines
+
+
+def _private(cls: type) -> bool:
+    """A base class from a private module (``fluxnex.api._parts``): how a class is split, not what it is."""
+    return any(part.startswith("_") for part in cls.__module__.split("."))
 
 
 def _first_paragraph(obj: Any) -> str:
@@ -81,7 +90,7 @@ def reference() -> str:
         if inspect.isclass(obj) and issubclass(obj, enum.Enum):
             parts.append(f"### `{qualified}`\n\n{_doc(obj)}\n\nValues: " + ", ".join(f"`{m.value}`" for m in obj))
         elif inspect.isclass(obj):
-            bases = ", ".join(b.__name__ for b in obj.__bases__ if b is not object)
+            bases = ", ".join(b.__name__ for b in obj.__bases__ if b is not object and not _private(b))
             init = "" if issubclass(obj, BaseException) else _signature(obj)
             text = f"### `{qualified}{init}`\n\n" + (f"Subclass of `{bases}`. " if bases else "") + _doc(obj)
             members = _members(obj)

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from fluxnex.crypto import Keyring, generate_key_line
-from fluxnex.store import ConnectionStore
+from fluxnex.storage.crypto import Keyring, generate_key_line
+from fluxnex.storage.store import ConnectionStore
 from sqlalchemy.engine import make_url
 
 __all__ = ["keyring", "pg_schema_url", "store", "store_url"]

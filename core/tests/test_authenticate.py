@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 import requests
-from fluxnex import builtin
-from fluxnex.authenticate import effective_data, merge_into_request, resolve_authenticate, resolve_test_request
+from fluxnex.contract.plugins import PluginInfo, TypeRegistry, _load_plugin, _new_plugin_manager
+from fluxnex.contract.schema import CredentialType
+from fluxnex.lifecycle import builtin
 from fluxnex.n8n import load_catalog, register_catalog
-from fluxnex.plugins import PluginInfo, TypeRegistry, _load_plugin, _new_plugin_manager
-from fluxnex.schema import CredentialType
+from fluxnex.n8n.authenticate import effective_data, merge_into_request, resolve_authenticate, resolve_test_request
 from fluxnex.testing.n8n_catalog import catalog_path
 
 SIMPLE = re.compile(r"^=([^{}]*)\{\{\s*\$credentials(?:\.(\w+)|\[[\"'](\w+)[\"']\])\s*\}\}([^{}]*)$")

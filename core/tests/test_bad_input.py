@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fluxnex.crypto import generate_key_line
-from fluxnex.errors import ConnectionNotFound, ValidationError
-from fluxnex.manager import CredentialManager
-from fluxnex.n8n import import_export
+from fluxnex.api.manager import CredentialManager
+from fluxnex.api.n8n_import import import_export
+from fluxnex.contract.errors import ConnectionNotFound, ValidationError
+from fluxnex.storage.crypto import generate_key_line
 
 sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
 from store_fixtures import *  # noqa: F403 - fixtures

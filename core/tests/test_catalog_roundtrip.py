@@ -7,10 +7,10 @@ from typing import Any
 
 import pluggy
 import pytest
-from fluxnex import hookspecs
-from fluxnex._base_types import BASE_TYPES
-from fluxnex.plugins import CORE_DISTRIBUTION, PluginInfo, TypeRegistry
-from fluxnex.schema import CredentialType
+from fluxnex.contract import hookspecs
+from fluxnex.contract.plugins import CORE_DISTRIBUTION, PluginInfo, TypeRegistry
+from fluxnex.contract.schema import CredentialType
+from fluxnex.n8n._base_types import BASE_TYPES
 from fluxnex.testing.n8n_catalog import catalog_path
 
 CORE = PluginInfo("builtin", CORE_DISTRIBUTION, "0.1.0")

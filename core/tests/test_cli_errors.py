@@ -16,7 +16,7 @@ import requests
 from click.testing import CliRunner
 from fluxnex import CredentialManager, hookimpl
 from fluxnex.cli import cli
-from fluxnex.crypto import generate_key_line
+from fluxnex.storage.crypto import generate_key_line
 from fluxnex.testing.sandbox import SandboxProvider
 
 TENANT = str(uuid.UUID("11111111-2222-3333-4444-555555555555"))

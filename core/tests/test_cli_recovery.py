@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 from fluxnex import CredentialManager, NotConnected
-from fluxnex.connect import connect_oauth2
-from fluxnex.crypto import generate_key_line
+from fluxnex.api.connect import connect_oauth2
+from fluxnex.storage.crypto import generate_key_line
 from fluxnex.testing.sandbox import SandboxProvider
 
 TENANT = uuid.UUID("11111111-2222-3333-4444-555555555555")

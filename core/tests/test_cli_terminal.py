@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fluxnex import CredentialManager
-from fluxnex.crypto import generate_key_line
+from fluxnex.storage.crypto import generate_key_line
 
 TENANT = str(uuid.UUID("11111111-2222-3333-4444-555555555555"))
 
@@ -107,7 +107,7 @@ def test_update_asks_every_value_again_keeping_secrets_on_empty(env: dict[str, s
 
 
 def test_reconnecting_a_working_connection_asks_first(env: dict[str, str], manager: CredentialManager) -> None:
-    from fluxnex.connect import connect_oauth2
+    from fluxnex.api.connect import connect_oauth2
     from fluxnex.testing.pytest_plugin import browser_approve
     from fluxnex.testing.sandbox import SandboxProvider
 

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 from fluxnex import UnknownCredentialType
 from fluxnex.cli import cli
-from fluxnex.plugins import reset_registry
+from fluxnex.contract.plugins import reset_registry
 
 PLUGINS = {
     "revenovaApi": "fluxnex-revenova",

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 import requests
 from fluxnex import ConnectionExists, ConnectionExpired, CredentialManager, FluxnexError, ValidationError
-from fluxnex.connect import ConnectError, connect_oauth2
+from fluxnex.api.connect import ConnectError, connect_oauth2
 from fluxnex.testing.sandbox import SandboxProvider
 
 TENANT = uuid.UUID("11111111-2222-3333-4444-555555555555")

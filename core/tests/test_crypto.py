@@ -12,9 +12,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from fluxnex import config
-from fluxnex.crypto import Keyring, associated_data, generate_key_line
-from fluxnex.errors import ConfigurationError, DecryptionError
+from fluxnex.contract.errors import ConfigurationError, DecryptionError
+from fluxnex.storage import config
+from fluxnex.storage.crypto import Keyring, associated_data, generate_key_line
 
 T1, T2 = uuid.uuid4(), uuid.uuid4()
 C1, C2 = uuid.uuid4(), uuid.uuid4()

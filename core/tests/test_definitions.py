@@ -7,10 +7,11 @@ from typing import Any
 
 import pluggy
 import pytest
-from fluxnex import PluginError, UnknownCredentialType, hookspecs
-from fluxnex.definitions import check_definition
-from fluxnex.plugins import PluginInfo, TypeRegistry
-from fluxnex.schema import CredentialType
+from fluxnex import PluginError, UnknownCredentialType
+from fluxnex.contract import hookspecs
+from fluxnex.contract.definitions import check_definition
+from fluxnex.contract.plugins import PluginInfo, TypeRegistry
+from fluxnex.contract.schema import CredentialType
 
 ACME = PluginInfo("acme", "acme-fluxnex", "1.0.0")
 OTHER = PluginInfo("other", "other-fluxnex", "2.0.0")

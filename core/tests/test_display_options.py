@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fluxnex.display_options import is_shown, visible_properties
+from fluxnex.n8n.display_options import is_shown, visible_properties
 
 
 @pytest.mark.parametrize(("options", "values", "shown"), [

@@ -8,8 +8,8 @@ import time
 import tracemalloc
 
 import pytest
-from fluxnex.errors import ExpressionError
-from fluxnex.expressions import MAX_STRING_LENGTH, MAX_WORK, evaluate
+from fluxnex.contract.errors import ExpressionError
+from fluxnex.n8n.expressions import MAX_STRING_LENGTH, MAX_WORK, evaluate
 
 
 @pytest.mark.timeout(20)
@@ -86,9 +86,9 @@ def test_work_budget_counts_expansions_across_a_chain() -> None:
 
 
 def test_resolving_a_connection_shares_one_budget_across_its_fields() -> None:
-    from fluxnex.authenticate import effective_data
-    from fluxnex.expressions import MAX_STEPS, Expression
-    from fluxnex.schema import CredentialType
+    from fluxnex.contract.schema import CredentialType
+    from fluxnex.n8n.authenticate import effective_data
+    from fluxnex.n8n.expressions import MAX_STEPS, Expression
 
     heavy = "={{ [" + "1," * (MAX_STEPS // 3) + "1].length }}"  # a third of the steps: fine on its own
     assert evaluate(heavy) == MAX_STEPS // 3 + 1

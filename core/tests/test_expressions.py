@@ -6,8 +6,8 @@ import math
 import time
 
 import pytest
-from fluxnex.errors import ExpressionError
-from fluxnex.expressions import (
+from fluxnex.contract.errors import ExpressionError
+from fluxnex.n8n.expressions import (
     MAX_STRING_LENGTH,
     UNDEFINED,
     evaluate,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fluxnex.expressions import find_expressions, parse
+from fluxnex.n8n.expressions import find_expressions, parse
 from fluxnex.testing.n8n_catalog import catalog_path
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pluggy
 import pytest
-from fluxnex import hookspecs
-from fluxnex.plugins import PluginInfo, TypeRegistry
+from fluxnex.contract import hookspecs
+from fluxnex.contract.plugins import PluginInfo, TypeRegistry
 from fluxnex.testing.n8n_catalog import catalog_path, engine_dir
 
 PROVIDER = PluginInfo("synthetic", "synthetic-fluxnex", "1.0.0")

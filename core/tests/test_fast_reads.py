@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from fluxnex import CredentialManager
-from fluxnex.crypto import generate_key_line
-from fluxnex.store import ConnectionStore, SQLiteReader, Status, connection_table, head_revision
-from fluxnex.store._rows import COLUMN_NAMES
-from fluxnex.store._schema_check import fast_head_revision
+from fluxnex.storage.crypto import generate_key_line
+from fluxnex.storage.store import ConnectionStore, SQLiteReader, Status, connection_table, head_revision
+from fluxnex.storage.store._rows import COLUMN_NAMES
+from fluxnex.storage.store._schema_check import fast_head_revision
 
 TENANT = uuid.UUID("11111111-2222-3333-4444-555555555555")
 HEAVY = ("sqlalchemy", "alembic", "requests", "oauthlib")

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fluxnex.crypto import generate_key_line
-from fluxnex.errors import FluxnexError
-from fluxnex.expressions import MAX_STRING_LENGTH, evaluate
-from fluxnex.manager import CredentialManager
-from fluxnex.n8n import import_export
+from fluxnex.api.manager import CredentialManager
+from fluxnex.api.n8n_import import import_export
+from fluxnex.contract.errors import FluxnexError
+from fluxnex.n8n.expressions import MAX_STRING_LENGTH, evaluate
+from fluxnex.storage.crypto import generate_key_line
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from fluxnex import config
+from fluxnex.api.manager import CredentialManager
 from fluxnex.cli import cli
-from fluxnex.crypto import Keyring, associated_data, generate_key_line
-from fluxnex.errors import ConfigurationError, DecryptionError, KeyMismatch
-from fluxnex.key_fingerprints import recorded_fingerprints, rows_per_kid
-from fluxnex.manager import CredentialManager
+from fluxnex.contract.errors import ConfigurationError, DecryptionError, KeyMismatch
+from fluxnex.storage import config
+from fluxnex.storage.crypto import Keyring, associated_data, generate_key_line
+from fluxnex.storage.key_fingerprints import recorded_fingerprints, rows_per_kid
 
 sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
 from store_fixtures import *  # noqa: F403 - fixtures

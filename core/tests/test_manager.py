@@ -7,15 +7,15 @@ import uuid
 from typing import Any
 
 import pytest
-from fluxnex.errors import (
+from fluxnex.api.manager import ConnectionInfo, CredentialManager
+from fluxnex.contract.errors import (
     ConnectionExists,
     ConnectionNotFound,
     FluxnexError,
     UnknownCredentialType,
     ValidationError,
 )
-from fluxnex.manager import ConnectionInfo, CredentialManager
-from fluxnex.store import Status
+from fluxnex.storage.store import Status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lifecycle_support import *  # noqa: F403 - fixtures

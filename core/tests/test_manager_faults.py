@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fluxnex.crypto import generate_key_line
-from fluxnex.errors import ConcurrentUpdateError, ConnectionExpired, DecryptionError, FluxnexError
-from fluxnex.manager import CredentialManager
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.errors import ConcurrentUpdateError, ConnectionExpired, DecryptionError, FluxnexError
+from fluxnex.storage.crypto import generate_key_line
 from fluxnex.testing.sandbox import DEFAULT_CLIENT_SECRET, SandboxProvider
 from lifecycle_support import *  # noqa: F403 - fixtures
 from lifecycle_support import oauth_data, pg_conninfo, run_update_processes

@@ -7,12 +7,19 @@ import uuid
 from pathlib import Path
 
 import pytest
-from fluxnex import builtin
-from fluxnex.crypto import Keyring, generate_key_line
-from fluxnex.errors import PluginError
-from fluxnex.manager import CredentialManager
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.errors import PluginError
+from fluxnex.contract.plugins import (
+    PluginInfo,
+    TypeRegistry,
+    _load_plugin,
+    _new_plugin_manager,
+    get_registry,
+    reset_registry,
+)
+from fluxnex.lifecycle import builtin
 from fluxnex.n8n import catalog_version, load_catalog, register_catalog, shadowed
-from fluxnex.plugins import PluginInfo, TypeRegistry, _load_plugin, _new_plugin_manager, get_registry, reset_registry
+from fluxnex.storage.crypto import Keyring, generate_key_line
 from fluxnex.testing.n8n_catalog import catalog_path
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fluxnex import builtin
-from fluxnex.connection_test import TestResult, request_url
-from fluxnex.crypto import Keyring, generate_key_line
-from fluxnex.hookspecs import hookimpl
-from fluxnex.manager import CredentialManager
+from fluxnex.api.connection_test import TestResult, request_url
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.hookspecs import hookimpl
+from fluxnex.contract.plugins import PluginInfo, TypeRegistry, _load_plugin, _new_plugin_manager
+from fluxnex.lifecycle import builtin
 from fluxnex.n8n import register_catalog
-from fluxnex.plugins import PluginInfo, TypeRegistry, _load_plugin, _new_plugin_manager
+from fluxnex.storage.crypto import Keyring, generate_key_line
 from fluxnex.testing.n8n_catalog import catalog_path
 
 TENANT = uuid.UUID("00000000-0000-0000-0000-00000000000a")

@@ -15,13 +15,14 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from fluxnex import builtin
+from fluxnex.api.manager import CredentialManager
+from fluxnex.api.n8n_import import import_export
 from fluxnex.cli import cli
-from fluxnex.crypto import Keyring, generate_key_line
-from fluxnex.errors import DecryptionError
-from fluxnex.manager import CredentialManager
-from fluxnex.n8n import decrypt_n8n, import_export, register_catalog
-from fluxnex.plugins import PluginInfo, TypeRegistry, _load_plugin, _new_plugin_manager, reset_registry
+from fluxnex.contract.errors import DecryptionError
+from fluxnex.contract.plugins import PluginInfo, TypeRegistry, _load_plugin, _new_plugin_manager, reset_registry
+from fluxnex.lifecycle import builtin
+from fluxnex.n8n import decrypt_n8n, register_catalog
+from fluxnex.storage.crypto import Keyring, generate_key_line
 from fluxnex.testing.n8n_catalog import catalog_path
 
 TENANT = uuid.UUID("00000000-0000-0000-0000-0000000000b1")
@@ -177,7 +178,7 @@ def test_imported_expressions_and_type_defaults_keep_n8ns_rule_and_user_literals
     manager: CredentialManager,
 ) -> None:
     from fluxnex import Expression, Literal
-    from fluxnex.expression_marks import to_stored
+    from fluxnex.n8n.expression_marks import to_stored
 
     export = [{"name": "Lab", "type": "gitlabOAuth2Api", "data": {
         "server": "https://git.example.com", "clientId": "={{ 'id-' + 'from-n8n' }}", "clientSecret": "s",

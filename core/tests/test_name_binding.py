@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fluxnex.crypto import ENVELOPE_VERSION, Keyring, associated_data, generate_key_line
-from fluxnex.errors import DecryptionError
-from fluxnex.manager import CredentialManager
-from fluxnex.rotation import rotate_keys
-from fluxnex.store import connection_table
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.errors import DecryptionError
+from fluxnex.storage.crypto import ENVELOPE_VERSION, Keyring, associated_data, generate_key_line
+from fluxnex.storage.rotation import rotate_keys
+from fluxnex.storage.store import connection_table
 
 sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
 from store_fixtures import *  # noqa: F403 - fixtures

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 import requests
-from fluxnex import oauth2
-from fluxnex.errors import ConfigurationError, RefreshError
+from fluxnex.contract.errors import ConfigurationError, RefreshError
+from fluxnex.lifecycle import oauth2
 from fluxnex.testing.sandbox import DEFAULT_CLIENT_SECRET, SandboxProvider
 
 REDIRECT = "http://127.0.0.1:9/oauth2/callback"
@@ -302,8 +302,8 @@ def test_needs_refresh_and_expiry() -> None:
 def test_a_legacy_status_message_error_is_named_and_permanent() -> None:
     """Some providers (HubSpot's legacy API) answer errors as {"status": ..., "message": ...}."""
     import requests as _requests
-    from fluxnex.errors import RefreshError as _RefreshError
-    from fluxnex.oauth2 import exchange_code as _exchange_code
+    from fluxnex.contract.errors import RefreshError as _RefreshError
+    from fluxnex.lifecycle.oauth2 import exchange_code as _exchange_code
     from fluxnex.testing.api_server import ApiServer
 
     def answer(request):  # type: ignore[no-untyped-def]

@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 import requests
 from fluxnex import ConfigurationError, CredentialManager, ValidationError
-from fluxnex.connect import ConnectError, connect_oauth2
-from fluxnex.crypto import generate_key_line
+from fluxnex.api.connect import ConnectError, connect_oauth2
+from fluxnex.storage.crypto import generate_key_line
 from fluxnex.testing.sandbox import SandboxProvider
 
 TENANT = uuid.UUID("11111111-2222-3333-4444-555555555555")

@@ -8,10 +8,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from fluxnex.crypto import generate_key_line
-from fluxnex.errors import ConfigurationError
-from fluxnex.manager import CredentialManager
-from fluxnex.store import create_engine
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.errors import ConfigurationError
+from fluxnex.storage.crypto import generate_key_line
+from fluxnex.storage.store import create_engine
 
 sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
 from store_fixtures import *  # noqa: F403 - fixtures

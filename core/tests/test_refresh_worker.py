@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
-from fluxnex.crypto import Keyring, associated_data, generate_key_line
-from fluxnex.errors import FluxnexError
-from fluxnex.manager import CredentialManager
-from fluxnex.refresher import CycleSummary, RefreshWorker
-from fluxnex.store import ConnectionRow, Status
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.errors import FluxnexError
+from fluxnex.lifecycle.refresher import CycleSummary, RefreshWorker
+from fluxnex.storage.crypto import Keyring, associated_data, generate_key_line
+from fluxnex.storage.store import ConnectionRow, Status
 from fluxnex.testing.sandbox import DEFAULT_CLIENT_SECRET, SandboxProvider
 from store_fixtures import *  # noqa: F403 - fixtures
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from fluxnex import CredentialType, PluginError, Property
-from fluxnex.schema import UNSET
+from fluxnex.contract.schema import UNSET
 
 
 class AcmeApi(CredentialType):

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
-from fluxnex.crypto import Keyring, associated_data
-from fluxnex.errors import ConnectionExists
-from fluxnex.store import ConnectionRow, ConnectionStore, Status
+from fluxnex.contract.errors import ConnectionExists
+from fluxnex.storage.crypto import Keyring, associated_data
+from fluxnex.storage.store import ConnectionRow, ConnectionStore, Status
 from store_fixtures import *  # noqa: F403 - fixtures
 from store_fixtures import pg_conninfo
 

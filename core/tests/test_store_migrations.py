@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
-from fluxnex.errors import ConfigurationError, MigrationError
-from fluxnex.store import ConnectionStore, create_engine, current_revision, head_revision, upgrade
+from fluxnex.contract.errors import ConfigurationError, MigrationError
+from fluxnex.storage.store import ConnectionStore, create_engine, current_revision, head_revision, upgrade
 from store_fixtures import *  # noqa: F403 - fixtures
 
 
@@ -55,7 +55,7 @@ def test_an_explicit_sqlite_url_needs_its_directory_the_embedded_default_makes_i
     with pytest.raises(ConfigurationError, match=r"directory of the SQLite database does not exist: .*/a/b"):
         ConnectionStore(f"sqlite:///{tmp_path}/a/b/c.db")
     assert not (tmp_path / "a").exists()  # nothing created on the way
-    from fluxnex import config
+    from fluxnex.storage import config
 
     monkeypatch.setenv("FLUXNEX_HOME", str(tmp_path / "home" / "fluxnex"))
     store = ConnectionStore(config.default_database_url())
@@ -101,7 +101,7 @@ def test_concurrent_migrators_on_postgres(pg_schema_url: str) -> None:
 def test_upgrade_from_0001_keeps_rows_and_adds_refresh_expiry(store_url: str) -> None:
     """A database created by the first release migrates in place: rows survive, the new column is NULL."""
     from alembic import command
-    from fluxnex.store._engine import _alembic_config
+    from fluxnex.storage.store._engine import _alembic_config
 
     engine = create_engine(store_url)
     with engine.begin() as conn:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
-from fluxnex.crypto import Keyring, RowBinding, associated_data, generate_key_line
-from fluxnex.errors import DecryptionError
-from fluxnex.rotation import RotationProgress, rotate_keys
-from fluxnex.store import ConnectionRow, ConnectionStore
+from fluxnex.contract.errors import DecryptionError
+from fluxnex.storage.crypto import Keyring, RowBinding, associated_data, generate_key_line
+from fluxnex.storage.rotation import RotationProgress, rotate_keys
+from fluxnex.storage.store import ConnectionRow, ConnectionStore
 from store_fixtures import *  # noqa: F403 - fixtures
 
 OLD = generate_key_line("old")

@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
-from fluxnex.crypto import Keyring, associated_data, generate_key_line
-from fluxnex.rotation import rotate_keys
-from fluxnex.store import ConnectionRow, ConnectionStore, Status, create_engine
+from fluxnex.storage.crypto import Keyring, associated_data, generate_key_line
+from fluxnex.storage.rotation import rotate_keys
+from fluxnex.storage.store import ConnectionRow, ConnectionStore, Status, create_engine
 from store_fixtures import *  # noqa: F403 - fixtures
 from store_fixtures import PG_ENV, pg_conninfo
 
@@ -46,7 +46,7 @@ def _bulk_rows(store: ConnectionStore, count: int, due_every: int) -> None:
                      "data": ENVELOPE, "status": status, "expires_at": expires,
                      "refresh_at": expires - dt.timedelta(minutes=10), "version": 1,
                      "refresh_failures": 0, "created_at": NOW, "updated_at": NOW})  # fmt: skip
-    from fluxnex.store import connection_table
+    from fluxnex.storage.store import connection_table
 
     with store.engine.begin() as conn:
         conn.execute(connection_table.insert(), rows)
@@ -201,7 +201,7 @@ def test_counts_stay_exact_under_concurrent_writers(store: ConnectionStore) -> N
 
 def test_migration_0003_backfills_the_counts(store_url: str) -> None:
     from alembic import command
-    from fluxnex.store._engine import _alembic_config
+    from fluxnex.storage.store._engine import _alembic_config
 
     engine = create_engine(store_url)
     try:
@@ -271,7 +271,7 @@ def _rotation_sizes(store: ConnectionStore, lines: list[str]) -> tuple[list[int]
         rows.append({"id": cid, "tenant_id": tenant, "type": "oAuth2Api", "name": f"c{i}", "data": env,
                      "status": "ACTIVE", "version": 1, "refresh_failures": 0, "created_at": NOW,
                      "updated_at": NOW})  # fmt: skip
-    from fluxnex.store import connection_table
+    from fluxnex.storage.store import connection_table
 
     with store.engine.begin() as conn:
         conn.execute(connection_table.insert(), rows)

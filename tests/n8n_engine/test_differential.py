@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from engine_support import engine_dir
-from fluxnex.expressions import UNDEFINED, evaluate, find_expressions
+from fluxnex.n8n.expressions import UNDEFINED, evaluate, find_expressions
 from fluxnex.testing.n8n_catalog import catalog_path
 
 pytestmark = pytest.mark.n8n_engine

@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from fluxnex import _moved
+from fluxnex.contract.errors import (
     ConcurrentUpdateError,
     ConfigurationError,
     ConnectionExists,
@@ -28,27 +29,29 @@ from .errors import (
     UnknownCredentialType,
     ValidationError,
 )
-from .hookspecs import hookimpl
+from fluxnex.contract.hookspecs import hookimpl
+
+_moved.install()  # the import paths from before the layer folders (fluxnex.crypto, fluxnex.manager, ...)
 
 if TYPE_CHECKING:
-    from .domains import DomainNotAllowed
-    from .expressions import Expression, Literal
-    from .manager import ConnectionInfo, CredentialManager
-    from .schema import CredentialType, Property
-    from .store import Status
+    from fluxnex.api.manager import ConnectionInfo, CredentialManager
+    from fluxnex.contract.schema import CredentialType, Property
+    from fluxnex.n8n.domains import DomainNotAllowed
+    from fluxnex.n8n.expressions import Expression, Literal
+    from fluxnex.storage.store import Status
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "CredentialType": ".schema",
-    "Property": ".schema",
-    "CredentialManager": ".manager",
-    "ConnectionInfo": ".manager",
-    "DomainNotAllowed": ".domains",
-    "Expression": ".expressions",
-    "Literal": ".expressions",
-    "Status": ".store",
-    "get_registry": ".plugins",
+    "CredentialType": "fluxnex.contract.schema",
+    "Property": "fluxnex.contract.schema",
+    "CredentialManager": "fluxnex.api.manager",
+    "ConnectionInfo": "fluxnex.api.manager",
+    "DomainNotAllowed": "fluxnex.n8n.domains",
+    "Expression": "fluxnex.n8n.expressions",
+    "Literal": "fluxnex.n8n.expressions",
+    "Status": "fluxnex.storage.store",
+    "get_registry": "fluxnex.contract.plugins",
 }
 
 __all__ = [
@@ -86,7 +89,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'fluxnex' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

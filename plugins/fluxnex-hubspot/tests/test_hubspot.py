@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 from fluxnex import CredentialType, Property, RefreshError, hookimpl
-from fluxnex.connect import connect_oauth2
-from fluxnex.manager import CredentialManager
+from fluxnex.api.connect import connect_oauth2
+from fluxnex.api.manager import CredentialManager
 from fluxnex.testing.api_server import ApiRequest, ApiServer
 from fluxnex.testing.contract import check_credential_type
 from fluxnex.testing.sandbox import SandboxProvider
@@ -166,7 +166,7 @@ def test_refresh_error_in_hubspot_legacy_shape_names_hubspot(fluxnex_manager: Cr
             properties = [Property(display_name="Access Token URL", name="accessTokenUrl", type="hidden",
                                    default=api.url + "/oauth/v1/token")]
 
-        from fluxnex.plugins import PluginInfo
+        from fluxnex.contract.plugins import PluginInfo
 
         registry.add([Pointed], PluginInfo("legacy-error-test", "test", "0"))
         data = {"clientId": "id", "clientSecret": "shh-secret", "oauthTokenData": {"access_token": "a",

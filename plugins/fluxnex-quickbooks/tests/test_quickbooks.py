@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from fluxnex import CredentialType, FluxnexError, Property, hookimpl
-from fluxnex.connect import connect_oauth2
-from fluxnex.manager import CredentialManager
-from fluxnex.plugins import get_registry
+from fluxnex.api.connect import connect_oauth2
+from fluxnex.api.manager import CredentialManager
+from fluxnex.contract.plugins import get_registry
 from fluxnex.testing.api_server import ApiRequest, ApiServer
 from fluxnex.testing.contract import check_credential_type
 from fluxnex.testing.sandbox import SandboxProvider

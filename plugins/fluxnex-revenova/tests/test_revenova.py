@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from fluxnex import CredentialType, FluxnexError, Property, hookimpl
-from fluxnex.connect import connect_oauth2
-from fluxnex.manager import CredentialManager
+from fluxnex.api.connect import connect_oauth2
+from fluxnex.api.manager import CredentialManager
 from fluxnex.testing.api_server import ApiRequest, ApiServer
 from fluxnex.testing.contract import check_credential_type
 from fluxnex.testing.sandbox import SandboxProvider
@@ -76,7 +76,7 @@ def connect(mgr: CredentialManager, browser: Callable[[str], None], **extra: Any
 
 
 def test_hosts_by_environment() -> None:
-    from fluxnex.plugins import get_registry
+    from fluxnex.contract.plugins import get_registry
 
     ct = get_registry().get("revenovaOAuth2Api")
     for env, host in [("production", "https://login.salesforce.com"), ("sandbox", "https://test.salesforce.com"),

@@ -69,7 +69,7 @@ class _LazyGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
             raise
         except Exception as exc:
-            from ._errors import CommandFailed
+            from fluxnex.cli._errors import CommandFailed
 
             raise CommandFailed(
                 exc, as_json=bool(ctx.meta.get("fluxnex.json")), verbose=int(ctx.meta.get("fluxnex.verbose", 0))
@@ -94,7 +94,7 @@ class _LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:
     """FluxNex: integration credentials, stored encrypted and kept fresh."""
-    from ._logging import setup_logging
+    from fluxnex.cli._logging import setup_logging
 
     ctx.meta["fluxnex.verbose"] = verbose
     setup_logging(verbose)

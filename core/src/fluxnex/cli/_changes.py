@@ -8,17 +8,17 @@ from typing import Any
 
 import click
 
-from ..errors import FluxnexError
-from ._context import TENANT_OPTION, manager
-from ._output import JSON_OPTION, echo_json
-from .connections import _read_data, connections_group
+from fluxnex.cli._connection_data import prompt_missing, read_data
+from fluxnex.cli._context import TENANT_OPTION, manager
+from fluxnex.cli._output import JSON_OPTION, echo_json
+from fluxnex.contract.errors import FluxnexError
 
 
 def _when(value: dt.datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value is not None else "never"
 
 
-@connections_group.command("update")
+@click.command("update")
 @TENANT_OPTION
 @click.argument("name")
 @click.option("--data", "data_source", metavar="FILE|-", help="JSON object with the values to change.")
@@ -37,7 +37,7 @@ def update_connection(tenant: str, name: str, data_source: str | None, new_name:
     row = mgr.store.get(info.tenant_id, name)
     assert row is not None
     current = {k: v for k, v in mgr.decrypt(row).items() if k != "oauthTokenData"}
-    given = _read_data(data_source)
+    given = read_data(data_source)
     interactive = not no_input and data_source is None and new_name is None and sys.stdin.isatty()
     if not given and new_name is None and not interactive:
         raise FluxnexError(f"nothing to update for {name!r}: give --data FILE|- and/or --rename NEW_NAME")
@@ -55,9 +55,8 @@ def update_connection(tenant: str, name: str, data_source: str | None, new_name:
 
 def _prompt_all(type_name: str, data: dict[str, Any]) -> dict[str, Any]:
     """Ask every shown property again, offering the stored value (a secret: empty keeps the stored one)."""
-    from ..plugins import get_registry
-    from ..validation import visible_properties
-    from .connections import prompt_missing
+    from fluxnex.contract.plugins import get_registry
+    from fluxnex.n8n.validation import visible_properties
 
     ct = get_registry().get(type_name)
     out = dict(data)
@@ -87,7 +86,7 @@ def _ask(prop: Any, current: Any) -> Any:
     return click.prompt(prop.display_name, default=str(current))
 
 
-@connections_group.command("refresh")
+@click.command("refresh")
 @TENANT_OPTION
 @click.argument("name")
 @JSON_OPTION
@@ -97,7 +96,7 @@ def refresh_connection(tenant: str, name: str, as_json: bool) -> None:
     Exit 0: refreshed, or nothing to refresh (a static credential; nothing changed). Exit 1: the refresh failed
     (transient: the error and until when the current token still works; expired: how to reconnect).
     """
-    from ..errors import NotRefreshable, RefreshError
+    from fluxnex.contract.errors import NotRefreshable, RefreshError
 
     mgr = manager()
     before = mgr.get_connection_info(tenant, name)

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from ..manager import CredentialManager
-    from ..schema import CredentialType
+    from fluxnex.api.manager import CredentialManager
+    from fluxnex.contract.schema import CredentialType
 
 TENANT_OPTION = click.option(
     "--tenant", "tenant", required=True, envvar="FLUXNEX_TENANT", show_envvar=True, help="Tenant UUID."
@@ -18,7 +18,7 @@ MASK = "********"
 
 def manager() -> CredentialManager:
     """A manager configured from the environment (FLUXNEX_DATABASE_URL, FLUXNEX_ENCRYPTION_KEYS, ...)."""
-    from ..manager import CredentialManager
+    from fluxnex.api.manager import CredentialManager
 
     return CredentialManager()
 
@@ -27,7 +27,7 @@ def confirm_or_refuse(question: str, *, yes: bool, what: str) -> None:
     """Ask ``question`` on a terminal (abort on no); without one, refuse unless ``--yes`` was given."""
     import sys
 
-    from ..errors import FluxnexError
+    from fluxnex.contract.errors import FluxnexError
 
     if yes:
         return
@@ -40,6 +40,6 @@ def masked(ct: CredentialType | None, data: dict[str, Any], reveal: bool) -> dic
     """``data`` with secret values replaced by a mask (every value of unknown types), unless ``reveal``."""
     if reveal:
         return data
-    from .._trace import masked_data  # one masking rule for the CLI and FLUXNEX_TRACE_PLUGINS
+    from fluxnex.contract._trace import masked_data  # one masking rule for the CLI and FLUXNEX_TRACE_PLUGINS
 
     return masked_data(ct, data)

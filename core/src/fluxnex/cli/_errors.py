@@ -47,7 +47,7 @@ def _is_driver_error(exc: BaseException) -> bool:
 
 
 def _database_line(exc: BaseException) -> tuple[str, str | None]:
-    from ..config import database_url, redact_url
+    from fluxnex.storage.config import database_url, redact_url
 
     original = getattr(exc, "orig", None) or exc
     detail = _first_line(str(original)) or type(original).__name__
@@ -88,7 +88,7 @@ def _plugin_modules() -> dict[str, str]:
     for ep in metadata.entry_points(group="fluxnex"):
         modules[ep.value.split(":")[0].split(".")[0]] = ep.dist.name if ep.dist is not None else ep.name
     try:
-        from ..plugins import get_registry
+        from fluxnex.contract.plugins import get_registry
 
         registry = get_registry()
         dists = {p.name: p.distribution for p in registry.plugins}
@@ -114,7 +114,7 @@ def _plugin_of(tb: TracebackType | None) -> tuple[str, str] | None:
 
 def describe(exc: BaseException) -> tuple[str, str, str | None]:
     """``(kind, one-line message, hint)`` for an exception that escaped a command."""
-    from ..errors import FluxnexError
+    from fluxnex.contract.errors import FluxnexError
 
     if isinstance(exc, FluxnexError):
         return type(exc).__name__, " ".join(str(exc).split()), getattr(exc, "hint", None)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ._context import TENANT_OPTION, confirm_or_refuse, manager
-from ._output import JSON_OPTION, echo_json
-from .connections import _read_data, prompt_missing
+from fluxnex.cli._connection_data import prompt_missing, read_data
+from fluxnex.cli._context import TENANT_OPTION, confirm_or_refuse, manager
+from fluxnex.cli._output import JSON_OPTION, echo_json
 
 
 @click.command("connect")
@@ -30,13 +30,13 @@ def connect_command(tenant: str, type_name: str | None, name: str, data_source: 
     ACTIVE. An EXPIRED or NOT_CONNECTED connection is reconnected at once; a working one asks first (without a
     terminal: only with --yes).
     """
-    from ..connect import connect_oauth2, oauth2_type
-    from ..manager import parse_tenant
-    from ..store import Status
+    from fluxnex.api.connect import connect_oauth2, oauth2_type
+    from fluxnex.api.manager import parse_tenant
+    from fluxnex.storage.store import Status
 
     tenant_id = parse_tenant(tenant)
     mgr = manager()
-    data = _read_data(data_source)
+    data = read_data(data_source)
     existing = mgr.store.get(tenant_id, name)
     if existing is not None:
         if existing.status not in (Status.EXPIRED, Status.NOT_CONNECTED):
@@ -46,7 +46,7 @@ def connect_command(tenant: str, type_name: str | None, name: str, data_source: 
         data = {**stored, **data}
         type_name = type_name or existing.type
     if issuer is not None:
-        from ..oauth2_metadata import apply_discovery
+        from fluxnex.lifecycle.oauth2_metadata import apply_discovery
 
         data = apply_discovery(data, issuer, http=mgr.http, timeout=mgr.http_timeout)
         type_name = type_name or "oAuth2Api"

@@ -8,84 +8,16 @@ from typing import Any
 
 import click
 
-from ..errors import FluxnexError
-from ._context import TENANT_OPTION, confirm_or_refuse, manager, masked
-from ._output import JSON_OPTION, echo_json, echo_table
+from fluxnex.cli._changes import refresh_connection, update_connection
+from fluxnex.cli._connection_data import prompt_missing, read_data
+from fluxnex.cli._context import TENANT_OPTION, confirm_or_refuse, manager, masked
+from fluxnex.cli._output import JSON_OPTION, echo_json, echo_table
+from fluxnex.contract.errors import FluxnexError
 
 
 @click.group("connections")
 def connections_group() -> None:
     """Add, list, show, update, test, refresh and delete connections."""
-
-
-def _read_data(source: str | None) -> dict[str, Any]:
-    if source is None:
-        return {}
-    try:
-        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()  # noqa: SIM115
-    except UnicodeDecodeError as exc:
-        raise FluxnexError(f"--data {source}: not valid UTF-8 (byte {exc.start})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FluxnexError(f"--data {source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(data, dict):
-        raise FluxnexError(f"--data {source}: expected a JSON object")
-    return data
-
-
-def prompt_missing(type_name: str, data: dict[str, Any], *, only_required: bool | None = None) -> dict[str, Any]:
-    """Prompt for the properties shown under displayOptions that ``data`` lacks (hidden input for secrets).
-
-    On a terminal every such property is asked, its default offered; otherwise (piped input, scripts) only the
-    required and secret ones without a default are.
-    """
-    if only_required is None:
-        only_required = not sys.stdin.isatty()
-    from ..plugins import get_registry
-    from ..validation import is_required, visible_properties
-
-    ct = get_registry().get(type_name)
-    asked: set[str] = set()
-    while True:  # a choice can show further properties (displayOptions), so look again after each answer
-        pending = [
-            p for p in visible_properties(ct, data)
-            if p.name not in data and p.name not in asked and p.type != "hidden"
-            and (not only_required or _asked_without_terminal(p, {**ct.defaults(), **data}))
-        ]
-        if not pending:
-            return data
-        prop = pending[0]
-        asked.add(prop.name)
-        default = prop.default_value
-        label = prop.display_name + (" (required)" if is_required(prop, {**ct.defaults(), **data}) else "")
-        if prop.type == "boolean":
-            data[prop.name] = click.confirm(label, default=bool(default))
-        elif prop.option_values is not None and prop.type == "options":
-            choice = click.Choice([str(v) for v in prop.option_values])
-            answer = click.prompt(label, type=choice, default=str(default) if default != "" else None)
-            data[prop.name] = next(v for v in prop.option_values if str(v) == answer)
-        elif prop.type == "number":
-            data[prop.name] = click.prompt(label, type=float, default=default if default != "" else None)
-            if float(data[prop.name]).is_integer():
-                data[prop.name] = int(data[prop.name])
-        else:
-            secret = prop.is_secret
-            value = click.prompt(label, default="" if secret else (default or ""), hide_input=secret,
-                                 show_default=not secret)
-            if value != "" or is_required(prop, {**ct.defaults(), **data}):
-                data[prop.name] = value
-
-
-def _asked_without_terminal(prop: Any, values: dict[str, Any]) -> bool:
-    """Without a terminal only what is required (a secret too, unless an OPTIONAL_WHEN rule exempts it)."""
-    from ..validation import is_required
-
-    if prop.default_value not in ("", None):
-        return False
-    required = is_required(prop, values)
-    exempt = bool(prop.required) and not required
-    return required or (prop.is_secret and not exempt)
 
 
 @connections_group.command("add")
@@ -98,10 +30,10 @@ def _asked_without_terminal(prop: Any, values: dict[str, Any]) -> bool:
 def add_connection(tenant: str, type_name: str, name: str, data_source: str | None, no_input: bool,
                    as_json: bool) -> None:
     """Validate and store a new connection."""
-    from ..manager import parse_tenant
+    from fluxnex.api.manager import parse_tenant
 
     parse_tenant(tenant)
-    data = _read_data(data_source)
+    data = read_data(data_source)
     if not no_input and data_source != "-":
         data = prompt_missing(type_name, data)
     info = manager().create_connection(tenant, type_name, name, data)
@@ -204,4 +136,5 @@ def delete_connection(tenant: str, name: str, revoke: bool, yes: bool) -> None:
     click.echo(f"Deleted connection {name!r}.")
 
 
-from . import _changes  # noqa: E402, F401 - registers `connections update` and `connections refresh`
+connections_group.add_command(update_connection)
+connections_group.add_command(refresh_connection)

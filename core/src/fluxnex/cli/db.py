@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._output import JSON_OPTION, echo_json
+from fluxnex.cli._output import JSON_OPTION, echo_json
 
 
 @click.group("db")
@@ -15,8 +15,8 @@ def db_group() -> None:
 @db_group.command("upgrade")
 def upgrade_command() -> None:
     """Apply every migration up to the newest this version knows."""
-    from ..config import database_url, redact_url
-    from ..store import current_revision, upgrade
+    from fluxnex.storage.config import database_url, redact_url
+    from fluxnex.storage.store import current_revision, upgrade
 
     url = database_url()
     upgrade(url)
@@ -27,8 +27,8 @@ def upgrade_command() -> None:
 @JSON_OPTION
 def current_command(as_json: bool) -> None:
     """Show the database's revision and the newest this version knows."""
-    from ..config import database_url, redact_url
-    from ..store import current_revision, head_revision
+    from fluxnex.storage.config import database_url, redact_url
+    from fluxnex.storage.store import current_revision, head_revision
 
     url = database_url()
     current, head = current_revision(url), head_revision()

@@ -57,13 +57,13 @@ def demo_command(token_lifetime: int, home: str | None) -> None:
 
 
 def _run(home: Path, token_lifetime: int, *, keep: bool) -> None:
-    from ..config import ensure_key_file
-    from ..connect import connect_oauth2
-    from ..crypto import Keyring, generate_key_line
-    from ..errors import ConnectionNotFound
-    from ..manager import CredentialManager
-    from ..refresher import RefreshWorker
-    from ..testing.sandbox import SandboxProvider
+    from fluxnex.api.connect import connect_oauth2
+    from fluxnex.api.manager import CredentialManager
+    from fluxnex.contract.errors import ConnectionNotFound
+    from fluxnex.lifecycle.refresher import RefreshWorker
+    from fluxnex.storage.config import ensure_key_file
+    from fluxnex.storage.crypto import Keyring, generate_key_line
+    from fluxnex.testing.sandbox import SandboxProvider
 
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     keys = Keyring.from_file(ensure_key_file(home / "demo.key")) if keep else Keyring.parse(generate_key_line("demo"))

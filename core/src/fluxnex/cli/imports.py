@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ._context import TENANT_OPTION, manager
-from ._output import JSON_OPTION, echo_json, echo_table
+from fluxnex.cli._context import TENANT_OPTION, manager
+from fluxnex.cli._output import JSON_OPTION, echo_json, echo_table
 
 
 @click.group("import")
@@ -26,7 +26,7 @@ def import_n8n(file: str, tenant: str, n8n_key: str | None, as_json: bool) -> No
     checked before any is written; a re-run skips what is already imported. Exits with status 1 when an
     entry was skipped for any reason other than being imported already.
     """
-    from ..n8n import import_export
+    from fluxnex.api.n8n_import import import_export
 
     mgr = manager()
     try:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._output import JSON_OPTION, echo_json
+from fluxnex.cli._output import JSON_OPTION, echo_json
 
 
 @click.group("keys")
@@ -19,7 +19,7 @@ def keys_group() -> None:
 @click.option("--kid", help="Key id (default: k<date>-<random>).")
 def generate_key(kid: str | None) -> None:
     """Print a new key line `kid:<urlsafe base64 of 32 random bytes>` for FLUXNEX_ENCRYPTION_KEYS."""
-    from ..crypto import generate_key_line
+    from fluxnex.storage.crypto import generate_key_line
 
     click.echo(generate_key_line(kid))
 
@@ -32,11 +32,11 @@ def rotate(batch_size: int, as_json: bool) -> None:
 
     Every connection is first checked to decrypt with the keyring: if any does not, nothing is rewritten.
     """
-    from ..config import database_url, load_keyring
-    from ..errors import DecryptionError
-    from ..key_fingerprints import check_all_readable, verify_keyring
-    from ..rotation import RotationProgress, rotate_keys
-    from ..store import ConnectionStore
+    from fluxnex.contract.errors import DecryptionError
+    from fluxnex.storage.config import database_url, load_keyring
+    from fluxnex.storage.key_fingerprints import check_all_readable, verify_keyring
+    from fluxnex.storage.rotation import RotationProgress, rotate_keys
+    from fluxnex.storage.store import ConnectionStore
 
     url = database_url()
     keyring = load_keyring(url)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import FluxnexError
+from fluxnex.contract.errors import FluxnexError
 
 __all__ = ["plugin_group", "scaffold"]
 

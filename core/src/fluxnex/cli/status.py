@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ._output import JSON_OPTION, echo_json
+from fluxnex.cli._output import JSON_OPTION, echo_json
 
 
 @click.command("status")
@@ -19,9 +19,9 @@ def status_command(count_keys: bool, as_json: bool) -> None:
     Key ids recorded in the database but missing from the keyring, and keys that differ from the recorded
     ones, are flagged; --keys adds how many connections each key id encrypts.
     """
-    from ..config import redact_url
-    from ..store import SQLiteReader
-    from ._context import manager
+    from fluxnex.cli._context import manager
+    from fluxnex.storage.config import redact_url
+    from fluxnex.storage.store import SQLiteReader
 
     mgr = manager()
     registry = mgr.registry
@@ -32,7 +32,7 @@ def status_command(count_keys: bool, as_json: bool) -> None:
     if isinstance(reads, SQLiteReader):  # at head, read without SQLAlchemy or Alembic
         revision = head = reads.revision
     else:
-        from ..store import current_revision, head_revision
+        from fluxnex.storage.store import current_revision, head_revision
 
         revision, head = current_revision(mgr.database_url), head_revision()
     report: dict[str, Any] = {
@@ -74,13 +74,13 @@ def _key_report(mgr: Any, reads: Any, count_keys: bool) -> dict[str, dict[str, A
     Without ``count_keys`` only the ``key_fingerprint`` table is read (a few rows, whatever the table holds);
     counting reads every envelope's plaintext kid. Nothing is decrypted.
     """
-    from ..store import SQLiteReader
+    from fluxnex.storage.store import SQLiteReader
 
     if isinstance(reads, SQLiteReader):  # the fast path imports no SQLAlchemy
         recorded = reads.recorded_fingerprints()
         counts: dict[Any, int] | None = reads.rows_per_kid() if count_keys else None
     else:
-        from ..key_fingerprints import recorded_fingerprints, rows_per_kid
+        from fluxnex.storage.key_fingerprints import recorded_fingerprints, rows_per_kid
 
         recorded = recorded_fingerprints(reads)
         counts = rows_per_kid(reads) if count_keys else None

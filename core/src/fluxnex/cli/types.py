@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from ..plugins import get_registry
-from ._output import JSON_OPTION, echo_json, echo_table
+from fluxnex.cli._output import JSON_OPTION, echo_json, echo_table
+from fluxnex.contract.plugins import get_registry
 
 
 @click.group("types")
@@ -147,7 +147,7 @@ def _required_text(prop: Any) -> str:
     """"yes", or when it is required: n8n's displayOptions conditions, and FluxNex's OPTIONAL_WHEN exemptions."""
     import json
 
-    from ..validation import OPTIONAL_WHEN
+    from fluxnex.n8n.validation import OPTIONAL_WHEN
 
     def values(raw: Any) -> str:
         items = raw if isinstance(raw, list) else [raw]

@@ -9,7 +9,7 @@ from types import FrameType
 
 import click
 
-from ..refresher import DEFAULT_CONCURRENCY, CycleSummary, RefreshWorker
+from fluxnex.lifecycle.refresher import DEFAULT_CONCURRENCY, CycleSummary, RefreshWorker
 
 __all__ = ["worker_command"]
 
@@ -18,7 +18,7 @@ _log = logging.getLogger("fluxnex.worker")
 
 def _setup_logging() -> None:
     """Log FluxNex's INFO lines (one per refresh, one per cycle) to stderr; other libraries at WARNING."""
-    from ._logging import setup_logging
+    from fluxnex.cli._logging import setup_logging
 
     setup_logging(int(click.get_current_context().meta.get("fluxnex.verbose", 0)), fluxnex_level=logging.INFO)
 
@@ -46,7 +46,7 @@ def worker_command(
     as_json: bool,
 ) -> None:
     """Refresh OAuth2 tokens before they expire; SIGTERM/SIGINT finish running refreshes, then exit 0."""
-    from ..manager import CredentialManager
+    from fluxnex.api.manager import CredentialManager
 
     _setup_logging()
     manager = CredentialManager(lease_seconds=lease_seconds)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import FluxnexError
+from fluxnex.contract.errors import FluxnexError
 
 
 def read_json(path: str | os.PathLike[str], what: str, error: type[FluxnexError]) -> Any:

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..errors import PluginError
-from ..schema import CredentialType
-from ._files import read_json
+from fluxnex.contract.errors import PluginError
+from fluxnex.contract.schema import CredentialType
+from fluxnex.n8n._files import read_json
 
 if TYPE_CHECKING:
-    from ..plugins import PluginInfo, TypeRegistry
+    from fluxnex.contract.plugins import PluginInfo, TypeRegistry
 
 __all__ = ["CATALOG_DISTRIBUTION", "CATALOG_PLUGIN", "Shadowed", "load_catalog", "register_catalog"]
 
@@ -91,7 +91,7 @@ def shadowed(registry: TypeRegistry) -> list[Shadowed]:
 def register_catalog(registry: TypeRegistry, path_or_list: str | os.PathLike[str] | Iterable[Any],
                      *, version: str | None = None) -> list[str]:
     """Add the catalog's types to ``registry`` (see the module docstring); returns the names added."""
-    from ..plugins import PluginInfo
+    from fluxnex.contract.plugins import PluginInfo
 
     types = load_catalog(path_or_list)
     if version is None:

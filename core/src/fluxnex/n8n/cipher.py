@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any, Final
 
-from ..errors import DecryptionError
+from fluxnex.contract.errors import DecryptionError
 
 __all__ = ["decrypt_n8n", "evp_bytes_to_key", "key_bytes"]
 

@@ -1,4 +1,4 @@
-"""Import the output of ``n8n export:credentials`` (``--decrypted`` or encrypted) into a tenant's connections.
+"""n8n's ``export:credentials`` format (``--decrypted`` or encrypted): entries, their data, the import report.
 
 Every entry is decrypted first: one entry that the n8n key cannot decrypt stops the import before anything is
 written (a wrong key is one error, not N partial imports). Then every entry is checked (type, name, data) before
@@ -6,26 +6,29 @@ the first is stored encrypted under FluxNex's keys; the report lists what was im
 and why. Values beginning with ``=`` are n8n expressions and are imported marked as such. Fields n8n keeps but
 the type does not declare are ignored, as n8n ignores them; ``oauthTokenData`` (with its
 ``callbackQueryString``, where QuickBooks' ``realmId`` lives) is kept as n8n stored it. A re-run skips
-entries already imported (same name, type and data), so it never duplicates.
+entries already imported (same name, type and data), so it never duplicates. The import itself, which stores
+the connections, is ``fluxnex.api.n8n_import.import_export``.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from ..errors import ConnectionExists, DecryptionError, FluxnexError, UnknownCredentialType, ValidationError
-from ._files import read_json
-from .cipher import decrypt_n8n
+from fluxnex.contract.errors import (
+    DecryptionError,
+    FluxnexError,
+)
+from fluxnex.n8n._files import read_json
+from fluxnex.n8n.cipher import decrypt_n8n
 
 if TYPE_CHECKING:
-    from ..manager import CredentialManager
+    from fluxnex.contract.schema import CredentialType
 
-__all__ = ["KEY_ENV", "ImportItem", "ImportReport", "import_export", "read_export"]
+__all__ = ["KEY_ENV", "ImportItem", "ImportReport", "Outcome", "decrypt_entries", "read_export", "usable_data"]
 
 KEY_ENV = "N8N_ENCRYPTION_KEY"
 Outcome = Literal["imported", "already imported", "unknown type", "invalid data", "name taken"]
@@ -71,7 +74,8 @@ def read_export(source: str | os.PathLike[str] | Iterable[Any]) -> list[dict[str
     return [dict(e) for e in entries]
 
 
-def _decrypt_all(entries: list[dict[str, Any]], key: str | None) -> list[dict[str, Any]]:
+def decrypt_entries(entries: list[dict[str, Any]], key: str | None) -> list[dict[str, Any]]:
+    """The plain data of every entry; ``DecryptionError`` (before anything is written) when one cannot be read."""
     plain: list[dict[str, Any]] = []
     for entry in entries:
         data = entry["data"]
@@ -86,90 +90,15 @@ def _decrypt_all(entries: list[dict[str, Any]], key: str | None) -> list[dict[st
     return plain
 
 
-def _comparable(data: Mapping[str, Any]) -> dict[str, Any]:
-    """``data`` without the expiry FluxNex derives on write (it depends on the time of the import)."""
-    out = dict(data)
-    token = out.get("oauthTokenData")
-    if isinstance(token, Mapping) and "expires_in" in token:
-        out["oauthTokenData"] = {k: v for k, v in token.items() if k != "expires_at"}
-    return out
+def usable_data(ct: CredentialType, data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The fields of ``data`` the type keeps (``=`` values marked as expressions), and the ignored field names."""
+    from fluxnex.n8n.domains import DOMAIN_FIELDS
+    from fluxnex.n8n.expression_marks import EXPRESSIONS_KEY
+    from fluxnex.n8n.validation import MANAGED_FIELDS
 
-
-def import_export(manager: CredentialManager, tenant_id: uuid.UUID | str,
-                  source: str | os.PathLike[str] | Iterable[Any], *, n8n_key: str | None = None) -> ImportReport:
-    """Import an n8n credentials export into ``tenant_id``; raises ``DecryptionError`` before writing anything.
-
-    Every entry is checked (type, name, data, existing connection) before the first is written; the report
-    lists each entry that was imported and each that was skipped, with the reason.
-    """
-    from ..manager import parse_tenant
-
-    tenant = parse_tenant(tenant_id)
-    entries = read_export(source)
-    key = n8n_key if n8n_key is not None else os.environ.get(KEY_ENV)
-    plain = _decrypt_all(entries, key)
-    report = ImportReport()
-    planned: list[tuple[ImportItem, dict[str, Any]]] = []
-    seen: set[str] = set()
-    for entry, data in zip(entries, plain, strict=True):
-        item, usable = _plan(manager, tenant, entry, data, seen)
-        if item.outcome == "imported":
-            planned.append((item, usable))
-        else:
-            report.skipped.append(item)
-    for item, usable in planned:
-        try:
-            manager.create_connection(tenant, item.type, item.name, usable)
-        except ConnectionExists:
-            report.skipped.append(attrs.evolve(
-                item, outcome="name taken", reason=f"the tenant already has a connection named {item.name!r}"))
-            continue
-        except FluxnexError as exc:
-            report.skipped.append(attrs.evolve(item, outcome="invalid data", reason=str(exc)))
-            continue
-        report.imported.append(item)
-    return report
-
-
-def _plan(manager: CredentialManager, tenant: uuid.UUID, entry: Mapping[str, Any], data: dict[str, Any],
-          seen: set[str]) -> tuple[ImportItem, dict[str, Any]]:
-    """What to do with one entry: an "imported" item and the data to store, or the reason to skip it."""
-    from ..domains import DOMAIN_FIELDS
-    from ..expression_marks import EXPRESSIONS_KEY
-    from ..manager import with_token_expiry
-    from ..validation import MANAGED_FIELDS, check_connection_name, validate
-
-    name, type_name = entry["name"], entry["type"]
-    n8n_id = str(entry["id"]) if entry.get("id") is not None else None
-
-    def skip(outcome: Outcome, reason: str) -> tuple[ImportItem, dict[str, Any]]:
-        return ImportItem(name, type_name, n8n_id, outcome, reason), {}
-
-    try:
-        ct = manager.credential_type(type_name)
-    except UnknownCredentialType:
-        return skip("unknown type", f"no installed plugin or catalog provides the credential type {type_name!r}")
-    except FluxnexError as exc:
-        return skip("unknown type", str(exc))
     known = {p.name for p in ct.properties} | MANAGED_FIELDS | DOMAIN_FIELDS
     ignored = sorted(str(k) for k in data if k not in known)
     usable = {k: v for k, v in data.items() if k in known}
     # n8n evaluates every value that begins with '=': imported values keep that meaning (see expression_marks)
     usable[EXPRESSIONS_KEY] = sorted(k for k, v in usable.items() if isinstance(v, str) and v.startswith("="))
-    try:
-        check_connection_name(name)
-        clean = validate(ct, usable)
-    except ValidationError as exc:
-        return skip("invalid data", str(exc))
-    if name in seen:
-        return skip("name taken", f"the export holds more than one credential named {name!r}")
-    seen.add(name)
-    existing = manager.store.get(tenant, name)
-    if existing is not None:
-        same = existing.type == ct.name and _comparable(manager.decrypt(existing)) == _comparable(
-            with_token_expiry(dict(clean)))
-        if same:
-            return skip("already imported", "a connection of this name, type and data exists")
-        return skip("name taken", f"the tenant already has a connection named {name!r} ({existing.type})")
-    note = f"ignored fields the type does not declare: {', '.join(ignored)}" if ignored else ""
-    return ImportItem(name, ct.name, n8n_id, "imported", note), usable
+    return usable, ignored

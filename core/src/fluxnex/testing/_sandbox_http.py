@@ -5,28 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-if TYPE_CHECKING:
-    from fluxnex.testing.sandbox import SandboxProvider
-
-
-class OAuthError(Exception):
-    """An RFC 6749 error response the sandbox sends."""
-
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(error)
-        self.error = error
-        self.description = description
-        self.status = status
-
-
-def auth_style(authorization: str, form: Mapping[str, str]) -> str:
-    """Name the client authentication style a request used: header, body, both or none."""
-    header = authorization[:6].lower() == "basic "
-    body = "client_secret" in form
-    return "both" if header and body else "header" if header else "body" if body else "none"
+from fluxnex.testing._sandbox_grants import OAuthError, SandboxState, auth_style
 
 
 class Server(ThreadingHTTPServer):
@@ -35,12 +17,12 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # socketserver's 5 drops connections when dozens of refreshes arrive at once
 
-    def __init__(self, address: tuple[str, int], provider: SandboxProvider) -> None:
+    def __init__(self, address: tuple[str, int], provider: SandboxState) -> None:
         super().__init__(address, _Handler)
         self.provider = provider
 
 
-def metadata(provider: SandboxProvider) -> dict[str, Any]:
+def metadata(provider: SandboxState) -> dict[str, Any]:
     """The provider's metadata document (RFC 8414 / OpenID Discovery 1.0)."""
     return {
         "issuer": provider.url,
@@ -69,7 +51,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Silence the default stderr log, which would print query strings."""
 
     @property
-    def provider(self) -> SandboxProvider:
+    def provider(self) -> SandboxState:
         return self.server.provider
 
     @property

@@ -6,9 +6,9 @@ import json
 import re
 from typing import Any
 
-from fluxnex.definitions import check_definition
-from fluxnex.plugins import TypeRegistry, get_registry
-from fluxnex.schema import CredentialType
+from fluxnex.contract.definitions import check_definition
+from fluxnex.contract.plugins import TypeRegistry, get_registry
+from fluxnex.contract.schema import CredentialType
 
 __all__ = ["ContractError", "check_credential_type"]
 

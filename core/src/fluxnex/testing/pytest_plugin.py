@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from fluxnex.manager import CredentialManager
+    from fluxnex.api.manager import CredentialManager
     from fluxnex.testing.sandbox import SandboxProvider
 
 __all__ = ["browser_approve", "fluxnex_manager", "follow_redirects", "register_plugin", "sandbox_provider"]
@@ -36,15 +36,15 @@ def browser_approve(url: str) -> None:
 
 @pytest.fixture
 def follow_redirects() -> Callable[[str], None]:
-    """An ``open_url`` for ``fluxnex.connect.connect_oauth2`` that approves at the provider."""
+    """An ``open_url`` for ``fluxnex.api.connect.connect_oauth2`` that approves at the provider."""
     return browser_approve
 
 
 @pytest.fixture
 def fluxnex_manager(tmp_path: Path) -> Iterator[CredentialManager]:
     """A temporary ``CredentialManager``: SQLite in ``tmp_path`` and a freshly generated key."""
-    from fluxnex.crypto import generate_key_line
-    from fluxnex.manager import CredentialManager
+    from fluxnex.api.manager import CredentialManager
+    from fluxnex.storage.crypto import generate_key_line
 
     manager = CredentialManager(f"sqlite:///{tmp_path / 'fluxnex-test.db'}", generate_key_line("test"))
     try:
@@ -65,7 +65,7 @@ def sandbox_provider() -> Iterator[SandboxProvider]:
 @pytest.fixture
 def register_plugin() -> Iterator[Callable[..., list[str]]]:
     """Return ``register(plugin, name=None) -> type names``; every plugin registered is removed afterwards."""
-    from fluxnex.plugins import PluginInfo, get_registry
+    from fluxnex.contract.plugins import PluginInfo, get_registry
 
     registry = get_registry()
     added: list[tuple[Any, list[str]]] = []

@@ -113,7 +113,7 @@ _TYPES = ("hubspotOAuth2Api", "hubspotAppToken", "hubspotApi")
 
 
 def _is_mine(credential_type: Any) -> bool:
-    from fluxnex.plugins import get_registry
+    from fluxnex.contract.plugins import get_registry
 
     name = getattr(credential_type, "name", None)
     if not isinstance(name, str) or name not in get_registry():
@@ -170,7 +170,7 @@ def refresh_token(credential_type: Any, data: dict[str, Any], http: Any) -> dict
     """Core's OAuth2 refresh, with HubSpot's legacy error bodies translated (the error then names HubSpot)."""
     if not _is_mine(credential_type) or "oauthTokenData" not in data:
         return None
-    from fluxnex import oauth2
+    from fluxnex.lifecycle import oauth2
 
     effective = {**credential_type.effective_data(data), "oauthTokenData": data["oauthTokenData"]}
     new = oauth2.refresh(effective, http=_HubSpotTokenHttp(http))  # type: ignore[arg-type]

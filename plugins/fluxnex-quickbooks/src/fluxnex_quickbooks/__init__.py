@@ -110,7 +110,7 @@ def _with_refresh_expiry(data: Mapping[str, Any], received_at: float) -> dict[st
 
 def _is_mine(credential_type: Any) -> bool:
     """True for ``quickBooksOAuth2Api`` and every type extending it."""
-    from fluxnex.plugins import get_registry
+    from fluxnex.contract.plugins import get_registry
 
     name = getattr(credential_type, "name", None)
     return isinstance(name, str) and name in get_registry() and get_registry().is_a(name, TYPE_NAME)
@@ -140,7 +140,7 @@ def refresh_token(credential_type: Any, data: dict[str, Any], http: Any) -> dict
     """Core's OAuth2 refresh (which always keeps Intuit's rotated refresh token), plus the refresh-token expiry."""
     if not _is_mine(credential_type):
         return None
-    from fluxnex import oauth2
+    from fluxnex.lifecycle import oauth2
 
     received_at = time.time()
     return _with_refresh_expiry(oauth2.refresh(data, http=http), received_at)

@@ -79,7 +79,7 @@ class RevenovaOAuth2Api(CredentialType):
 
 
 def _is_oauth2(credential_type: Any) -> bool:
-    from fluxnex.plugins import get_registry
+    from fluxnex.contract.plugins import get_registry
 
     name = getattr(credential_type, "name", None)
     return isinstance(name, str) and name in get_registry() and get_registry().is_a(name, OAUTH2_TYPE)
@@ -119,7 +119,7 @@ def refresh_token(credential_type: Any, data: dict[str, Any], http: Any) -> dict
     """Core's OAuth2 refresh against the environment's host (the token URL is an expression of ``environment``)."""
     if not _is_oauth2(credential_type) or "oauthTokenData" not in data:
         return None
-    from fluxnex import oauth2
+    from fluxnex.lifecycle import oauth2
 
     effective = {**credential_type.effective_data(data), "oauthTokenData": data["oauthTokenData"]}
     new = oauth2.refresh(effective, http=http)

@@ -1,0 +1,4 @@
+"""Layer 5, the API: ``CredentialManager``, ``session()``, connection tests, ``ConnectionInfo``.
+
+It assembles the layers below and hands each object what it needs (see docs/architecture.md).
+"""
