@@ -24,31 +24,41 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from fluxnex.storage.store import _scale
 
-if TYPE_CHECKING:
-    from fluxnex.storage.store._repository import ConnectionStore
-
 __all__ = ["DataRewriter", "Updates"]
 
 Updates = Sequence[tuple[uuid.UUID, int, dict[str, Any]]]
+Position = int | uuid.UUID
 
 
 class DataRewriter:
     """Writes one batch and reads the next while the caller works; a context manager (``store.rewriter()``)."""
 
     def __init__(
-        self, store: ConnectionStore, limit: int, borrow: Callable[[], AbstractContextManager[sa.Connection]]
+        self,
+        dialect: str,
+        limit: int,
+        borrow: Callable[[], AbstractContextManager[sa.Connection]],
+        write: Callable[[Updates], list[uuid.UUID]],
+        read: Callable[[Position, int], list[_scale.DataRow]],
+        *,
+        pair: bool = False,
     ) -> None:
-        """Rewrite through ``store``, reading ``limit`` rows a batch; ``borrow`` lends a pooled connection."""
-        self._store = store
+        """Read ``limit`` rows a batch; ``borrow`` lends a pooled connection, ``write``/``read`` are the store's own.
+
+        ``pair`` (PostgreSQL): read on a second connection while the first writes (the pool must hold two).
+        """
         self._borrow = borrow
+        self._write = write
+        self._read = read
         self._limit = limit
-        self._pipelined = store.dialect == "postgresql"
+        self._pair = pair
+        self._pipelined = dialect == "postgresql"
         self._thread = None if self._pipelined else ThreadPoolExecutor(1, thread_name_prefix="fluxnex-rewrite")
         self._pending: Future[tuple[list[uuid.UUID], list[_scale.DataRow]]] | _InFlight | None = None
 
@@ -76,7 +86,7 @@ class DataRewriter:
         if self._thread is not None:
             self._pending = self._thread.submit(self._write_then_read, updates, after)
         else:
-            self._pending = _InFlight(self._borrow, updates, after, self._limit)
+            self._pending = _InFlight(self._borrow, updates, after, self._limit, self._pair)
 
     def receive(self) -> tuple[list[uuid.UUID], list[_scale.DataRow]]:
         """Wait for the batch sent last: the ids whose version had moved (not written), and the rows read."""
@@ -88,12 +98,12 @@ class DataRewriter:
     def _write_then_read(
         self, updates: Updates, after: int | uuid.UUID | None
     ) -> tuple[list[uuid.UUID], list[_scale.DataRow]]:
-        conflicts = self._store.write_data_batch(updates)
-        return conflicts, (self._store.data_after(after, self._limit) if after is not None else [])
+        conflicts = self._write(updates)
+        return conflicts, (self._read(after, self._limit) if after is not None else [])
 
 
 class _InFlight:
-    """One PostgreSQL pipeline: write, read, COMMIT sent; results taken (and the connection returned) by ``result``."""
+    """PostgreSQL pipelines sent: the read (on a second connection when ``pair``), the write and its COMMIT."""
 
     def __init__(
         self,
@@ -101,25 +111,35 @@ class _InFlight:
         updates: Updates,
         after: uuid.UUID | int | None,
         limit: int,
+        pair: bool,
     ) -> None:
+        self._write = self._read = None
+        self._updates = updates
         with ExitStack() as stack:
-            conn = stack.enter_context(borrow())  # driver errors as DatabaseError, up to result()
-            driver: Any = conn.connection.driver_connection
-            stack.enter_context(driver.pipeline())
-            self._write = self._read = None
-            self._updates = updates
+            driver = reader = self._pipeline(stack, borrow)
+            if updates and after is not None and pair:  # the server reads on a second backend while one writes
+                reader = self._pipeline(stack, borrow)
+            if after is not None and reader is not driver:
+                self._read = reader.cursor(binary=True)
+                self._read.execute(_scale.PG_READ_DATA, (after, limit))
             if updates:
                 self._write = driver.cursor()
                 self._write.execute(_scale.PG_SET_DATA, (_scale.pg_batch(updates), dt.datetime.now(dt.UTC)))
-            if after is not None:
+                driver.cursor().execute("COMMIT")  # queued like the rest: nothing waits here
+            if after is not None and reader is driver:  # after the write, in its transaction
                 self._read = driver.cursor(binary=True)
                 self._read.execute(_scale.PG_READ_DATA, (after, limit))
-            if updates:
-                driver.cursor().execute("COMMIT")  # queued like the rest: nothing waits here
             self._stack = stack.pop_all()
 
+    @staticmethod
+    def _pipeline(stack: ExitStack, borrow: Callable[[], AbstractContextManager[sa.Connection]]) -> Any:
+        conn = stack.enter_context(borrow())  # driver errors as DatabaseError, up to result()
+        driver: Any = conn.connection.driver_connection
+        stack.enter_context(driver.pipeline())
+        return driver
+
     def result(self) -> tuple[list[uuid.UUID], list[_scale.DataRow]]:
-        with self._stack:  # leaves the pipeline (every result read), then gives the connection back
+        with self._stack:  # leaves the pipelines (every result read), then gives the connections back
             conflicts = _scale.pg_conflicts(self._updates, self._write.fetchall()) if self._write else []
             rows = _scale.pg_rows(self._read.fetchall()) if self._read else []
         return conflicts, rows
