@@ -205,8 +205,7 @@ class ConnectionStore:
 
     def rewriter(self, limit: int) -> DataRewriter:
         """A pass that writes one batch of ``data`` and reads the next (``limit`` rows) while the caller works."""
-        pair = self.max_connections >= 2  # a second connection would wait on the first: one pipeline then
-        return DataRewriter(self.dialect, limit, self._read, self.write_data_batch, self.data_after, pair=pair)
+        return DataRewriter(self.dialect, limit, self._read, self.write_data_batch, self.data_after)
 
     def rewrite_batch_limit(self) -> int | None:
         """Most rows a rewrite (rotation) batch should hold so updates stay in their pages; None: no limit."""

@@ -46,18 +46,12 @@ class DataRewriter:
         borrow: Callable[[], AbstractContextManager[sa.Connection]],
         write: Callable[[Updates], list[uuid.UUID]],
         read: Callable[[Position, int], list[_scale.DataRow]],
-        *,
-        pair: bool = False,
     ) -> None:
-        """Read ``limit`` rows a batch; ``borrow`` lends a pooled connection, ``write``/``read`` are the store's own.
-
-        ``pair`` (PostgreSQL): read on a second connection while the first writes (the pool must hold two).
-        """
+        """Read ``limit`` rows a batch; ``borrow`` lends a pooled connection, ``write``/``read`` are the store's own."""
         self._borrow = borrow
         self._write = write
         self._read = read
         self._limit = limit
-        self._pair = pair
         self._pipelined = dialect == "postgresql"
         self._thread = None if self._pipelined else ThreadPoolExecutor(1, thread_name_prefix="fluxnex-rewrite")
         self._pending: Future[tuple[list[uuid.UUID], list[_scale.DataRow]]] | _InFlight | None = None
@@ -86,7 +80,7 @@ class DataRewriter:
         if self._thread is not None:
             self._pending = self._thread.submit(self._write_then_read, updates, after)
         else:
-            self._pending = _InFlight(self._borrow, updates, after, self._limit, self._pair)
+            self._pending = _InFlight(self._borrow, updates, after, self._limit)
 
     def receive(self) -> tuple[list[uuid.UUID], list[_scale.DataRow]]:
         """Wait for the batch sent last: the ids whose version had moved (not written), and the rows read."""
@@ -103,7 +97,11 @@ class DataRewriter:
 
 
 class _InFlight:
-    """PostgreSQL pipelines sent: the read (on a second connection when ``pair``), the write and its COMMIT."""
+    """One PostgreSQL pipeline sent: write, read, COMMIT; ``result`` takes the results and returns the connection.
+
+    Reading on a second connection while the first writes was measured too: no faster on this 2-core machine,
+    and the table grew more (its snapshot, older than the write's commit, holds back pruning while it runs).
+    """
 
     def __init__(
         self,
@@ -111,35 +109,25 @@ class _InFlight:
         updates: Updates,
         after: uuid.UUID | int | None,
         limit: int,
-        pair: bool,
     ) -> None:
         self._write = self._read = None
         self._updates = updates
         with ExitStack() as stack:
-            driver = reader = self._pipeline(stack, borrow)
-            if updates and after is not None and pair:  # the server reads on a second backend while one writes
-                reader = self._pipeline(stack, borrow)
-            if after is not None and reader is not driver:
-                self._read = reader.cursor(binary=True)
-                self._read.execute(_scale.PG_READ_DATA, (after, limit))
+            conn = stack.enter_context(borrow())  # driver errors as DatabaseError, up to result()
+            driver: Any = conn.connection.driver_connection
+            stack.enter_context(driver.pipeline())
             if updates:
                 self._write = driver.cursor()
                 self._write.execute(_scale.PG_SET_DATA, (_scale.pg_batch(updates), dt.datetime.now(dt.UTC)))
-                driver.cursor().execute("COMMIT")  # queued like the rest: nothing waits here
-            if after is not None and reader is driver:  # after the write, in its transaction
+            if after is not None:  # after the write, in its transaction
                 self._read = driver.cursor(binary=True)
                 self._read.execute(_scale.PG_READ_DATA, (after, limit))
+            if updates:
+                driver.cursor().execute("COMMIT")  # queued like the rest: nothing waits here
             self._stack = stack.pop_all()
 
-    @staticmethod
-    def _pipeline(stack: ExitStack, borrow: Callable[[], AbstractContextManager[sa.Connection]]) -> Any:
-        conn = stack.enter_context(borrow())  # driver errors as DatabaseError, up to result()
-        driver: Any = conn.connection.driver_connection
-        stack.enter_context(driver.pipeline())
-        return driver
-
     def result(self) -> tuple[list[uuid.UUID], list[_scale.DataRow]]:
-        with self._stack:  # leaves the pipelines (every result read), then gives the connections back
+        with self._stack:  # leaves the pipeline (every result read), then gives the connection back
             conflicts = _scale.pg_conflicts(self._updates, self._write.fetchall()) if self._write else []
             rows = _scale.pg_rows(self._read.fetchall()) if self._read else []
         return conflicts, rows
