@@ -133,3 +133,19 @@ def test_rotation_within_a_small_pool_retries_its_conflicts(store_url: str, pool
             assert _plain(new_only, row) == ("changed" if row.id == target.id else secrets[row.id])
     finally:
         small.dispose()
+
+
+def test_an_undecryptable_row_mid_rotation_keeps_the_batch_in_flight(store_url: str) -> None:
+    """The batch being written when a later row fails to decrypt is still committed; its connection returns."""
+    small = ConnectionStore(store_url, pool_size=1, pool_timeout=5)
+    try:
+        _fill(small, Keyring.parse(OLD), 25)
+        lost = Keyring.parse(generate_key_line("lost"))
+        bad = small.data_after(None, 20)[15]  # second batch: read while the first is written
+        small.update_cas(bad.id, bad.version, data=lost.encrypt(b"{}", associated_data(bad.tenant_id, bad.id, "t")))
+        with pytest.raises(DecryptionError, match=r"key 'lost' is not in the keyring"):
+            rotate_keys(small, Keyring.parse(f"{NEW},{OLD}"), batch_size=10)
+        kids = [row.data["kid"] for row in small.list()]  # the pool's one connection is free again
+        assert kids.count("new") == 10
+    finally:
+        small.dispose()
