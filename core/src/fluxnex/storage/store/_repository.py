@@ -20,6 +20,7 @@ from fluxnex.storage.store._engine import check_schema, create_engine, ensure_sc
 from fluxnex.storage.store._errors import DriverErrors
 from fluxnex.storage.store._models import ConnectionRow, Status, connection_table, default_refresh_at, utc
 from fluxnex.storage.store._raw import RawAccess
+from fluxnex.storage.store._rewrite import DataRewriter
 
 __all__ = ["CHANGEABLE", "ConnectionStore"]
 
@@ -206,8 +207,12 @@ class ConnectionStore:
         ``position`` is the last row's ``DataRow.position`` (None: from the start); rows come in the order
         that rewrites them cheapest (``fluxnex.storage.store._scale.DataRow``).
         """
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return _scale.read_data_after(conn, self.dialect, position, limit)
+
+    def rewriter(self, limit: int) -> DataRewriter:
+        """A pass that writes one batch of ``data`` and reads the next (``limit`` rows) while the caller works."""
+        return DataRewriter(self.dialect, limit, self._read, self.write_data_batch, self.data_after)
 
     def rewrite_batch_limit(self) -> int | None:
         """Most rows a rewrite (rotation) batch should hold so updates stay in their pages; None: no limit."""
