@@ -150,7 +150,12 @@ def test_network_failure_is_one_line_without_the_url(manager: CredentialManager,
 
 
 def test_code_authenticated_and_code_tested_types_need_a_plugin(manager: CredentialManager) -> None:
-    manager.create_connection(TENANT, "trelloApi", "t", {"apiKey": "k", "apiToken": "t"})
+    # a type whose authenticate is code that core does not implement (the catalog's are: test_code_auth_session)
+    manager.registry.add([{"name": "codeOnlyApi", "displayName": "Code only", "authenticate": {},
+                           "properties": [{"displayName": "Key", "name": "key", "type": "string", "default": ""}],
+                           "test": {"request": {"baseURL": "http://fluxnex.invalid", "url": "/me"}}}],
+                         PluginInfo("code-only", "code-only", "0"))
+    manager.create_connection(TENANT, "codeOnlyApi", "t", {"key": "k"})
     result = manager.test_connection(TENANT, "t")
     assert (result.ok, result.needs_plugin) == (False, True) and "authenticates it in code" in result.message
     manager.create_connection(TENANT, "segmentApi", "s", {"writekey": "k"})

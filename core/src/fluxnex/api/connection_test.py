@@ -144,7 +144,8 @@ def check_connection(
                 has_token = isinstance(token, Mapping) and "access_token" in token
                 return TestResult(has_token, OAUTH2_OK if has_token else OAUTH2_NOT_CONNECTED, None)
             return _needs_plugin(ct, "n8n tests it in code (no declarative test request)")
-        if has_code_authentication(ct) and not is_oauth2 and not _plugin_authenticates(registry, ct, data):
+        if has_code_authentication(ct) and not is_oauth2 and not _code_authenticated(ct) \
+                and not _plugin_authenticates(registry, ct, data):
             return _needs_plugin(ct, "n8n authenticates it in code (its authenticate block is a function)")
         try:
             response = _send(session, request, http_timeout)
@@ -154,6 +155,13 @@ def check_connection(
             return judge(test, request, response)
     finally:
         session.close()
+
+
+def _code_authenticated(ct: CredentialType) -> bool:
+    """Whether core implements the type's n8n ``authenticate`` code (``fluxnex.n8n.code_auth``)."""
+    from fluxnex.n8n.code_auth import get_implementation
+
+    return get_implementation(ct.name) is not None
 
 
 def _plugin_authenticates(registry: Any, ct: CredentialType, data: Mapping[str, Any]) -> bool:

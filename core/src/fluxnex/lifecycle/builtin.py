@@ -2,18 +2,41 @@
 
 It goes through the same hooks as third-party plugins (``fluxnex.hookimpl``). n8n's HTTP node
 authenticates ``httpBasicAuth``, ``httpDigestAuth``, ``httpQueryAuth`` and ``httpCustomAuth`` in code rather
-than with a declarative ``authenticate`` block; the ``authenticate`` hook below does the same.
+than with a declarative ``authenticate`` block; the ``authenticate`` hook below does the same, and applies the
+catalog types whose ``authenticate`` is code (``fluxnex.n8n.code_auth``), with the tokens some of them fetch first
+cached and shared (``fluxnex.lifecycle.code_tokens``).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import threading
+import time
+from typing import TYPE_CHECKING, Any
 
 from fluxnex.contract.hookspecs import hookimpl
 from fluxnex.n8n._base_types import BASE_TYPES
 
+if TYPE_CHECKING:
+    from fluxnex.lifecycle.code_tokens import CodeTokenCache
+
 OAUTH2_BASE = "oAuth2Api"
+_TOKEN_TIMEOUT = 30.0
+_tokens: CodeTokenCache | None = None
+_tokens_lock = threading.Lock()
+
+
+def code_tokens() -> CodeTokenCache:
+    """The process's cache of tokens fetched by code-authenticated types (created on first use)."""
+    global _tokens
+    with _tokens_lock:
+        if _tokens is None:
+            from fluxnex.lifecycle._http import provider_session
+            from fluxnex.lifecycle.code_tokens import CodeTokenCache
+
+            session = provider_session(_TOKEN_TIMEOUT)
+            _tokens = CodeTokenCache(lambda: session, timeout=_TOKEN_TIMEOUT)
+        return _tokens
 
 
 @hookimpl
@@ -63,10 +86,18 @@ def revoke_token(credential_type: Any, data: dict[str, Any], http: Any) -> bool 
 
 @hookimpl(trylast=True)
 def authenticate(credential_type: Any, data: dict[str, Any], request: Any) -> Any:
-    """Apply the generic HTTP types that n8n authenticates in code."""
+    """Apply the generic HTTP types that n8n authenticates in code, and the catalog's code-authenticated types."""
     import requests.auth
 
+    from fluxnex.n8n.code_auth import Context, get_implementation
+
     name = credential_type.name
+    if get_implementation(name) is not None:
+        from fluxnex.n8n.code_auth.requests_adapter import authenticate_request
+
+        credentials = credential_type.effective_data(data)
+        context = Context(now=time.time(), fetch_token=code_tokens().fetch)
+        return authenticate_request(name, credentials, request, context)
     if name == "httpBasicAuth":
         return requests.auth.HTTPBasicAuth(str(data.get("user", "")), str(data.get("password", "")))(request)
     if name == "httpQueryAuth":
