@@ -11,8 +11,8 @@ from fluxnex.cli._output import JSON_OPTION, echo_json
 
 @click.command("connect")
 @TENANT_OPTION
-@click.option("--type", "type_name", help="An OAuth2 or OAuth1 credential type (extends oAuth2Api or oAuth1Api). Not needed to reconnect "
-              "an existing connection; oAuth2Api by default with --issuer.")
+@click.option("--type", "type_name", help="An OAuth2 or OAuth1 credential type (extends oAuth2Api or oAuth1Api). "
+              "Not needed to reconnect an existing connection; oAuth2Api by default with --issuer.")
 @click.option("--name", required=True, help="Connection name, unique per tenant.")
 @click.option("--data", "data_source", metavar="FILE|-", help="JSON with client id/secret and settings.")
 @click.option("--issuer", metavar="URL", help="Take the endpoints from this provider's metadata "

@@ -125,7 +125,7 @@ def _post_signed(client: Any, url: str, http: requests.Session, timeout: float, 
 def authorization_url(auth_url: str, request_token: str) -> str:
     """``authUrl`` with ``oauth_token`` added to its query (Trello's carries ``scope`` and ``name`` already)."""
     parts = urlsplit(auth_url)
-    query = parse_qsl(parts.query, keep_blank_values=True) + [("oauth_token", request_token)]
+    query = [*parse_qsl(parts.query, keep_blank_values=True), ("oauth_token", request_token)]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
