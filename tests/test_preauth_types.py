@@ -171,16 +171,50 @@ def test_token_fetched_stored_encrypted_reused_and_sent(type_name: str, catalog:
         mgr.close()
 
 
-def test_refused_credentials_expire_the_connection_with_one_line(catalog: None, server: FakeTokenServer,
-                                                                  tmp_path: Path) -> None:
+def test_refused_credentials_expire_the_connection_and_the_suggested_update_fixes_it(
+    catalog: None, server: FakeTokenServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shlex
+
+    from click.testing import CliRunner
+    from fluxnex.cli import cli
+
     server.status = 401
-    mgr = CredentialManager(f"sqlite:///{tmp_path}/f.db", generate_key_line("k1"))
+    url, keys = f"sqlite:///{tmp_path}/f.db", generate_key_line("k1")
+    monkeypatch.setenv("FLUXNEX_DATABASE_URL", url)
+    monkeypatch.setenv("FLUXNEX_ENCRYPTION_KEYS", keys)
+    mgr = CredentialManager(url, keys)
     tenant = uuid.uuid4()
     try:
-        mgr.create_connection(tenant, "metabaseApi", "m", {"url": server.url, "username": "a", "password": "bad"})
+        mgr.create_connection(tenant, "metabaseApi", "my m", {"url": server.url, "username": "a", "password": "bad"})
         with pytest.raises(ConnectionExpired) as caught:
-            mgr.get_connection(tenant, "m")
-        assert "HTTP 401" in str(caught.value) and "bad" not in str(caught.value)
-        assert mgr.get_connection_info(tenant, "m").status == Status.EXPIRED
+            mgr.get_connection(tenant, "my m")
+        message = str(caught.value)
+        assert "HTTP 401" in message and "bad" not in message and "\n" not in message
+        assert mgr.get_connection_info(tenant, "my m").status == Status.EXPIRED
+        server.status = 200
+        command = message.split("`")[1]
+        assert command.startswith("fluxnex connections update ")
+        result = CliRunner().invoke(cli, shlex.split(command)[1:], input='{"password": "good"}')
+        assert result.exit_code == 0, result.output
+        assert mgr.get_connection(tenant, "my m")["sessionToken"] == server.issued[-1]  # logged in again
+        assert server.requests[-1]["body"]["password"] == "good"
+        assert mgr.get_connection_info(tenant, "my m").status == Status.ACTIVE
+    finally:
+        mgr.close()
+
+
+def test_changed_credentials_drop_the_old_token(catalog: None, server: FakeTokenServer, tmp_path: Path) -> None:
+    mgr = CredentialManager(f"sqlite:///{tmp_path}/f.db", generate_key_line("k1"))
+    tenant = uuid.uuid4()
+    data = {"url": server.url, "username": "a", "password": "one"}
+    try:
+        mgr.create_connection(tenant, "metabaseApi", "m", data)
+        assert mgr.get_connection(tenant, "m")["sessionToken"] == "tok-1"
+        mgr.update_connection(tenant, "m", data={**mgr.get_connection(tenant, "m")})  # nothing changed
+        assert mgr.get_connection(tenant, "m")["sessionToken"] == "tok-1" and server.token_calls == 1
+        mgr.update_connection(tenant, "m", data={**data, "password": "two", "sessionToken": "tok-1"})
+        assert mgr.get_connection(tenant, "m")["sessionToken"] == "tok-2"
+        assert server.requests[-1]["body"]["password"] == "two"
     finally:
         mgr.close()

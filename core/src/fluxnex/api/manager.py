@@ -198,9 +198,14 @@ class CredentialManager(ManagerParts):
                     if old_token is not None:
                         merged["oauthTokenData"] = old_token
                 clean = with_token_expiry(validate(ct, merged))
+                relogin = _pre_authenticated(ct)
+                if relogin:  # n8n's pre-authentication: new credentials log in again (fluxnex.n8n.preauth)
+                    from fluxnex.n8n.preauth import updated_data
+
+                    clean = updated_data(ct, self.decrypt(row), clean)
                 changes.update(self.token_columns(ct, clean))
                 changes["data"] = self.encrypt(row.tenant_id, row.id, row.type, clean, name=new_name or row.name)
-                if "oauthTokenData" in data:
+                if "oauthTokenData" in data or relogin:
                     changes.update(status=self._initial_status(ct, clean).value, refresh_failures=0,
                                    last_error=None, next_attempt_at=None)
             if new_name is not None and new_name != row.name:
@@ -260,6 +265,12 @@ class CredentialManager(ManagerParts):
             refresh=lambda row: self.refresher.ensure_fresh(row, force=True),
         )
         return ConnectionSession(bound, base_url=base_url)
+
+
+def _pre_authenticated(ct: CredentialType) -> bool:
+    from fluxnex.n8n.preauth import handles
+
+    return handles(ct)
 
 
 def _check_name(name: str) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "implemented",
     "parse_response",
     "token_request",
+    "updated_data",
 ]
 
 #: Where FluxNex keeps the known expiry of a pre-authentication token (absent when the provider gives none).
@@ -90,3 +91,11 @@ def expires_at(ct: CredentialType, data: Mapping[str, Any]) -> float | None:
     known = data.get(EXPIRY_FIELD)
     value = known.get("expires_at") if isinstance(known, Mapping) else None
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def updated_data(ct: CredentialType, old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """``new`` as it is stored over ``old``: when a credential changed, the old token (fetched with the old
+    credentials) is dropped, so the next use logs in with the new ones."""
+    token_fields = {SPECS[ct.name].field, EXPIRY_FIELD, *SPECS[ct.name].also}
+    changed = any(old.get(k) != new.get(k) for k in set(old) | set(new) if k not in token_fields)
+    return {k: v for k, v in new.items() if k not in token_fields} if changed else dict(new)

@@ -59,12 +59,16 @@ class TokenResponse:
 
 @attrs.frozen
 class Spec:
-    """One type's ``preAuthentication``: the field it fills, how it asks, what it keeps (fields, lifetime)."""
+    """One type's ``preAuthentication``: the field it fills, how it asks, what it keeps (fields, lifetime).
+
+    ``what`` names the token in errors."""
 
     field: str
     what: str
     build: Callable[[Mapping[str, Any], float], TokenRequest]
     parse: Callable[[TokenResponse, float], tuple[dict[str, Any], float | None]]
+    #: Other fields the answer fills (Salesforce's ``instanceUrl``).
+    also: tuple[str, ...] = ()
 
 
 def jwt_exp(token: object, now: float) -> float | None:

@@ -250,5 +250,5 @@ SPECS: Final[dict[str, Spec]] = {
     "atlassianServiceAccountApi": Spec("accessToken", "access token", _atlassian, _token("accessToken")),
     "microsoftEntraServicePrincipalApi": Spec("accessToken", "access token", _entra, _token("accessToken")),
     "githubAppApi": Spec("accessToken", "installation token", _github_app, _token("accessToken", "token")),
-    "salesforceJwtApi": Spec("accessToken", "access token", _salesforce, _salesforce_parse),
+    "salesforceJwtApi": Spec("accessToken", "access token", _salesforce, _salesforce_parse, ("instanceUrl",)),
 }
