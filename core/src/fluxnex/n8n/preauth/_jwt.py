@@ -6,24 +6,51 @@ import base64
 import hashlib
 import re
 import uuid
-from typing import Any
+from typing import Any, Final
 
 from fluxnex.n8n.preauth._model import PreAuthError
 
 __all__ = ["client_assertion", "format_pem_block", "sign_rs256"]
 
-_PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.S)
+_BODY_LINE: Final = 64
+
+
+def _compact_pem(pem: str) -> str | None:
+    """``formatCompactPem``: one PEM block on one line, rebuilt with its body in 64-character lines."""
+    trimmed = pem.strip()
+    if trimmed.count("-----BEGIN ") != 1:
+        return None
+    match = re.fullmatch(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY|CERTIFICATE)-----([\s\S]*?)-----END \1-----", trimmed)
+    if match is None:
+        return None
+    label, body = match.group(1), match.group(2).replace("\\n", "\n").strip()
+    if re.search(r"\s", body):
+        body = re.sub(r"\s+", "\n", re.sub(r":\s+", ":", body))
+        body = re.sub(r"^(?:(?:Proc-Type|DEK-Info):\S+\n)+",
+                      lambda m: re.sub(r"^(Proc-Type|DEK-Info):", r"\1: ", m.group(0), flags=re.M) + "\n", body)
+    else:
+        body = "\n".join(body[i : i + _BODY_LINE] for i in range(0, len(body), _BODY_LINE))
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----"
 
 
 def format_pem_block(value: object) -> str:
-    """n8n's ``formatPemBlock``: a PEM whose line breaks were flattened (spaces, ``\\n`` typed out) made whole."""
-    text = str(value or "").replace("\\n", "\n").strip()
-    match = _PEM.search(text)
-    if match is None:
-        return text
-    label, body = match.group(1), re.sub(r"\s+", "", match.group(2))
-    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----"]) + "\n"
+    """n8n's ``formatPemBlock`` (``@n8n/utils``): a private key or certificate pasted on one line made whole
+    again; anything with a line break, or that is not PEM, is returned unchanged."""
+    pem = "" if value is None else str(value)
+    if not pem or "\n" in pem or "-----BEGIN " not in pem:
+        return pem
+    compact = _compact_pem(pem)
+    if compact is not None:
+        return compact
+    out = ""
+    for part in (p for p in pem.split("-----") if p):
+        if re.search(r"(PRIVATE KEY|CERTIFICATE)", part):
+            out += f"-----{part}-----"
+        elif re.search(r"Proc-Type|DEK-Info", part):
+            out += re.sub(r"\s+", "\n", re.sub(r":\s+", ":", part).replace("\\n", "\n"))
+        else:
+            out += re.sub(r"\s+", "\n", part.replace("\\n", "\n"))
+    return out
 
 
 def sign_rs256(claims: dict[str, Any], private_key: object, *, headers: dict[str, Any] | None = None,
@@ -56,6 +83,6 @@ def client_assertion(*, client_id: str, token_url: str, private_key: str, certif
     """A Microsoft identity platform client assertion (RFC 7523): RS256, ``x5t`` of the certificate, 5 minutes."""
     issued = int(now)
     claims = {"aud": token_url, "iss": client_id, "sub": client_id, "jti": str(uuid.uuid4()),
-              "nbf": issued, "iat": issued, "exp": issued + 300}
+              "iat": issued, "nbf": issued, "exp": issued + 300}
     return sign_rs256(claims, private_key, headers={"x5t": _thumbprint(certificate)},
                       what="microsoftEntraServicePrincipalApi")

@@ -223,8 +223,9 @@ def _salesforce_auth_url(d: Mapping[str, Any]) -> str:
 
 def _salesforce(d: Mapping[str, Any], now: float) -> TokenRequest:
     auth_url = _salesforce_auth_url(d)
+    issued = int(now)  # jsonwebtoken adds iat after the given claims
     assertion = sign_rs256({"iss": d.get("clientId"), "sub": d.get("username"), "aud": auth_url,
-                            "exp": int(now) + 3 * 60}, d.get("privateKey"), what="salesforceJwtApi")
+                            "exp": issued + 3 * 60, "iat": issued}, d.get("privateKey"), what="salesforceJwtApi")
     return TokenRequest("POST", f"{auth_url}/services/oauth2/token", dict(_FORM), form={
         "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion})
 
