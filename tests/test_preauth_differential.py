@@ -14,8 +14,6 @@ from urllib.parse import parse_qsl
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fluxnex.contract.plugins import TypeRegistry, _new_plugin_manager
 from fluxnex.n8n import preauth, register_catalog
 from fluxnex.n8n.preauth import TokenResponse
@@ -28,7 +26,6 @@ pytestmark = pytest.mark.n8n_engine
 
 HARNESS = Path(__file__).parent / "n8n_engine" / "preauth.cjs"
 NOW = 1_767_225_600.123  # 2026-01-01T00:00:00.123Z, frozen on both sides
-OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 VALUES: dict[str, list[dict[str, Any]]] = {
     "metabaseApi": [{"url": "https://mb.example.com/", "username": "ann", "password": "p w"},
@@ -169,5 +166,4 @@ def test_requests_and_results_match_n8n_preauthentication() -> None:
             mismatches.append((type_name, "stored", result, kept))
     assert not mismatches, json.dumps(mismatches, indent=1, default=str)[:6000]
     assert len(ours) == 26
-    assert OTHER_KEY  # (a second key exists to keep the signatures honest: both sides must use KEY)
     assert SPECS.keys() == preauth.implemented()
