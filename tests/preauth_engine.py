@@ -1,6 +1,7 @@
 """What the pre-authentication differential test runs n8n's code with: the compiled credential classes of
 n8n-nodes-base (``npm pack``, unpacked into the cache, never the repository) and the libraries they require
-(jsonwebtoken, moment-timezone, at n8n-nodes-base's versions; n8n-workflow and @n8n/utils from the engine cache)."""
+(jsonwebtoken, moment-timezone, at n8n-nodes-base's versions; n8n-workflow and @n8n/utils from the engine cache),
+and oauth-1.0a, which n8n-core signs OAuth1 requests with."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from fluxnex.testing.n8n_catalog import N8N_NODES_BASE, cache_dir, engine_dir
 
 __all__ = ["credentials_dir", "node_path"]
 
-_LIBRARIES = ("jsonwebtoken@9.0.3", "moment-timezone@0.5.48")  # n8n-nodes-base 2.41.2's dependencies
+#: n8n-nodes-base 2.41.2's dependencies, and n8n-core 2.41.0's OAuth1 signer
+_LIBRARIES = ("jsonwebtoken@9.0.3", "moment-timezone@0.5.48", "oauth-1.0a@2.2.6")
 
 
 def credentials_dir() -> Path:
@@ -46,10 +48,10 @@ def credentials_dir() -> Path:
 def node_path() -> str:
     """A ``NODE_PATH`` under which the classes find their libraries (installed with npm the first time)."""
     libraries = cache_dir() / "preauth-libraries"
-    if not (libraries / "node_modules" / "moment-timezone" / "package.json").is_file():
+    if not all((libraries / "node_modules" / lib.rsplit("@", 1)[0] / "package.json").is_file() for lib in _LIBRARIES):
         npm = shutil.which("npm")
         if npm is None:
-            raise FileNotFoundError("npm is needed to install jsonwebtoken and moment-timezone")
+            raise FileNotFoundError(f"npm is needed to install {', '.join(_LIBRARIES)}")
         libraries.mkdir(parents=True, exist_ok=True)
         subprocess.run([npm, "install", "--prefix", str(libraries), *_LIBRARIES, "--no-audit", "--no-fund",
                         "--ignore-scripts", "--silent"], check=True, timeout=600)
