@@ -38,3 +38,9 @@ def test_the_stated_field_command_and_case_count_are_the_code_s() -> None:
 def test_the_signature_methods_named_are_the_signer_s() -> None:
     named = set(re.findall(r"`((?:HMAC|RSA)-SHA\d+|PLAINTEXT)`", OAUTH1))
     assert named == set(SIGNATURE_METHODS)
+
+
+def test_the_oauth1_differential_count_is_the_test_s() -> None:
+    differential = (ROOT / "tests" / "test_oauth1_differential.py").read_text()
+    count = re.search(r"assert len\(cases\) == (\d+)", differential)
+    assert count is not None and f"signs {count.group(1)} requests" in " ".join(OAUTH1.split())
