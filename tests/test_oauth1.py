@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -164,3 +165,34 @@ def test_cli_connect_runs_the_oauth1_flow(provider: OAuth1Provider, tmp_path: Pa
     assert "Connected 'cli-x' (oAuth1Api): status ACTIVE" in result.output
     shown = runner.invoke(cli, ["connections", "show", "--tenant", str(TENANT), "--name", "cli-x", "--json"])
     assert provider.consumer_secret not in shown.output  # masked without --reveal
+    secret = CredentialManager(os.environ["FLUXNEX_DATABASE_URL"], os.environ["FLUXNEX_ENCRYPTION_KEYS"])
+    try:
+        assert secret.get_connection(TENANT, "cli-x")["oauthTokenData"]["oauth_token_secret"] not in shown.output
+    finally:
+        secret.close()
+
+
+def test_an_oauth1_connection_stored_without_a_token_says_how_to_connect_it(
+    provider: OAuth1Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shlex
+
+    from fluxnex.contract.errors import NotConnected
+
+    url, keys = f"sqlite:///{tmp_path}/nc.db", generate_key_line("k1")
+    monkeypatch.setenv("FLUXNEX_DATABASE_URL", url)
+    monkeypatch.setenv("FLUXNEX_ENCRYPTION_KEYS", keys)
+    mgr = CredentialManager(url, keys)
+    try:
+        mgr.create_connection(TENANT, "oAuth1Api", "later x", provider.settings())
+        with pytest.raises(NotConnected) as caught:
+            mgr.get_connection(TENANT, "later x")
+        command = str(caught.value).split("`")[1]
+        monkeypatch.setattr("webbrowser.open", lambda url: threading.Thread(target=browser_approve,
+                                                                            args=(url,)).start())
+        result = CliRunner().invoke(cli, [*shlex.split(command)[1:], "--timeout", "10"])
+        assert result.exit_code == 0, result.output
+        assert "Reconnected 'later x' (oAuth1Api): status ACTIVE" in result.output
+        assert mgr.get_connection(TENANT, "later x")["oauthTokenData"]["oauth_token"]
+    finally:
+        mgr.close()

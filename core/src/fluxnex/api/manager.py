@@ -140,10 +140,11 @@ class CredentialManager(ManagerParts):
         return row
 
     def _initial_status(self, ct: CredentialType, data: Mapping[str, Any]) -> Status:
-        """NOT_CONNECTED for an OAuth2 type stored without an access token, else ACTIVE."""
+        """NOT_CONNECTED for an OAuth2 (OAuth1) type stored without an access token (``oauth_token``), else ACTIVE."""
         token = data.get("oauthTokenData")
-        has_token = isinstance(token, Mapping) and bool(token.get("access_token"))
-        if has_token or not self.registry.is_a(ct.name, "oAuth2Api"):
+        oauth1 = self.registry.is_a(ct.name, "oAuth1Api")
+        has_token = isinstance(token, Mapping) and bool(token.get("oauth_token" if oauth1 else "access_token"))
+        if has_token or not (oauth1 or self.registry.is_a(ct.name, "oAuth2Api")):
             return Status.ACTIVE
         return Status.NOT_CONNECTED
 

@@ -92,7 +92,7 @@ def authenticate(credential_type: Any, data: dict[str, Any], request: Any) -> An
         return None
     token = data.get("oauthTokenData")
     if not isinstance(token, Mapping) or not token.get("oauth_token"):
-        raise FluxnexError(f"this {name} connection has no access token: connect it with `fluxnex connect`")
+        raise FluxnexError(f"this {name} connection has no OAuth1 access token (oauthTokenData.oauth_token)")
     return sign(signer(_effective(credential_type, data), token=token), request)
 
 
