@@ -44,3 +44,10 @@ def test_the_oauth1_differential_count_is_the_test_s() -> None:
     differential = (ROOT / "tests" / "test_oauth1_differential.py").read_text()
     count = re.search(r"assert len\(cases\) == (\d+)", differential)
     assert count is not None and f"signs {count.group(1)} requests" in " ".join(OAUTH1.split())
+
+
+def test_the_stated_number_of_concurrent_callers_is_the_test_s() -> None:
+    source = (ROOT / "tests" / "test_preauth_single_flight.py").read_text()
+    threads = re.search(r"^THREADS = (\d+)$", source, re.M)
+    flat = " ".join(PREAUTH.split())
+    assert threads is not None and f"{3 * int(threads.group(1))} callers in three processes" in flat

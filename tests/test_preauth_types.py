@@ -218,3 +218,24 @@ def test_changed_credentials_drop_the_old_token(catalog: None, server: FakeToken
         assert server.requests[-1]["body"]["password"] == "two"
     finally:
         mgr.close()
+
+
+def test_a_known_expiry_fetches_again_before_the_token_lapses(catalog: None, server: FakeTokenServer,
+                                                              tmp_path: Path) -> None:
+    import time
+
+    server.lifetime = 4  # expires_in: due once less than 20% of it (0.8 s) is left
+    mgr = CredentialManager(f"sqlite:///{tmp_path}/f.db", generate_key_line("k1"))
+    tenant = uuid.uuid4()
+    try:
+        mgr.create_connection(tenant, "auth0ManagementApi", "a",
+                              {"domain": "acme.eu.auth0.com", "clientId": "c", "clientSecret": "s"})
+        route_to(mgr.http, server.port)
+        assert mgr.get_connection(tenant, "a")["sessionToken"] == "tok-1"
+        stored = mgr.get_connection(tenant, "a")
+        assert stored["sessionToken"] == "tok-1" and stored[preauth.EXPIRY_FIELD]["expires_in"] == 4
+        time.sleep(3.4)  # inside the last 20% (or past the expiry on a slow machine): due either way
+        assert mgr.get_connection(tenant, "a")["sessionToken"] == "tok-2"
+        assert server.token_calls == 2
+    finally:
+        mgr.close()
