@@ -25,7 +25,7 @@ nox.options.error_on_missing_interpreters = True
 
 def _install_workspace(session: nox.Session) -> None:
     session.install("-r", "requirements-dev.txt")
-    session.install("-e", "core[postgres]", *[arg for p in PLUGINS for arg in ("-e", str(p.relative_to(ROOT)))])
+    session.install("-e", "core[postgres,server]", *[arg for p in PLUGINS for arg in ("-e", str(p.relative_to(ROOT)))])
 
 
 @nox.session(python=PYTHON)
@@ -73,14 +73,14 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on core."""
-    session.install("mypy", "types-requests", "pytest", "-e", "core[postgres]")
+    session.install("mypy", "types-requests", "pytest", "-e", "core[postgres,server]")
     session.run("mypy", "--strict", "core/src/fluxnex")
 
 
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """The API reference: docs/api.md must equal what tools/api_docs.py generates; its examples must run."""
-    session.install("-e", "core[postgres]")
+    session.install("-e", "core[postgres,server]")
     session.run("python", "tools/api_docs.py", "--check")
     session.run("python", "docs/examples/api_tasks.py", silent=True)
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from fluxnex.lifecycle.token_policy import TokenPolicy
     from fluxnex.storage.crypto import Keyring
     from fluxnex.storage.key_fingerprints import KeyGuard
+    from fluxnex.storage.oauth_apps import OAuthApps
     from fluxnex.storage.store import ConnectionRow, ConnectionStore, SQLiteReader
 
 __all__ = ["DEFAULT_HTTP_TIMEOUT", "DEFAULT_REFRESH_LEEWAY", "ManagerParts"]
@@ -84,6 +85,7 @@ class ManagerParts:
         self._refresher: RefreshCoordinator | None = None
         self._tokens: TokenPolicy | None = None
         self._recovered = False
+        self._oauth_apps: OAuthApps | None = None
         size, timeout = config.pool_settings(pool_size, pool_timeout)
         self._cipher = RowCipher(self.keyring, lambda: self._access.store)
         # the embedded SQLite database at head is read without SQLAlchemy until something needs the store
@@ -145,8 +147,20 @@ class ManagerParts:
                         http=self._provider,
                         recovery=RecoveryFiles(recovery_dir(self.database_url), self.keyring),
                         lease_seconds=self._lease_seconds,
+                        client_settings=self.oauth_apps.settings_for,
                     )
         return self._refresher
+
+    @property
+    def oauth_apps(self) -> OAuthApps:
+        """The operator's OAuth apps, which OAuth2 connections inherit (``fluxnex.storage.oauth_apps``)."""
+        if self._oauth_apps is None:
+            from fluxnex.storage.oauth_apps import OAuthApps
+
+            with self._lock:
+                if self._oauth_apps is None:
+                    self._oauth_apps = OAuthApps(self)
+        return self._oauth_apps
 
     def __repr__(self) -> str:
         return (

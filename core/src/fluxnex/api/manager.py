@@ -86,7 +86,7 @@ class CredentialManager(ManagerParts):
         tenant = parse_tenant(tenant_id)
         _check_name(name)
         ct = self.credential_type(type)
-        clean = with_token_expiry(validate(ct, data))
+        clean = self.validated(ct, tenant, data)
         deprecated = getattr(ct, "deprecated", None)
         if deprecated:
             warnings.warn(
@@ -121,7 +121,11 @@ class CredentialManager(ManagerParts):
 
     def read_connection(self, tenant_id: uuid.UUID | str, name: str) -> tuple[ConnectionRow, dict[str, Any]]:
         """``get_connection`` plus the row it read (callers that may force a refresh later pass it back)."""
-        row = self._usable_row(tenant_id, name)
+        return self.read_row(self._usable_row(tenant_id, name))
+
+    def read_row(self, row: ConnectionRow) -> tuple[ConnectionRow, dict[str, Any]]:
+        """``read_connection`` of a row the caller already read (the service looks connections up by id)."""
+        _check_usable(row)
         if row.expires_at is not None:
             now = time.time()
             if due(row, self.leeway_for(row.type), now) and not backing_off(row, now):
@@ -133,11 +137,16 @@ class CredentialManager(ManagerParts):
 
     def _usable_row(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionRow:
         row = self._row(tenant_id, name)
-        if row.status == Status.EXPIRED:
-            raise expired_error(row)
-        if row.status == Status.NOT_CONNECTED:
-            raise not_connected_error(row)
+        _check_usable(row)
         return row
+
+    def validated(self, ct: CredentialType, tenant_id: uuid.UUID, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``data`` validated (with the OAuth app's settings it inherits) as it is stored: without those settings."""
+        from fluxnex.storage.oauth_apps import inherit, strip_inherited
+
+        app = self.oauth_apps.settings_for(ct.name, tenant_id)
+        clean = with_token_expiry(validate(ct, inherit(app, data, ct) if app else data))
+        return strip_inherited(app, data, clean, ct) if app else clean
 
     def _initial_status(self, ct: CredentialType, data: Mapping[str, Any]) -> Status:
         """NOT_CONNECTED for an OAuth2 (OAuth1) type stored without an access token (``oauth_token``), else ACTIVE."""
@@ -198,7 +207,7 @@ class CredentialManager(ManagerParts):
                     old_token = self.decrypt(row).get("oauthTokenData")
                     if old_token is not None:
                         merged["oauthTokenData"] = old_token
-                clean = with_token_expiry(validate(ct, merged))
+                clean = self.validated(ct, row.tenant_id, merged)
                 relogin = _pre_authenticated(ct)
                 if relogin:  # n8n's pre-authentication: new credentials log in again (fluxnex.n8n.preauth)
                     from fluxnex.n8n.preauth import updated_data
@@ -231,8 +240,10 @@ class CredentialManager(ManagerParts):
     def revoke_connection(self, tenant_id: uuid.UUID | str, name: str) -> bool:
         """Revoke the connection's token at the provider (``revoke_token`` hook); False when no plugin can."""
         row = self._row(tenant_id, name)
+        from fluxnex.storage.oauth_apps import inherit
+
         ct = self.credential_type(row.type)
-        data = self.decrypt(row)
+        data = inherit(self.oauth_apps.settings_for(row.type, row.tenant_id), self.decrypt(row), ct)
         revoked = self.registry.hook.revoke_token(credential_type=ct, data=data, http=self.http)
         if revoked:
             _log.info("revoked connection=%s type=%s at the provider", row.id, row.type)
@@ -272,6 +283,13 @@ def _pre_authenticated(ct: CredentialType) -> bool:
     from fluxnex.n8n.preauth import handles
 
     return handles(ct)
+
+
+def _check_usable(row: ConnectionRow) -> None:
+    if row.status == Status.EXPIRED:
+        raise expired_error(row)
+    if row.status == Status.NOT_CONNECTED:
+        raise not_connected_error(row)
 
 
 def _check_name(name: str) -> None:

@@ -28,6 +28,9 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("fluxnex.cli.worker", "worker_command"),
     "import": ("fluxnex.cli.imports", "import_group"),
     "demo": ("fluxnex.cli.demo", "demo_command"),
+    "api-keys": ("fluxnex.cli.service", "api_keys_group"),
+    "oauth-apps": ("fluxnex.cli.service", "oauth_apps_group"),
+    "serve": ("fluxnex.cli.service", "serve_command"),
 }
 
 _HELP = {
@@ -42,6 +45,9 @@ _HELP = {
     "worker": "Run the refresh worker.",
     "import": "Import credentials from other tools (n8n).",
     "demo": "Walk through the whole token lifecycle against a local sandbox provider.",
+    "api-keys": "Create, list and revoke API keys of the connect service.",
+    "oauth-apps": "Store a type's OAuth app (client id and secret) once; connections inherit it.",
+    "serve": "Run the connect service: HTTP API and hosted connect pages.",
 }
 
 

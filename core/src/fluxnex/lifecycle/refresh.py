@@ -29,7 +29,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Final
 
@@ -39,6 +39,7 @@ from fluxnex.lifecycle.heartbeat import LeaseHeartbeat
 from fluxnex.lifecycle.refresh_checks import PluginResultError, call_refresh_hook, check_result
 from fluxnex.lifecycle.refresh_write import ResultWriter, row_result
 from fluxnex.lifecycle.tokens import due, expired_error
+from fluxnex.storage.oauth_apps import inherit, strip_inherited
 from fluxnex.storage.store import ConnectionRow, Status
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ class RefreshCoordinator:
         http: ProviderHTTP,
         recovery: RecoveryFiles,
         lease_seconds: float = 30.0,
+        client_settings: Callable[[str, uuid.UUID], Mapping[str, Any]] | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -96,6 +98,8 @@ class RefreshCoordinator:
         self.tokens = tokens
         self.http = http
         self.lease_seconds = lease_seconds
+        # the OAuth app settings a connection of (type, tenant) inherits (fluxnex.storage.oauth_apps), if any
+        self.client_settings = client_settings
         self.owner = process_owner()
         self._flights: dict[uuid.UUID, Future[dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -219,8 +223,10 @@ class RefreshCoordinator:
         with self.heartbeat.holding(row.id):  # renewed until the result is written (or pending)
             try:
                 ct = self.registry.get(row.type)
-                answer, plugin = call_refresh_hook(self.registry, ct, data, self.http.session)
+                app = self.client_settings(row.type, row.tenant_id) if self.client_settings else {}
+                answer, plugin = call_refresh_hook(self.registry, ct, inherit(app, data, ct), self.http.session)
                 new_data = check_result(self.registry, ct, answer, plugin, f"connection {row.name!r}")
+                new_data = strip_inherited(app, data, new_data, ct)  # the operator's client stays out of the row
             except (NotRefreshable, PluginResultError) as exc:
                 store.release_lease(row.id, self.owner)  # the row stays exactly as it was
                 _log.warning("refresh connection=%s type=%s outcome=not_stored error=%s", row.id, row.type, exc)

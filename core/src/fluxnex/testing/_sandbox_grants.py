@@ -194,7 +194,7 @@ class SandboxState:
             self._log.append(rec)
         log.debug("sandbox %s %s -> %s", method, path, status)
 
-    def _authorize(self, query: Mapping[str, str]) -> dict[str, str] | None:
+    def _authorize(self, query: Mapping[str, str], *, denied: bool = False) -> dict[str, str] | None:
         """Return the redirect parameters for an authorization request, or None if it cannot redirect."""
         with self._lock:
             self.last_authorize_query = {k: v for k, v in query.items() if k != "client_secret"}
@@ -203,7 +203,7 @@ class SandboxState:
                 return None
             params: dict[str, str] = {}
             method = query.get("code_challenge_method", "plain" if "code_challenge" in query else None)
-            if b.deny:
+            if b.deny or denied:
                 params["error"] = "access_denied"
             elif query.get("response_type") != "code":
                 params["error"] = "unsupported_response_type"

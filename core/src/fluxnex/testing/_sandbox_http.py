@@ -97,7 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path, query = self._split()
         self._context = (path, query, {}, "none")
-        if path == "/authorize":
+        if path == "/authorize" and self.provider.behaviour.consent_page:
+            self._consent(query)
+        elif path == "/authorize":
             self._authorize(query)
         elif path == "/.well-known/oauth-authorization-server" or (
             path == "/.well-known/openid-configuration" and self.provider.behaviour.openid_configuration
@@ -112,21 +114,40 @@ class _Handler(BaseHTTPRequestHandler):
         path, query = self._split()
         form = self._body()
         self._context = (path, query, form, auth_style(self.authorization, form))
-        if path == "/token":
+        if path == "/authorize":  # the consent page's form: Approve or Deny
+            decision = form.pop("decision", "")
+            self._authorize(form, denied=decision != "approve")
+        elif path == "/token":
             self._token(form, query)
         elif path in ("/revoke", "/introspect"):
             self._revoke_or_introspect(path, form, query)
         else:
             self._send(404, _json({"error": "not_found"}))
 
-    def _authorize(self, query: dict[str, str]) -> None:
-        params = self.provider._authorize(query)
+    def _consent(self, query: dict[str, str]) -> None:
+        """An HTML page asking the user to approve the client (a browser test clicks Approve or Deny)."""
+        from html import escape
+
+        hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in query.items())
+        client = escape(query.get("client_id", ""))
+        body = (
+            "<!doctype html><html><head><meta charset=utf-8><title>Sandbox consent</title></head><body>"
+            f"<h1>Authorize {client}</h1><p id=scope>Scope: {escape(query.get('scope', ''))}</p>"
+            f'<form method="post" action="/authorize">{hidden}'
+            '<button id="approve" name="decision" value="approve">Approve</button> '
+            '<button id="deny" name="decision" value="deny">Deny</button></form></body></html>'
+        ).encode()
+        self._send(200, body, "text/html; charset=utf-8")
+
+    def _authorize(self, query: dict[str, str], denied: bool = False) -> None:
+        params = self.provider._authorize(query, denied=denied)
         if params is None:
             self._send(400, b"unknown client_id or missing redirect_uri", "text/plain")
             return
         parts = urlsplit(query["redirect_uri"])
         merged = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
-        self._send(302, b"", "text/plain", {"Location": urlunsplit(parts._replace(query=merged))})
+        status = 303 if self.command == "POST" else 302
+        self._send(status, b"", "text/plain", {"Location": urlunsplit(parts._replace(query=merged))})
 
     def _token(self, form: dict[str, str], query: dict[str, str]) -> None:
         p = self.provider

@@ -31,6 +31,7 @@ class Behaviour:
     extra_token_fields: dict[str, Any] = attrs.Factory(dict)  # added to every token response
     extra_callback_params: dict[str, str] = attrs.Factory(dict)  # added to the /authorize redirect
     deny: bool = False  # /authorize redirects with error=access_denied
+    consent_page: bool = False  # GET /authorize shows an HTML consent page (Approve / Deny) instead of redirecting
     send_iss: bool = True  # the /authorize redirect carries iss (RFC 9207), as the metadata says
     callback_iss: str | None = None  # the iss value sent (None: this sandbox's own issuer URL)
     openid_configuration: bool = True  # False: only RFC 8414's /.well-known/oauth-authorization-server answers

@@ -8,7 +8,8 @@ Usage::
         sandbox.fail_next("429", count=2)             # the next two /token requests answer 429
         assert sandbox.token_requests_for(tokens["refresh_token"]) == 0
 
-Endpoints: ``GET /authorize`` (auto-approves, 302 to the redirect URI), ``POST /token``
+Endpoints: ``GET /authorize`` (auto-approves, 302 to the redirect URI; with ``consent_page=True`` an HTML
+page whose Approve / Deny buttons POST ``/authorize``, answered with a 303), ``POST /token``
 (authorization_code with PKCE S256, refresh_token, client_credentials), ``POST /revoke`` (RFC 7009 form or
 Intuit-style JSON body), ``POST /introspect`` (RFC 7662), ``GET /api/me`` (a Bearer-protected resource) and the
 metadata at ``/.well-known/openid-configuration`` and ``/.well-known/oauth-authorization-server`` (issuer: ``url``).

@@ -37,7 +37,8 @@ class RevenovaApi(CredentialType):
             type="string",
             default="https://login.salesforce.com",
         ),
-        Property(display_name="Access Token", name="accessToken", type="password"),
+        Property(display_name="Access Token", name="accessToken", type="password", required=True,
+                 description="A Salesforce session or OAuth access token for the org."),
     ]
     authenticate = {
         "type": "generic", "properties": {"headers": {"Authorization": "=Bearer {{$credentials.accessToken}}"}},

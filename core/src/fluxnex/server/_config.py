@@ -1,0 +1,66 @@
+"""``ServiceConfig``: what an operator sets for the connect service."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import attrs
+
+from fluxnex.contract.errors import ConfigurationError
+
+__all__ = ["ServiceConfig"]
+
+
+@attrs.frozen
+class ServiceConfig:
+    """The connect service's settings.
+
+    ``allowed_return_urls``: prefixes a connect session's ``return_url`` must start with (no open redirects;
+    a prefix matches only up to a path, query or fragment boundary, so ``https://app.example`` does not admit
+    ``https://app.example.evil``). ``frame_ancestors``: CSP ``frame-ancestors`` of the pages (``'none'`` unless
+    the pages are embedded). ``rate_limit``: (requests, seconds) per API key per process.
+    """
+
+    public_url: str = "http://127.0.0.1:8080"
+    allowed_return_urls: tuple[str, ...] = ()
+    frame_ancestors: str = "'none'"
+    rate_limit: tuple[int, float] = (600, 60.0)
+    session_ttl: float = 1800.0
+    state_ttl: float = 600.0
+
+    def __attrs_post_init__(self) -> None:
+        parts = urlsplit(self.public_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(f"public URL must be an http(s) URL, got {self.public_url!r}")
+        for prefix in self.allowed_return_urls:
+            if urlsplit(prefix).scheme not in ("http", "https") or not urlsplit(prefix).netloc:
+                raise ConfigurationError(f"allowed return URL prefix must be an http(s) URL, got {prefix!r}")
+        if self.rate_limit[0] < 1 or self.rate_limit[1] <= 0:
+            raise ConfigurationError(f"rate limit must be at least 1 request per window, got {self.rate_limit!r}")
+        if any(c in self.frame_ancestors for c in ";,\r\n"):
+            raise ConfigurationError("frame-ancestors must be a source list without ';' or ','")
+
+    @property
+    def base(self) -> str:
+        """The public URL without a trailing slash."""
+        return self.public_url.rstrip("/")
+
+    @property
+    def path(self) -> str:
+        """The public URL's path ('' at the root; '/fluxnex' when mounted there): where cookies apply."""
+        return urlsplit(self.base).path.rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry Secure when browsers reach the service over https."""
+        return self.public_url.startswith("https://")
+
+    def return_url_allowed(self, url: str) -> bool:
+        """Whether ``url`` starts with an allowed prefix (at a boundary)."""
+        if any(c in url for c in "\r\n\t\\") or urlsplit(url).scheme not in ("http", "https"):
+            return False
+        for prefix in self.allowed_return_urls:
+            boundary = url[len(prefix):len(prefix) + 1] in ("", "/", "?", "#")
+            if url.startswith(prefix) and (prefix.endswith("/") or boundary):
+                return True
+        return False
