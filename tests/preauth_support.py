@@ -11,6 +11,7 @@ over real HTTP, the original host kept in ``Host``, as a resolver override would
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import threading
 import time
@@ -19,9 +20,24 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from requests.adapters import HTTPAdapter
 
-__all__ = ["FakeTokenServer", "LoopbackAdapter", "route_to"]
+__all__ = ["CERT", "FLAT_PEM", "KEY", "PEM", "TENANT_GUID", "FakeTokenServer", "LoopbackAdapter", "route_to"]
+
+#: An RSA key (PEM, and flattened onto one line as pasted into a one-line field) and a certificate for it.
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+PEM = KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption()).decode()
+FLAT_PEM = PEM.replace("\n", " ")  # line breaks flattened, as pasted into a one-line field
+_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fluxnex-test")])
+CERT = (x509.CertificateBuilder().subject_name(_NAME).issuer_name(_NAME).public_key(KEY.public_key())
+        .serial_number(1).not_valid_before(dt.datetime(2020, 1, 1)).not_valid_after(dt.datetime(2040, 1, 1))
+        .sign(KEY, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode())
+TENANT_GUID = "0b7a6c1e-1111-4222-8333-944455556666"
 
 
 def _jwt(exp: float, n: int) -> str:

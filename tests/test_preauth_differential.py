@@ -20,7 +20,7 @@ from fluxnex.n8n.preauth import TokenResponse
 from fluxnex.n8n.preauth._specs import SPECS
 from fluxnex.testing.n8n_catalog import catalog_path
 from preauth_engine import credentials_dir, node_path
-from test_preauth_types import CERT, FLAT_PEM, KEY, PEM, TENANT_GUID
+from preauth_support import CERT, FLAT_PEM, KEY, PEM, TENANT_GUID
 
 pytestmark = pytest.mark.n8n_engine
 

@@ -3,7 +3,6 @@ reuses it, and sends it as its ``authenticate`` says; against a local server pla
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
@@ -12,10 +11,6 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from fluxnex.api.manager import CredentialManager
 from fluxnex.contract.errors import ConnectionExpired
 from fluxnex.contract.plugins import reset_registry
@@ -24,17 +19,7 @@ from fluxnex.n8n.preauth._specs import SPECS
 from fluxnex.storage.crypto import generate_key_line
 from fluxnex.storage.store import Status
 from fluxnex.testing.n8n_catalog import cache_dir, catalog_path
-from preauth_support import FakeTokenServer, route_to
-
-KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-PEM = KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                        serialization.NoEncryption()).decode()
-FLAT_PEM = PEM.replace("\n", " ")  # line breaks flattened, as pasted into a one-line field
-_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fluxnex-test")])
-CERT = (x509.CertificateBuilder().subject_name(_NAME).issuer_name(_NAME).public_key(KEY.public_key())
-        .serial_number(1).not_valid_before(dt.datetime(2020, 1, 1)).not_valid_after(dt.datetime(2040, 1, 1))
-        .sign(KEY, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode())
-TENANT_GUID = "0b7a6c1e-1111-4222-8333-944455556666"
+from preauth_support import CERT, FLAT_PEM, KEY, PEM, TENANT_GUID, FakeTokenServer, route_to
 
 
 def _cases(url: str) -> dict[str, tuple[dict[str, Any], str, str, Any]]:
