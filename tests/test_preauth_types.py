@@ -224,3 +224,12 @@ def test_a_known_expiry_fetches_again_before_the_token_lapses(catalog: None, ser
         assert server.token_calls == 2
     finally:
         mgr.close()
+
+
+def test_token_requests_keep_their_secrets_out_of_repr(catalog: None) -> None:
+    from fluxnex.contract.plugins import get_registry
+
+    ct = get_registry().get("auth0ManagementApi")
+    request = preauth.token_request(ct, ct.effective_data({"domain": "d.example", "clientId": "c",
+                                                            "clientSecret": "s3cr3t-value"}), 0.0)
+    assert "s3cr3t-value" in json.dumps(request.to_json()) and "s3cr3t-value" not in repr(request)
