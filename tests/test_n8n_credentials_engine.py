@@ -1,8 +1,15 @@
 """Differential test: effective data, generic authenticate blocks and test requests against n8n's own code.
 
-For every credential type of n8n's catalog, three deterministic sets of credential values are resolved by
-``fluxnex.authenticate`` and by n8n-workflow (``tests/n8n_engine/credentials.cjs``, which restates the few
-lines of n8n's CLI that glue ``NodeHelpers.getNodeParameters`` and ``WorkflowExpression`` together).
+For every credential type of n8n's catalog, deterministic sets of credential values (``sample_values``: every
+field filled, nothing, other choices, stored hidden fields, hidden fields stored with values of their own type,
+and one case per value of every ``options`` property) are resolved by ``fluxnex.n8n.authenticate`` and by n8n's
+own ``CredentialsHelper`` (the compiled module of n8n's CLI, driven by ``tests/n8n_engine/credentials.cjs``).
+
+The reference used to be a restatement of the CLI's ``applyDefaultsAndOverwrites`` written from the same reading
+of n8n as FluxNex's own code, so a rule both had missed (n8n 2.41 pins ``useDynamicClientRegistration`` and
+``usePkce`` besides the endpoint fields: a stored value of a hidden one is ignored) could never show up: with
+``useDynamicClientRegistration`` stored, FluxNex hid ``clientId``/``clientSecret`` where n8n keeps them, in 112
+types. Now the reference is n8n's code, and the test also checks that every part really was compared.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_support import engine_dir
+from engine_support import cli_dist, engine_dir
 from fluxnex.contract.errors import FluxnexError
 from fluxnex.contract.plugins import TypeRegistry, _new_plugin_manager
 from fluxnex.n8n import register_catalog
@@ -32,10 +39,18 @@ def sample_values(props: list[dict[str, Any]], variant: int) -> dict[str, Any]:
     """Deterministic credential values.
 
     0 = every field filled in, 1 = nothing (defaults), 2 = other choices and falsy values, 3 = nulls, stored
-    hidden fields (expressions among them) and an OAuth token with a callback query string.
+    hidden fields (expressions among them) and an OAuth token with a callback query string, 4 = every field
+    filled in and every hidden field stored with a value of its own kind that is not its default (a flag
+    flipped, a number changed: what an export from another n8n version may hold).
     """
     data: dict[str, Any] = {}
     if variant == 1:
+        return data
+    if variant == 4:
+        data = sample_values(props, 0)
+        for p in props:
+            if p.get("type") == "hidden" and p["name"] != "oauthTokenData":
+                data[p["name"]] = _other_than(p.get("default"))
         return data
     if variant == 3:
         for p in props:
@@ -66,6 +81,29 @@ def sample_values(props: list[dict[str, Any]], variant: int) -> dict[str, Any]:
         else:
             data[name] = f"https://{name.lower()}.example.com/api/" if variant == 0 else f" {name} "
     return data
+
+
+def _other_than(default: Any) -> Any:
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int | float):
+        return default + 1
+    if isinstance(default, str) and not default.startswith("="):
+        return default + "-stored"
+    return "stored"
+
+
+def option_cases(props: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every field filled in (as variant 0), once for each value of each ``options`` property but the first."""
+    base = sample_values(props, 0)
+    cases = []
+    for p in props:
+        if p.get("type") != "options":
+            continue
+        for option in (p.get("options") or [])[1:]:
+            if isinstance(option, dict):
+                cases.append({**base, p["name"]: option.get("value")})
+    return cases
 
 
 def _ours(registry: TypeRegistry, name: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +140,7 @@ def run_engine(catalog: list[dict[str, Any]], cases: list[dict[str, Any]]) -> li
     engine = engine_dir()
     proc = subprocess.run(["node", str(HARNESS)], input=json.dumps({"catalog": catalog, "cases": cases}),
                           capture_output=True, text=True, timeout=600, check=True,
-                          env={**os.environ, "N8N_WORKFLOW_DIR": str(engine)})
+                          env={**os.environ, "N8N_WORKFLOW_DIR": str(engine), "N8N_CLI_DIST": str(cli_dist())})
     results: list[dict[str, Any]] = json.loads(proc.stdout)
     return results
 
@@ -114,8 +152,9 @@ def test_catalog_resolves_exactly_as_n8n() -> None:
     cases = []
     for ctype in catalog:
         props = [p.to_n8n() for p in registry.get(ctype["name"]).properties]
-        for variant in range(4):
+        for variant in range(5):
             cases.append({"type": ctype["name"], "data": sample_values(props, variant)})
+        cases.extend({"type": ctype["name"], "data": data} for data in option_cases(props))
     theirs = run_engine(catalog, cases)
     counts = {"effective": 0, "authenticate": 0, "test": 0}
     mismatches = []
@@ -123,6 +162,9 @@ def test_catalog_resolves_exactly_as_n8n() -> None:
     for case, their in zip(cases, theirs, strict=True):
         ours = _ours(registry, case["type"], case["data"])
         ctype = by_name[case["type"]]
+        names = [p.name for p in registry.get(case["type"]).properties]
+        if names != [n for n in their["properties"] if n != "oauthTokenData"]:
+            mismatches.append((case["type"], "properties", names, their["properties"]))
         for part in ("effective", "authenticate", "test"):
             mine, ref = ours.get(part, {"ok": False, "error": "not resolved"}), their[part]
             if part == "effective" or (part == "authenticate" and (ctype.get("authenticate") or {}).get(
@@ -135,3 +177,9 @@ def test_catalog_resolves_exactly_as_n8n() -> None:
           f"{counts['effective']} effective data, {counts['authenticate']} authenticate blocks, "
           f"{counts['test']} test requests compared, {len(mismatches)} mismatches")
     assert not mismatches, "\n".join(repr(m)[:600] for m in mismatches[:15])
+    assert {case["type"] for case in cases} == set(by_name) and len(by_name) == 409
+    # every part was compared for real: n8n answered, and types with a generic block or test request exist
+    generic = sum(1 for c in catalog if (c.get("authenticate") or {}).get("type") == "generic")
+    tests = sum(1 for c in catalog if (c.get("test") or {}).get("request"))
+    assert counts["authenticate"] >= 5 * generic and counts["test"] >= 5 * tests, counts
+    assert sum(1 for t in theirs if t["effective"]["ok"]) > 0.9 * len(cases)

@@ -166,3 +166,49 @@ def test_backoff_grows_with_consecutive_failures(mgr: CredentialManager, sandbox
         waits.append((row.next_attempt_at - dt.datetime.now(dt.UTC)).total_seconds())
     assert waits[3] > waits[0] * 2  # exponential (with jitter in [0.5, 1])
     assert mgr.get_connection_info(tenant, "c").refresh_failures == 4
+
+
+@pytest.mark.parametrize("mode", ["500", "429"])
+def test_a_token_about_to_lapse_is_not_handed_over_in_place_of_a_failed_refresh(
+    mgr: CredentialManager, sandbox: SandboxProvider, mode: str
+) -> None:
+    """A failed or postponed refresh serves the current token only while it lives ``HANDOVER_MARGIN`` more: a token
+    a moment from its expiry would be refused where the caller uses it (the soak's readers saw this as a 401)."""
+    from fluxnex.lifecycle.tokens import HANDOVER_MARGIN
+
+    tenant = uuid.uuid4()
+    data = oauth_data(sandbox, expires_in=int(HANDOVER_MARGIN) - 2)  # due, not lapsed, inside the margin
+    rt = data["oauthTokenData"]["refresh_token"]
+    mgr.create_connection(tenant, "oAuth2Api", "c", data)
+    sandbox.fail_always(mode)
+
+    with pytest.raises(RefreshError) as caught:  # the refresh failed and the token lapses within the margin
+        mgr.get_connection(tenant, "c")
+    assert caught.value.transient
+    assert sandbox.token_requests_for(rt) == 1
+    row = mgr.store.get(tenant, "c")
+    assert row is not None and row.next_attempt_at is not None
+
+    # during the backoff: no provider call, and the one-line error says until when and why
+    with pytest.raises(RefreshError, match=r"lapses in \d+\.\d s") as caught:
+        mgr.get_connection(tenant, "c")
+    message = str(caught.value)
+    assert caught.value.transient and "\n" not in message and "next attempt is at" in message
+    assert TRANSIENT[mode] in message and data["oauthTokenData"]["access_token"] not in message
+    assert caught.value.retry_after is not None and caught.value.retry_after > 0
+    assert sandbox.token_requests_for(rt) == 1
+
+
+def test_a_token_with_time_left_is_still_handed_over_during_the_backoff(
+    mgr: CredentialManager, sandbox: SandboxProvider
+) -> None:
+    from fluxnex.lifecycle.tokens import HANDOVER_MARGIN
+
+    tenant = uuid.uuid4()
+    data = oauth_data(sandbox, expires_in=int(HANDOVER_MARGIN) + 8, lifetime=60)  # due (20% of 60 s), not lapsing
+    mgr.create_connection(tenant, "oAuth2Api", "c", data)
+    sandbox.fail_always("500")
+    token = data["oauthTokenData"]["access_token"]
+    assert mgr.get_connection(tenant, "c")["oauthTokenData"]["access_token"] == token
+    assert mgr.get_connection(tenant, "c")["oauthTokenData"]["access_token"] == token  # backing off
+    assert sandbox.token_requests_for(data["oauthTokenData"]["refresh_token"]) == 1

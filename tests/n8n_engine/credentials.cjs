@@ -1,74 +1,50 @@
-// Resolve credential data, generic authenticate blocks and test requests with n8n's own code paths, as the
-// reference for fluxnex.authenticate. The n8n CLI functions (CredentialsHelper.getCredentialsProperties,
-// applyDefaultsAndOverwrites, resolveValue; RoutingNode's request resolution) are not in n8n-workflow, so the
-// few lines that glue n8n-workflow's NodeHelpers and WorkflowExpression together are restated here.
-// stdin: {catalog: [...credential types...], cases: [{type, data}]}; stdout: [{effective, authenticate, test}]
-// where each part is {ok: true, value} or {ok: false, error}.
+// Resolve credential data, generic authenticate blocks and test requests with n8n's own code, as the reference
+// for fluxnex.n8n.authenticate. Properties (getCredentialsProperties), effective data
+// (applyDefaultsAndOverwrites) and generic authenticate blocks come from n8n's compiled CLI module
+// dist/credentials-helper.js (N8N_CLI_DIST, see tests/engine_support.py), loaded with n8n-workflow real and the
+// CLI's service dependencies (database, DI container, licensing, n8n-core's getAdditionalKeys) stubbed: none of
+// them takes part in these three computations when no overwrites are configured. Only the test request
+// resolution (RoutingNode, which needs a whole node execution context) is restated here.
+// stdin: {catalog: [...credential types...], cases: [{type, data}]}; stdout: [{properties, effective,
+// authenticate, test}] where each part is {ok: true, value} or {ok: false, error}.
 'use strict';
 const path = require('path');
+const Module = require('module');
+
 const dir = process.env.N8N_WORKFLOW_DIR;
-if (!dir) {
-  console.error('N8N_WORKFLOW_DIR is not set');
+const cliDist = process.env.N8N_CLI_DIST;
+if (!dir || !cliDist) {
+  console.error('N8N_WORKFLOW_DIR and N8N_CLI_DIST must be set');
   process.exit(2);
 }
-const { NodeHelpers, Workflow } = require(path.join(dir, 'node_modules', 'n8n-workflow'));
+const n8nWorkflow = require(path.join(dir, 'node_modules', 'n8n-workflow'));
+const { Workflow } = n8nWorkflow;
 
-const PINNED = ['authUrl', 'accessTokenUrl', 'grantType', 'authentication', 'requestTokenUrl', 'signatureMethod'];
+function loadCredentialsHelper() {
+  const stubs = {
+    'n8n-workflow': n8nWorkflow,
+    '@n8n/di': { Service: () => (target) => target },
+    'n8n-core': { getAdditionalKeys: () => ({}), Credentials: class {} },
+    '../constants': { RESPONSE_ERROR_MESSAGES: { NO_NODE: 'Unknown node type' } },
+  };
+  const real = (request) => request === './oauth/dcr-managed-fields' || request === './credentials/mock-node-types';
+  const originalLoad = Module._load;
+  Module._load = function load(request, parent, isMain) {
+    if (Object.prototype.hasOwnProperty.call(stubs, request)) return stubs[request];
+    if (parent && parent.filename && parent.filename.startsWith(cliDist) && !real(request)) return {};
+    return originalLoad.call(this, request, parent, isMain);
+  };
+  try {
+    return require(path.join(cliDist, 'credentials-helper.js')).CredentialsHelper;
+  } finally {
+    Module._load = originalLoad;
+  }
+}
+
+const CredentialsHelper = loadCredentialsHelper();
 const mockNode = { name: '', typeVersion: 1, type: 'mock', position: [0, 0], parameters: {} };
 const nodeTypes = { getKnownTypes: () => ({}), getByName: () => undefined, getByNameAndVersion: () => undefined };
 const workflow = new Workflow({ nodes: [mockNode], connections: {}, active: false, nodeTypes });
-
-function properties(byName, name) {
-  // CredentialsHelper.getCredentialsProperties
-  const type = byName[name];
-  if (type.extends === undefined) {
-    if (['oAuth1Api', 'oAuth2Api'].includes(name)) {
-      return [...type.properties, { displayName: 'oauthTokenData', name: 'oauthTokenData', type: 'json',
-        required: false, default: {} }];
-    }
-    return type.properties;
-  }
-  const combined = [];
-  for (const parent of type.extends) NodeHelpers.mergeNodeProperties(combined, properties(byName, parent));
-  NodeHelpers.mergeNodeProperties(combined, type.properties);
-  return combined;
-}
-
-function effective(props, original) {
-  // CredentialsHelper.applyDefaultsAndOverwrites (no overwrites configured)
-  const stored = { ...original };
-  for (const field of PINNED) {
-    if (props.some((p) => p.name === field && p.type === 'hidden')) delete stored[field];
-  }
-  let data = NodeHelpers.getNodeParameters(props, stored, true, false, null, null);
-  if (original.oauthTokenData !== undefined) data.oauthTokenData = original.oauthTokenData;
-  for (const key of ['allowedHttpRequestDomains', 'allowedDomains']) {
-    if (data[key] === undefined && original[key] !== undefined) data[key] = original[key];
-  }
-  data = workflow.expression.getComplexParameterValue(mockNode, data, 'internal', {}, undefined, undefined, data);
-  return data;
-}
-
-function resolveValue(value, credentials) {
-  // CredentialsHelper.resolveValue
-  if (typeof value !== 'string' || value.charAt(0) !== '=') return value;
-  const result = workflow.expression.getSimpleParameterValue(mockNode, value, 'internal',
-    { $credentials: credentials }, undefined, '');
-  if (!result) return '';
-  return result.toString();
-}
-
-function authenticate(block, credentials) {
-  if (!block || block.type !== 'generic') return {};
-  const out = {};
-  for (const [outer, inner] of Object.entries(block.properties)) {
-    for (const [key, value] of Object.entries(inner)) {
-      if (!out[outer]) out[outer] = {};
-      out[outer][resolveValue(key, credentials)] = resolveValue(value, credentials);
-    }
-  }
-  return out;
-}
 
 function testRequest(test, credentials) {
   // RoutingNode.getRequestOptionsFromParameters for the credential tester's temporary property
@@ -85,34 +61,45 @@ function testRequest(test, credentials) {
   return out;
 }
 
-function attempt(fn) {
+async function attempt(fn) {
   try {
-    const value = fn();
+    const value = await fn();
     return value === undefined ? { ok: true, undefined: true } : { ok: true, value };
   } catch (error) {
     return { ok: false, error: `${error && error.name}: ${error && error.message}` };
   }
 }
 
-function main(input) {
+async function authenticate(helper, type, credentials) {
+  // CredentialsHelper.authenticate always adds `headers`; a block that sets none leaves it empty
+  const options = await helper.authenticate(credentials, type.name, {}, workflow, mockNode);
+  if (options.headers && Object.keys(options.headers).length === 0) delete options.headers;
+  return options;
+}
+
+async function main(input) {
   const { catalog, cases } = JSON.parse(input);
   const byName = Object.fromEntries(catalog.map((t) => [t.name, t]));
-  const results = cases.map((c) => {
+  const credentialTypes = { getByName: (name) => byName[name] };
+  const noOverwrites = { applyOverwrite: (_type, data) => data };
+  const helper = new CredentialsHelper(credentialTypes, noOverwrites);
+  const results = [];
+  for (const c of cases) {
     const type = byName[c.type];
-    const props = properties(byName, c.type);
-    const eff = attempt(() => effective(props, c.data));
+    const props = helper.getCredentialsProperties(c.type);
+    const eff = await attempt(() => helper.applyDefaultsAndOverwrites({}, structuredClone(c.data), c.type, 'internal'));
     const creds = eff.ok ? eff.value : {};
-    return {
+    results.push({
       properties: props.map((p) => p.name),
       effective: eff,
-      authenticate: attempt(() => authenticate(type.authenticate, creds)),
-      test: attempt(() => testRequest(type.test, creds)),
-    };
-  });
+      authenticate: await attempt(() => authenticate(helper, type, structuredClone(creds))),
+      test: await attempt(() => testRequest(type.test, creds)),
+    });
+  }
   process.stdout.write(JSON.stringify(results));
 }
 
 let input = '';
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (chunk) => { input += chunk; });
-process.stdin.on('end', () => main(input));
+process.stdin.on('end', () => main(input).catch((error) => { console.error(error); process.exit(1); }));

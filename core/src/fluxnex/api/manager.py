@@ -30,6 +30,8 @@ from fluxnex.lifecycle.tokens import (
     connect_command,
     due,
     expired_error,
+    lapsing,
+    lapsing_error,
     not_connected_error,
     refresh_token_expiry,
     token_expiry,
@@ -128,7 +130,11 @@ class CredentialManager(ManagerParts):
         _check_usable(row)
         if row.expires_at is not None:
             now = time.time()
-            if due(row, self.leeway_for(row.type), now) and not backing_off(row, now):
+            if due(row, self.leeway_for(row.type), now):
+                if backing_off(row, now):  # the provider asked to wait: the current token, if it lasts
+                    if lapsing(row, now):
+                        raise lapsing_error(row, now)
+                    return row, self.decrypt(row)
                 try:
                     return row, self.refresher.ensure_fresh(row)
                 except NotRefreshable:
@@ -161,7 +167,8 @@ class CredentialManager(ManagerParts):
         """Refresh now, whatever the expiry (once across every caller that saw the same version).
 
         Raises ``NotRefreshable`` (nothing changed) for a type no plugin refreshes, ``ConnectionExpired`` when a
-        person must reconnect, ``RefreshError`` when the provider failed and the current token has lapsed.
+        person must reconnect, ``RefreshError`` when the provider failed and the current token lapses within
+        ``HANDOVER_MARGIN``.
         """
         row = self._usable_row(tenant_id, name)
         return self.refresher.ensure_fresh(row, force=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Final
 
-__all__ = ["BUILTIN_EXTRAS", "BUILTIN_PLUGIN", "CATALOG_SOURCE", "N8N_SEMANTICS", "load"]
+__all__ = ["BUILTIN_EXTRAS", "BUILTIN_PLUGIN", "CATALOG_SOURCE", "N8N_SEMANTICS", "PACKAGES_SOURCE", "load"]
 
 #: The built-in plugin: n8n's base types, the generic OAuth2 refresher and revoker, code-authenticated types.
 BUILTIN_PLUGIN: Final = "fluxnex.lifecycle.builtin"
@@ -21,6 +21,8 @@ BUILTIN_EXTRAS: Final = (
 )
 #: Registers n8n's credential catalog when ``FLUXNEX_N8N_CATALOG`` names one.
 CATALOG_SOURCE: Final = "fluxnex.n8n.catalog:register_catalog"
+#: Registers the n8n community packages ``fluxnex n8n install`` stored in the data directory.
+PACKAGES_SOURCE: Final = "fluxnex.n8n.packages:register_packages"
 #: What ``CredentialType.effective_data``, ``resolve_authenticate`` and ``resolve_test_request`` compute.
 N8N_SEMANTICS: Final = "fluxnex.n8n.authenticate"
 

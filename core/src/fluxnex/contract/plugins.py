@@ -134,11 +134,14 @@ class TypeRegistry:
     # -- registration -------------------------------------------------------------------------------
 
     def add(
-        self, definitions: Iterable[Any], provider: PluginInfo, *, n8n_catalog: bool = False
+        self, definitions: Iterable[Any], provider: PluginInfo, *, n8n_catalog: bool = False,
+        replaces: str | None = None,
     ) -> list[str]:
         """Register the types of one plugin, all or none; returns their names; raises ``PluginError``.
 
         ``n8n_catalog`` relaxes the duplicate-property check for n8n's own catalog (see ``check_definition``).
+        ``replaces`` names a distribution whose types these replace instead of conflicting with them (an n8n
+        community package over n8n's catalog; the caller records the shadowing).
         """
         incoming: dict[str, CredentialType] = {}
         for value in definitions:
@@ -160,6 +163,9 @@ class TypeRegistry:
                 existing = self._entries.get(name)
                 if name in self.conflicts:
                     self.conflicts[name].append(provider)
+                elif existing is not None and replaces is not None and existing.provider.distribution == replaces:
+                    self._entries[name] = _Entry(ct, provider)
+                    added.append(name)
                 elif existing is not None and existing.provider.distribution != provider.distribution:
                     if existing.definition.to_n8n() == ct.to_n8n():
                         # the same definition twice is no conflict, but a second distribution is reported
@@ -295,14 +301,17 @@ def _load_plugin(registry: TypeRegistry, module: object, info: PluginInfo) -> No
 
 
 def _load_extra_sources(registry: TypeRegistry) -> None:
-    """Types from n8n's catalog when ``FLUXNEX_N8N_CATALOG`` names one (see ``fluxnex.n8n``)."""
+    """Types from n8n's catalog when ``FLUXNEX_N8N_CATALOG`` names one, then installed n8n community packages."""
     path = os.environ.get("FLUXNEX_N8N_CATALOG")
-    if not path:
-        return
+    if path:
+        try:
+            builtins.load(builtins.CATALOG_SOURCE)(registry, path)
+        except Exception as exc:
+            registry.failures.append(PluginFailure("n8n-catalog", path, _one_line(exc)))
     try:
-        builtins.load(builtins.CATALOG_SOURCE)(registry, path)
+        builtins.load(builtins.PACKAGES_SOURCE)(registry)  # records each broken package itself
     except Exception as exc:
-        registry.failures.append(PluginFailure("n8n-catalog", path, _one_line(exc)))
+        registry.failures.append(PluginFailure("n8n-packages", "n8n community packages", _one_line(exc)))
 
 
 def _only(argnames: tuple[str, ...], values: Mapping[str, Any]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from fluxnex.lifecycle import oauth2 as _oauth2  # noqa: F401 - loaded with the 
 from fluxnex.lifecycle.heartbeat import LeaseHeartbeat
 from fluxnex.lifecycle.refresh_checks import PluginResultError, call_refresh_hook, check_result
 from fluxnex.lifecycle.refresh_write import ResultWriter, row_result
-from fluxnex.lifecycle.tokens import due, expired_error
+from fluxnex.lifecycle.tokens import due, expired_error, lapsing
 from fluxnex.storage.oauth_apps import inherit, strip_inherited
 from fluxnex.storage.store import ConnectionRow, Status
 
@@ -235,8 +235,8 @@ class RefreshCoordinator:
                 self._record_failure(row, exc, time.monotonic() - started)
                 if not exc.transient:
                     raise expired_error(row, exc) from None
-                if row.expires_at is not None and row.expires_at.timestamp() > time.time():
-                    return data  # the current token still works; the worker will retry later
+                if row.expires_at is not None and not lapsing(row, time.time()):
+                    return data  # the current token still works long enough to be used; the worker retries
                 raise
             except BaseException:
                 store.release_lease(row.id, self.owner)

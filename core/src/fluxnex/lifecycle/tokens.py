@@ -21,17 +21,20 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-from fluxnex.contract.errors import ConnectionExpired, NotConnected
+from fluxnex.contract.errors import ConnectionExpired, NotConnected, RefreshError
 from fluxnex.storage.store import ConnectionRow
 from fluxnex.storage.store._rows import REFRESH_CAP
 
 __all__ = [
+    "HANDOVER_MARGIN",
     "REFRESH_CAP",
     "REFRESH_FRACTION",
     "backing_off",
     "connect_command",
     "due",
     "expired_error",
+    "lapsing",
+    "lapsing_error",
     "not_connected_error",
     "refresh_at",
     "refresh_token_expiry",
@@ -42,6 +45,10 @@ __all__ = [
 ]
 
 UTC = dt.UTC
+
+#: Seconds a token must still live to be handed over in place of a refresh that failed or is postponed (a
+#: provider's backoff or Retry-After): a token a moment from its expiry would be refused where the caller uses it.
+HANDOVER_MARGIN: Final = 3.0
 
 #: Share of a token's lifetime left when it becomes due (with the horizon or leeway, whichever is smaller).
 REFRESH_FRACTION: Final = 0.2
@@ -144,6 +151,24 @@ def backing_off(row: ConnectionRow, now: float) -> bool:
     if retry_at is None or expires_at is None:
         return False
     return retry_at.timestamp() > now and expires_at.timestamp() > now
+
+
+def lapsing(row: ConnectionRow, now: float) -> bool:
+    """Whether ``row``'s token lives less than ``HANDOVER_MARGIN`` more (or has no known expiry: False)."""
+    return row.expires_at is not None and row.expires_at.timestamp() - now < HANDOVER_MARGIN
+
+
+def lapsing_error(row: ConnectionRow, now: float) -> RefreshError:
+    """The transient ``RefreshError`` for a due token that lapses before the postponed refresh may run."""
+    retry = row.next_attempt_at.isoformat(timespec="seconds") if row.next_attempt_at is not None else "soon"
+    left = row.expires_at.timestamp() - now if row.expires_at is not None else 0.0
+    why = f" ({row.last_error})" if row.last_error else ""
+    return RefreshError(
+        f"connection {row.name!r}: refreshing failed{why}; the next attempt is at {retry} and the current token"
+        f" lapses in {max(left, 0.0):.1f} s",
+        transient=True,
+        retry_after=max((row.next_attempt_at.timestamp() - now) if row.next_attempt_at is not None else 0.0, 0.0),
+    )
 
 
 def expired_error(row: ConnectionRow, reason: object = None) -> ConnectionExpired:

@@ -2,10 +2,13 @@
 
 Each function mirrors one piece of n8n (n8n-workflow / n8n-core / cli 2.41):
 
-- ``effective_data`` is ``CredentialsHelper.applyDefaultsAndOverwrites``: ``NodeHelpers.getNodeParameters`` with
-  defaults returned and hidden properties dropped (unknown keys dropped too), ``oauthTokenData`` and the
-  domain allow-lists put back, then every ``=`` value resolved (twice, as ``getComplexParameterValue`` does)
-  with ``$self`` bound to the data.
+- ``effective_data`` is ``CredentialsHelper.applyDefaultsAndOverwrites``: stored values of the hidden fields the
+  type owns dropped (``PINNED_OAUTH_FIELDS``), ``NodeHelpers.getNodeParameters`` with defaults returned and
+  hidden properties dropped (unknown keys dropped too), ``oauthTokenData`` and the domain allow-lists put back,
+  the dynamic-client-registration fields copied from the stored data when that flag is on, JSON-leaf fields
+  parsed, then every ``=`` value resolved (twice, as ``getComplexParameterValue`` does) with ``$self`` bound to
+  the data, JSON-leaf fields serialised again. (n8n 2.41 retries a failed resolution field by field, skipping
+  fields marked ``ignoreCredentialExpressionResolveError``; FluxNex raises the error instead.)
 - ``resolve_authenticate`` is ``CredentialsHelper.authenticate`` for ``type: "generic"``: every key and value
   that starts with ``=`` is resolved with ``$credentials``; a falsy result becomes ``''`` and anything else
   its JavaScript ``toString()``; values that are not expressions are kept as they are.
@@ -39,9 +42,14 @@ __all__ = [
     "resolve_test_request",
 ]
 
-#: Hidden OAuth endpoint/flow fields the type owns: a stored value is ignored and the type's default used.
-PINNED_OAUTH_FIELDS: Final = ("authUrl", "accessTokenUrl", "grantType", "authentication", "requestTokenUrl",
-                              "signatureMethod")
+#: Hidden fields the type owns: a stored value is ignored and the type's default used (n8n 2.41's
+#: ``OAUTH_PINNED_FIELDS``, packages/cli/src/oauth/dcr-managed-fields.ts).
+PINNED_OAUTH_FIELDS: Final = ("useDynamicClientRegistration", "authUrl", "accessTokenUrl", "grantType",
+                              "authentication", "usePkce", "requestTokenUrl", "signatureMethod")
+#: Fields the dynamic client registration handshake owns: copied from the stored data while the flag is on
+#: (n8n's ``DCR_MANAGED_CREDENTIAL_FIELDS``).
+DCR_MANAGED_FIELDS: Final = ("authUrl", "accessTokenUrl", "grantType", "authentication", "usePkce", "clientId",
+                             "clientSecret")
 #: Keys n8n keeps from the stored data although no property declares them.
 _KEPT_UNDECLARED: Final = ("oauthTokenData", "allowedHttpRequestDomains", "allowedDomains")
 _KEEP_FALSY_TYPES: Final = frozenset({"boolean", "number", "options"})
@@ -156,9 +164,39 @@ def effective_data(ct: CredentialType, raw: Mapping[str, Any], *, oauth: bool | 
         for key in _KEPT_UNDECLARED:
             if key not in data and raw.get(key) is not None:
                 data[key] = raw[key]
-        first = _resolve_tree(data, data, None)
-        result: dict[str, Any] = _resolve_tree(first, data, None)
+        if is_truthy(data.get("useDynamicClientRegistration", UNDEFINED)):
+            for key in DCR_MANAGED_FIELDS:
+                if key in raw:
+                    data[key] = raw[key]
+                else:
+                    data.pop(key, None)  # n8n assigns undefined: the key is gone once serialised
+        leaves = _parse_json_leaves(properties, data)
+        result: dict[str, Any] = _resolve_twice(data)
+        for key, original in leaves.items():
+            result[key] = original if result.get(key, UNDEFINED) is UNDEFINED else json.dumps(
+                result[key], ensure_ascii=False, separators=(",", ":"))
         return result
+
+
+def _resolve_twice(data: dict[str, Any]) -> dict[str, Any]:
+    first = _resolve_tree(data, data, None)
+    result: dict[str, Any] = _resolve_tree(first, data, None)
+    return result
+
+
+def _parse_json_leaves(properties: Sequence[Property], data: dict[str, Any]) -> dict[str, str]:
+    """``typeOptions.resolveCredentialJsonLeaves``: JSON text parsed so expressions in its leaves resolve."""
+    parsed: dict[str, str] = {}
+    for prop in properties:
+        value = data.get(prop.name)
+        if not (prop.type_options or {}).get("resolveCredentialJsonLeaves") or not isinstance(value, str) or not value:
+            continue
+        try:
+            data[prop.name] = json.loads(value)
+        except ValueError:
+            continue
+        parsed[prop.name] = value
+    return parsed
 
 
 # -- authenticate -------------------------------------------------------------------------------------

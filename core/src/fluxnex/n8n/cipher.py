@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from fluxnex.contract.errors import DecryptionError
 
-__all__ = ["decrypt_n8n", "evp_bytes_to_key", "key_bytes"]
+__all__ = ["decrypt_n8n", "encrypt_n8n", "evp_bytes_to_key", "key_bytes"]
 
 _MAGIC: Final = b"Salted__"
 
@@ -34,6 +34,23 @@ def evp_bytes_to_key(password: bytes, salt: bytes, key_len: int = 32, iv_len: in
         block = hashlib.md5(block + password + salt).digest()  # noqa: S324 -- the format mandates MD5
         derived += block
     return derived[:key_len], derived[key_len:key_len + iv_len]
+
+
+def encrypt_n8n(data: dict[str, Any], key: str) -> str:
+    """``data`` as n8n's ``Cipher`` encrypts it with ``key``: JSON, AES-256-CBC, ``Salted__`` + random salt, base64."""
+    import os
+
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    if not key:
+        raise DecryptionError("the n8n encryption key is empty")
+    salt = os.urandom(8)
+    secret, iv = evp_bytes_to_key(key_bytes(key), salt)
+    padder = padding.PKCS7(128).padder()
+    plain = padder.update(json.dumps(data, ensure_ascii=False).encode("utf-8")) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(secret), modes.CBC(iv)).encryptor()
+    return base64.b64encode(_MAGIC + salt + encryptor.update(plain) + encryptor.finalize()).decode("ascii")
 
 
 def decrypt_n8n(ciphertext: str, key: str, *, what: str = "n8n credential") -> dict[str, Any]:
