@@ -53,7 +53,7 @@ def test_health_on_both_paths(service: LiveService) -> None:
     for url in (service.url + "/health", service.api("/health")):
         r = get(url)
         assert r.status_code == 200
-        assert r.json()["status"] == "ok" and r.json()["revision"] == r.json()["head"] == "0006"
+        assert r.json()["status"] == "ok" and r.json()["revision"] == r.json()["head"] == "0007"
         assert r.headers["x-content-type-options"] == "nosniff"
 
 
@@ -261,3 +261,22 @@ def test_importing_the_manager_loads_no_web_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_metrics_for_an_admin_key_of_no_tenant(service: LiveService) -> None:
+    """The service's /metrics is the worker's Prometheus registry; it spans tenants: an admin key of no tenant."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    tenant = uuid.uuid4()
+    service.manager.create_connection(tenant, "revenovaApi", "Metered", {"accessToken": "tok-metrics-12345"})
+    url = service.url + "/metrics"
+    assert get(url).status_code == 401
+    assert get(url, headers=bearer(create_key(service.manager, "connections:read"))).status_code == 403
+    bound = get(url, headers=bearer(create_key(service.manager, "admin", tenant=tenant)))
+    assert bound.status_code == 403 and "every tenant" in bound.json()["detail"]
+    r = get(url, headers=bearer(create_key(service.manager, "admin")))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(r.text)}
+    active = [s.value for s in families["fluxnex_connections"].samples if s.labels.get("status") == "ACTIVE"]
+    assert active == [1.0]
+    assert "fluxnex_db_pool_size" in families and "tok-metrics-12345" not in r.text

@@ -126,7 +126,7 @@ def test_serve_runs_with_no_configuration_on_the_embedded_default(tmp_path: Path
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", proc)
         health = requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=10).json()
-        assert health["status"] == "ok" and health["revision"] == "0006"
+        assert health["status"] == "ok" and health["revision"] == "0007"
         assert requests.get(f"http://127.0.0.1:{port}/api/v1/types", timeout=10).status_code == 401
     finally:
         proc.terminate()

@@ -83,7 +83,7 @@ def test_delete_keys_db_and_status(env: dict[str, str]) -> None:
     assert code == 0 and json.loads(out)["rotated"] == 1
     code, out, _ = run("keys", "rotate", "--json")
     assert json.loads(out) == {"primary_kid": "k2", "rotated": 0, "already_primary": 1, "conflicts_retried": 0,
-                               "oauth_apps_rotated": 0}
+                               "oauth_apps_rotated": 0, "webhook_secrets": 0}
     code, out, _ = run("connections", "show", "--tenant", TENANT, "Gone", "--reveal", "--json")
     assert json.loads(out)["data"]["accessToken"] == SECRET
     code, out, _ = run("connections", "delete", "--tenant", TENANT, "Gone", "--yes")

@@ -18,7 +18,7 @@ from store_fixtures import *  # noqa: F403 - fixtures
 def test_fresh_database_migrates_to_head(store_url: str) -> None:
     assert current_revision(store_url) is None
     upgrade(store_url)
-    assert current_revision(store_url) == head_revision() == "0006"
+    assert current_revision(store_url) == head_revision() == "0007"
     upgrade(store_url)  # idempotent
     store = ConnectionStore(store_url, migrate=False)
     try:
@@ -116,7 +116,7 @@ def test_upgrade_from_0001_keeps_rows_and_adds_refresh_expiry(store_url: str) ->
     assert current_revision(store_url) == "0001"
     store = ConnectionStore(store_url)  # migrates to head on first use
     try:
-        assert current_revision(store_url) == head_revision() == "0006"
+        assert current_revision(store_url) == head_revision() == "0007"
         [row] = store.list()
         assert row.name == "old" and row.refresh_expires_at is None
     finally:

@@ -105,3 +105,47 @@ def test_rotation_with_a_concurrent_writer(store: ConnectionStore) -> None:
     for row in store.list():
         assert row.data["kid"] == "new"
         assert _plain(Keyring.parse(NEW), row) == written.get(row.id, secrets[row.id])
+
+
+@pytest.mark.parametrize("pool_size", [1, 2])
+def test_rotation_within_a_small_pool_retries_its_conflicts(store_url: str, pool_size: int) -> None:
+    """One pooled connection is enough: a batch in flight gives its connections back before anything else runs."""
+    small = ConnectionStore(store_url, pool_size=pool_size, pool_timeout=5)
+    try:
+        old = Keyring.parse(OLD)
+        secrets = _fill(small, old, 25)
+        ring = Keyring.parse(f"{NEW},{OLD}")
+        target = small.data_after(None, 20)[15]  # in the second batch: read, re-encrypted, not yet written
+        env = old.encrypt(json.dumps({"s": "changed"}).encode(), associated_data(target.tenant_id, target.id, "t"))
+        calls: list[RotationProgress] = []
+
+        def change_once(p: RotationProgress) -> None:
+            if not calls:  # borrows a connection from the pool while the rotation runs
+                assert small.update_cas(target.id, target.version, data=env) is not None
+            calls.append(p)
+
+        result = rotate_keys(small, ring, batch_size=10, progress=change_once)
+        assert [p.seen for p in calls] == [10, 20, 25]
+        assert (result.rotated, result.conflicts_retried) == (25, 1)
+        new_only = Keyring.parse(NEW)
+        for row in small.list():
+            assert row.data["kid"] == "new"
+            assert _plain(new_only, row) == ("changed" if row.id == target.id else secrets[row.id])
+    finally:
+        small.dispose()
+
+
+def test_an_undecryptable_row_mid_rotation_keeps_the_batch_in_flight(store_url: str) -> None:
+    """The batch being written when a later row fails to decrypt is still committed; its connection returns."""
+    small = ConnectionStore(store_url, pool_size=1, pool_timeout=5)
+    try:
+        _fill(small, Keyring.parse(OLD), 25)
+        lost = Keyring.parse(generate_key_line("lost"))
+        bad = small.data_after(None, 20)[15]  # second batch: read while the first is written
+        small.update_cas(bad.id, bad.version, data=lost.encrypt(b"{}", associated_data(bad.tenant_id, bad.id, "t")))
+        with pytest.raises(DecryptionError, match=r"key 'lost' is not in the keyring"):
+            rotate_keys(small, Keyring.parse(f"{NEW},{OLD}"), batch_size=10)
+        kids = [row.data["kid"] for row in small.list()]  # the pool's one connection is free again
+        assert kids.count("new") == 10
+    finally:
+        small.dispose()

@@ -191,3 +191,28 @@ def test_revoke_failure_is_a_clear_error(
     with pytest.raises(FluxnexError, match=r"QuickBooks revoke at 127\.0\.0\.1:\d+ answered HTTP 401") as exc:
         fluxnex_manager.revoke_connection(TENANT, "qb")
     assert "wrong-secret" not in str(exc.value)
+
+
+def test_an_idle_connection_is_kept_alive_by_the_worker(
+    fluxnex_manager: CredentialManager, intuit: SandboxProvider, follow_redirects: Callable[[str], None]
+) -> None:
+    import datetime as dt
+
+    from fluxnex.lifecycle.refresher import RefreshWorker
+
+    connect(fluxnex_manager, intuit, follow_redirects)
+    before = fluxnex_manager.get_connection(TENANT, "qb")["oauthTokenData"]
+    worker = RefreshWorker(fluxnex_manager, events=False)
+    try:
+        assert worker.run_once().claimed == 0  # just connected: its hour-long token is not due, not idle
+        row = fluxnex_manager.store.get(TENANT, "qb")
+        assert row is not None
+        month_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=31)
+        assert fluxnex_manager.store.update_cas(row.id, row.version, last_refreshed_at=month_ago) is not None
+        summary = worker.run_once()  # idle for 31 days, past QuickBooks' 30-day keep-alive
+    finally:
+        worker.close()
+    assert (summary.claimed, summary.refreshed) == (1, 1)
+    after = fluxnex_manager.get_connection(TENANT, "qb")["oauthTokenData"]
+    assert after["refresh_token"] != before["refresh_token"]  # rotated: Intuit's 100-day clock starts again
+    assert after["refresh_token_expires_at"] > before["refresh_token_expires_at"]

@@ -231,7 +231,8 @@ class CredentialManager(ManagerParts):
                     changes["data"] = self.encrypt(row.tenant_id, row.id, row.type, self.decrypt(row), name=new_name)
             if not changes:
                 return ConnectionInfo.from_row(row)
-            updated = self.store.update_cas(row.id, row.version, **changes)
+            event = "connection.reconnected" if data is not None and "oauthTokenData" in data else "connection.updated"
+            updated = self.store.update_cas(row.id, row.version, event=event, **changes)
             if updated is not None:
                 return ConnectionInfo.from_row(updated)
         raise ConcurrentUpdateError(

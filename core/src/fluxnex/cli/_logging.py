@@ -30,8 +30,11 @@ def _only_notices(record: logging.LogRecord) -> bool:
     return record.name == "fluxnex" and record.levelno >= logging.WARNING
 
 
-def setup_logging(verbosity: int, *, fluxnex_level: int | None = None) -> None:
-    """Install the CLI's one handler on the root logger (replacing an earlier one); idempotent."""
+def setup_logging(verbosity: int, *, fluxnex_level: int | None = None, log_format: str = "text") -> None:
+    """Install the CLI's one handler on the root logger (replacing an earlier one); idempotent.
+
+    ``log_format="json"``: one JSON object a line (``_json_logs``).
+    """
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "fluxnex_cli", False)]:
         root.removeHandler(old)
@@ -46,4 +49,8 @@ def setup_logging(verbosity: int, *, fluxnex_level: int | None = None) -> None:
         level = logging.DEBUG if verbosity >= 2 else logging.INFO
         fluxnex.setLevel(min(level, fluxnex_level or level))
         root.setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+    if log_format == "json":
+        from fluxnex.cli._json_logs import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
     root.addHandler(handler)

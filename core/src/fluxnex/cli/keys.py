@@ -59,17 +59,21 @@ def rotate(batch_size: int, as_json: bool) -> None:
             seen = step.seen
 
         result = rotate_keys(store, keyring, batch_size=batch_size, progress=progress)
+    from fluxnex.storage.store._webhooks import WebhookStore
+
     from ._context import manager
 
     apps = manager().oauth_apps.reencrypt()  # the connect service's OAuth apps, under the same keyring
+    secrets = WebhookStore(store.engine).reencrypt_secrets(keyring)  # the webhook endpoints' signing secrets
     summary = {"primary_kid": keyring.primary_kid, "rotated": result.rotated,
                "already_primary": result.skipped_already_primary, "conflicts_retried": result.conflicts_retried,
-               "oauth_apps_rotated": apps}
+               "oauth_apps_rotated": apps, "webhook_secrets": secrets}
     if as_json:
         echo_json(summary)
     else:
         click.echo(
             f"Rotated {result.rotated} connection(s) to key {keyring.primary_kid!r}; "
             f"{result.skipped_already_primary} already under it; {result.conflicts_retried} conflict(s) retried"
-            + (f"; {apps} OAuth app(s) re-encrypted." if apps else ".")
+            + (f"; {apps} OAuth app(s) re-encrypted" if apps else "")
+            + (f"; {secrets} webhook secret(s) re-encrypted." if secrets else ".")
         )

@@ -63,3 +63,10 @@ def check_token_response(credential_type: Any, data: dict[str, Any]) -> dict[str
 @hookspec(firstresult=True)
 def revoke_token(credential_type: Any, data: dict[str, Any], http: Any) -> bool | None:
     """Revoke the connection's token at the provider and return True, for types you handle, else None."""
+
+
+@hookspec
+def connection_event(event: Any) -> None:
+    """Receive one connection event (``fluxnex.lifecycle.events.Event``: type, connection id, tenant, name,
+    status, error; never a secret), called by the worker's dispatcher at least once per event, before its webhooks
+    are queued."""

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Final
 from fluxnex.contract.errors import ConnectionNotFound, NotRefreshable, RefreshError
 from fluxnex.lifecycle import oauth2 as _oauth2  # noqa: F401 - loaded with the coordinator so a first refresh pays no import
 from fluxnex.lifecycle.heartbeat import LeaseHeartbeat
+from fluxnex.lifecycle.observability._metrics import METRICS
 from fluxnex.lifecycle.refresh_checks import PluginResultError, call_refresh_hook, check_result
 from fluxnex.lifecycle.refresh_write import ResultWriter, row_result
 from fluxnex.lifecycle.tokens import due, expired_error, lapsing
@@ -197,6 +198,8 @@ class RefreshCoordinator:
             # a live lease of another process: just poll (reads), don't queue for the write lock
             leased = None if held_elsewhere else store.acquire_lease(seen.id, self.owner, self.lease_seconds)
             if leased is not None:
+                if current.lease_owner not in (None, self.owner):  # a lapsed lease of a silent owner
+                    METRICS.takeover()
                 if leased.version != seen.version and (force or self._is_fresh(leased)):
                     store.release_lease(leased.id, self.owner)
                     return self.cipher.decrypt(leased)
@@ -230,6 +233,7 @@ class RefreshCoordinator:
             except (NotRefreshable, PluginResultError) as exc:
                 store.release_lease(row.id, self.owner)  # the row stays exactly as it was
                 _log.warning("refresh connection=%s type=%s outcome=not_stored error=%s", row.id, row.type, exc)
+                METRICS.refresh(row.type, "not_stored", time.monotonic() - started)
                 raise
             except RefreshError as exc:
                 self._record_failure(row, exc, time.monotonic() - started)
@@ -242,6 +246,7 @@ class RefreshCoordinator:
                 store.release_lease(row.id, self.owner)
                 raise
             self.writer.persist(row_result(row, data, new_data))
+        METRICS.refresh(row.type, "ok", time.monotonic() - started)
         _log.info(
             "refresh connection=%s type=%s outcome=ok duration_ms=%d",
             row.id,
@@ -259,6 +264,7 @@ class RefreshCoordinator:
         else:
             status, next_at = Status.EXPIRED, None
         outcome = "transient_error" if exc.transient else "expired"
+        METRICS.refresh(row.type, outcome, took)
         _log.warning(
             "refresh connection=%s type=%s outcome=%s duration_ms=%d failures=%d error=%s",
             row.id,

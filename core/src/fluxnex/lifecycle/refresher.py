@@ -23,6 +23,11 @@ protocol (``RefreshCoordinator.refresh_leased``). It keeps claiming until nothin
 - Failures: the coordinator records transient ones (backoff, ERROR once lapsed) and permanent ones (EXPIRED).
   Anything else (a plugin bug, undecryptable data, an unknown type) is recorded here the same way as a
   transient failure, with backoff, so a broken row is not retried every cycle.
+- Keep-alive: once nothing more is due, idle connections of types with a keep-alive interval are claimed and
+  refreshed under the same lease (``fluxnex.lifecycle.keep_alive``).
+- Events: after each cycle the outbox is dispatched and the cycle's webhooks start on the event delivery's own
+  threads (``fluxnex.lifecycle.events``); ``run_forever`` keeps delivering between cycles. A slow endpoint never
+  holds a refresh thread.
 - Stopping: ``stop()`` (the CLI calls it on SIGTERM/SIGINT) ends claiming; refreshes already running finish and
   claimed rows not yet started have their leases released; ``CredentialManager.close()`` then flushes results
   the database has not taken yet (to recovery files if it still refuses them).
@@ -37,17 +42,20 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
 from fluxnex.contract.errors import ConnectionExpired, FluxnexError, RefreshError
+from fluxnex.lifecycle.keep_alive import KeepAlive
+from fluxnex.lifecycle.observability._metrics import METRICS
 from fluxnex.lifecycle.refresh import backoff_seconds
 from fluxnex.storage.store import ConnectionRow, Status
 
 if TYPE_CHECKING:
+    from fluxnex.lifecycle.events import EventDelivery
     from fluxnex.lifecycle.refresh import RefreshCoordinator
 
 __all__ = ["DEFAULT_CONCURRENCY", "CycleSummary", "RefreshSource", "RefreshWorker"]
@@ -113,6 +121,8 @@ class RefreshWorker:
         concurrency: int = DEFAULT_CONCURRENCY,
         batch_size: int = 100,
         jitter: float = 0.1,
+        events: EventDelivery | bool = True,
+        keep_alive: Mapping[str, float] | None = None,
     ) -> None:
         if interval < 0 or horizon < 0:
             raise FluxnexError("interval and horizon must not be negative")
@@ -129,6 +139,15 @@ class RefreshWorker:
         self._stop = threading.Event()
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        #: Outbox dispatch and webhook delivery (``fluxnex.lifecycle.events``), on threads of their own; None: off.
+        self.events: EventDelivery | None = None if isinstance(events, bool) else events
+        if events is True:
+            from fluxnex.lifecycle.events import EventDelivery, source_of
+
+            self.events = EventDelivery(source_of(self.coordinator))
+        #: Idle connections refreshed before their refresh token goes stale (``fluxnex.lifecycle.keep_alive``).
+        self.keep_alive = KeepAlive(self.coordinator.store, self.coordinator.registry, keep_alive)
+        self._idle: set[uuid.UUID] = set()
 
     def __repr__(self) -> str:
         return (
@@ -166,6 +185,8 @@ class RefreshWorker:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True)
+        if self.events is not None:
+            self.events.close()
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._executor_lock:
@@ -177,6 +198,8 @@ class RefreshWorker:
 
     def run_forever(self, on_cycle: Callable[[CycleSummary], object] | None = None) -> None:
         """Run cycles until ``stop()``, pausing a jittered ``interval`` between them; a failed cycle is logged."""
+        if self.events is not None:
+            self.events.start()  # retries and new events between cycles too
         try:
             while not self._stop.is_set():
                 try:
@@ -254,6 +277,9 @@ class RefreshWorker:
             summary.skipped,
             summary.duration * 1000,
         )
+        if self.events is not None:
+            self.events.after_cycle()
+        METRICS.cycle()
         return summary
 
     def _replay(self) -> None:
@@ -264,13 +290,22 @@ class RefreshWorker:
 
     def _claim(self, limit: int) -> list[ConnectionRow]:
         now = dt.datetime.now(UTC)
-        return self.coordinator.store.claim_due(
+        rows = self.coordinator.store.claim_due(
             horizon_until=now + dt.timedelta(seconds=self.horizon),
             owner=self.owner,
             lease_seconds=self.lease_seconds,
             limit=limit,
             now=now,
         )
+        if len(rows) < limit:  # nothing more is due: idle connections whose refresh token would go stale
+            try:
+                idle = self.keep_alive.claim(self.owner, self.lease_seconds, limit - len(rows), now)
+            except Exception as exc:
+                _log.error("keep-alive claim failed: %s: %s", type(exc).__name__, _first_line(exc))
+                idle = []
+            self._idle.update(row.id for row in idle)
+            rows += idle
+        return rows
 
     # -- one row (runs on a pool thread) -----------------------------------------------------------------
 
@@ -286,8 +321,12 @@ class RefreshWorker:
         if self._stop.is_set():
             store.release_lease(row.id, self.owner)
             return _RELEASED
-        try:
-            if self.coordinator.refresh_leased(row, horizon=self.horizon) is None:
+        idle = row.id in self._idle
+        self._idle.discard(row.id)
+        if idle:
+            _log.info("refresh connection=%s type=%s reason=keep_alive", row.id, row.type)
+        try:  # an idle (keep-alive) row is refreshed although its access token is not due
+            if self.coordinator.refresh_leased(row, horizon=None if idle else self.horizon) is None:
                 _log.info("refresh connection=%s: no longer due or no longer ours; skipped", row.id)
                 return _SKIPPED
         except ConnectionExpired:

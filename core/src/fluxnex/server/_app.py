@@ -3,7 +3,9 @@
 Routes: the API under ``/api/v1`` (``_api.ENDPOINTS``) and its OpenAPI document, ``/health``, the connect pages,
 the OAuth callback and the page's static files. Every response carries ``X-Content-Type-Options: nosniff`` and
 ``Referrer-Policy: no-referrer`` (a connect link's token never leaks through a Referer); API errors are problem
-JSON. ``routes=`` is where an embedding application or the metrics endpoint (``/metrics``) adds routes.
+JSON. ``/metrics`` is the Prometheus text of ``fluxnex.lifecycle.observability`` (the worker's registry), for an admin
+key bound to no tenant (it names types and counts across tenants). ``routes=`` adds an embedding application's
+own routes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._api import ENDPOINTS, PREFIX, wrap
+from ._auth import authenticate
 from ._config import ServiceConfig
 from ._connect import callback_page, connect_page
 from ._openapi import openapi_document
@@ -76,16 +79,29 @@ def create_app(manager: CredentialManager, config: ServiceConfig | None = None, 
         ok, body = await run_in_threadpool(service.health)
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    def metrics_sync(request: Request) -> Response:
+        key = authenticate(request, service.rows, service.limiter, "admin")
+        if key.tenant_id is not None:
+            raise Problem(403, "the metrics cover every tenant: use an admin key bound to no tenant", kind="forbidden")
+        from fluxnex.lifecycle.observability import render_metrics
+
+        body, content_type = render_metrics(manager)
+        return Response(body, headers={"content-type": content_type})
+
+    async def metrics(request: Request) -> Response:
+        return await run_in_threadpool(metrics_sync, request)
+
     api: list[BaseRoute] = [Route(PREFIX + e.path, wrap(service, e), methods=[e.method], name=e.operation_id)
                             for e in ENDPOINTS]
     app_routes: list[BaseRoute] = [
         *api,
         Route(PREFIX + "/openapi.json", openapi, methods=["GET"], name="openapi"),
         Route("/health", health, methods=["GET"], name="health_root"),
+        Route("/metrics", metrics, methods=["GET"], name="metrics"),  # Prometheus text, for an admin key
         Route("/connect/{token}", connect_page, methods=["GET", "POST"], name="connect"),
         Route("/oauth/callback", callback_page, methods=["GET"], name="oauth_callback"),
         Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
-        *routes,  # the place for /metrics and an embedding application's own routes
+        *routes,  # an embedding application's own routes
     ]
 
     async def on_problem(request: Request, exc: Exception) -> Response:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -54,6 +53,14 @@ def _current(keyring: Keyring, row: ConnectionRow | DataRow) -> bool:
     return row.data.get("kid") == keyring.primary_kid and row.data.get("v") == ENVELOPE_VERSION
 
 
+class _Batch(NamedTuple):
+    """A re-encrypted batch waiting for its write: the updates, rows seen up to its end, its last row's id."""
+
+    updates: list[tuple[uuid.UUID, int, dict[str, Any]]]
+    seen: int
+    last_id: uuid.UUID
+
+
 def rotate_keys(
     store: ConnectionStore,
     keyring: Keyring,
@@ -65,51 +72,52 @@ def rotate_keys(
 
     A row changed concurrently is re-read and retried; rows already under the primary are skipped, so an
     interrupted rotation resumes where it stopped when run again. A row no key decrypts raises
-    DecryptionError naming it (rows of earlier batches stay rotated). Each batch is written (one statement
-    on PostgreSQL) on a helper thread while the next one is read and re-encrypted, so the database and the
-    cipher work side by side; ``progress`` is called after each batch is written.
+    DecryptionError naming it (rows of earlier batches stay rotated). ``progress`` is called after each
+    batch is written.
+
+    While batch N is re-encrypted, the database writes batch N-1 and reads batch N+1 (``store.rewriter``:
+    one pooled connection, in pipeline mode on PostgreSQL), so the cipher and the database work side by side.
     """
     totals = {"rotated": 0, "skipped": 0, "retried": 0}
-    seen = 0
     limit = store.rewrite_batch_limit()  # PostgreSQL, small tables: smaller batches keep updates HOT
     batch_size = min(batch_size, limit) if limit else batch_size
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fluxnex-rotate") as writer:
-        batch = store.data_after(None, batch_size)
-        pending: tuple[Future[list[uuid.UUID]], int, int, uuid.UUID] | None = None
-        while True:
+    seen = 0
+    primary = keyring.primary_kid
+    rows = store.data_after(None, batch_size)
+    unwritten: _Batch | None = None
+    with store.rewriter(batch_size) as rewriter:
+        while rows:
+            after = rows[-1].position if len(rows) == batch_size else None  # a short batch is the last one
+            rewriter.send(unwritten.updates if unwritten else [], after)
             updates = []
-            for row in batch:
-                if _current(keyring, row):
+            for row in rows:
+                data = row.data
+                if data.get("kid") == primary and data.get("v") == ENVELOPE_VERSION:
                     totals["skipped"] += 1
                 else:
                     updates.append((row.id, row.version, _reencrypt(keyring, row)))
-            seen += len(batch)
-            if pending is not None:
-                _finish(store, keyring, pending, totals, progress)
-                pending = None
-            if not batch:
-                break
-            pending = (writer.submit(store.write_data_batch, updates), len(updates), seen, batch[-1].id)
-            if len(batch) < batch_size:
-                _finish(store, keyring, pending, totals, progress)
-                break
-            # Read the next batch while this one is written. Only now: the previous write has committed, so
-            # this read's snapshot never holds back the pruning of versions the next write finds (PostgreSQL).
-            batch = store.data_after(batch[-1].position, batch_size)
+            seen += len(rows)
+            current = _Batch(updates, seen, rows[-1].id)
+            conflicts, rows = rewriter.receive()
+            if unwritten is not None:
+                _finish(store, keyring, unwritten, conflicts, totals, progress)
+            unwritten = current
+        if unwritten is not None:
+            rewriter.send(unwritten.updates, None)
+            _finish(store, keyring, unwritten, rewriter.receive()[0], totals, progress)
     return RotationResult(totals["rotated"], totals["skipped"], totals["retried"])
 
 
 def _finish(
     store: ConnectionStore,
     keyring: Keyring,
-    pending: tuple[Future[list[uuid.UUID]], int, int, uuid.UUID],
+    batch: _Batch,
+    conflicts: list[uuid.UUID],
     totals: dict[str, int],
     progress: Callable[[RotationProgress], None] | None,
 ) -> None:
-    """Wait for a batch's write, retry its conflicts one by one, then report progress."""
-    future, written, seen, last_id = pending
-    conflicts = future.result()
-    totals["rotated"] += written - len(conflicts)
+    """Count a written batch, retry its conflicts one by one, then report progress."""
+    totals["rotated"] += len(batch.updates) - len(conflicts)
     for cid in conflicts:
         outcome = _retry_one(store, keyring, cid)
         totals["retried"] += 1
@@ -119,7 +127,7 @@ def _finish(
             totals["skipped"] += 1
     if progress is not None:
         result = RotationResult(totals["rotated"], totals["skipped"], totals["retried"])
-        progress(RotationProgress(seen, result, last_id))
+        progress(RotationProgress(batch.seen, result, batch.last_id))
 
 
 def _retry_one(store: ConnectionStore, keyring: Keyring, connection_id: uuid.UUID) -> str:

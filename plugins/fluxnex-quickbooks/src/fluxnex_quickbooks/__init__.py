@@ -44,6 +44,9 @@ class QuickBooksOAuth2Api(CredentialType):
     display_name = "QuickBooks Online OAuth2 API"
     extends = ["oAuth2Api"]
     documentation_url = "https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization"
+    #: Intuit revokes a refresh token unused for 100 days (rolling): the worker refreshes a connection idle for
+    #: 30 days, leaving room for outages (``fluxnex.lifecycle.keep_alive``).
+    keep_alive = 30 * 86400
     properties = [
         Property(display_name="Grant Type", name="grantType", type="hidden", default="authorizationCode"),
         Property(display_name="Authorization URL", name="authUrl", type="hidden", default=AUTHORIZATION_URL),

@@ -15,11 +15,12 @@ from sqlalchemy.exc import IntegrityError
 
 from fluxnex.contract.errors import ConnectionExists
 from fluxnex.storage.config import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
-from fluxnex.storage.store import _scale
+from fluxnex.storage.store import _outbox, _scale
 from fluxnex.storage.store._engine import check_schema, create_engine, ensure_schema
 from fluxnex.storage.store._errors import DriverErrors
 from fluxnex.storage.store._models import ConnectionRow, Status, connection_table, default_refresh_at, utc
 from fluxnex.storage.store._raw import RawAccess
+from fluxnex.storage.store._rewrite import DataRewriter
 
 __all__ = ["CHANGEABLE", "ConnectionStore"]
 
@@ -89,6 +90,8 @@ class ConnectionStore:
         self.dialect = self.engine.dialect.name
         self._errors = DriverErrors(self.engine)
         self._raw = RawAccess(self.engine, self._errors)
+        #: Leases this store's claims took over from silent owners (``fluxnex_lease_takeovers_total``).
+        self.lease_takeovers = 0
         try:
             with self._errors.translated():
                 if migrate:
@@ -131,10 +134,15 @@ class ConnectionStore:
             with conn.begin():
                 yield conn
 
-    def _update(self, where: sa.ColumnElement[bool], values: dict[str, Any]) -> ConnectionRow | None:
+    def _update(
+        self, where: sa.ColumnElement[bool], values: dict[str, Any], event: str | None = None
+    ) -> ConnectionRow | None:
         with self._write() as conn:
             row = conn.execute(T.update().where(where).values(**values).returning(*T.c)).mappings().first()
-        return None if row is None else _from_core(row)
+            updated = None if row is None else _from_core(row)
+            if updated is not None and event is not None:  # committed with the change, or not at all
+                _outbox.add_event(conn, event, updated)
+        return updated
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -199,8 +207,12 @@ class ConnectionStore:
         ``position`` is the last row's ``DataRow.position`` (None: from the start); rows come in the order
         that rewrites them cheapest (``fluxnex.storage.store._scale.DataRow``).
         """
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return _scale.read_data_after(conn, self.dialect, position, limit)
+
+    def rewriter(self, limit: int) -> DataRewriter:
+        """A pass that writes one batch of ``data`` and reads the next (``limit`` rows) while the caller works."""
+        return DataRewriter(self.dialect, limit, self._read, self.write_data_batch, self.data_after)
 
     def rewrite_batch_limit(self) -> int | None:
         """Most rows a rewrite (rotation) batch should hold so updates stay in their pages; None: no limit."""
@@ -236,13 +248,15 @@ class ConnectionStore:
             raise
         return stored
 
-    def update_cas(self, connection_id: uuid.UUID, expected_version: int, **changes: Any) -> ConnectionRow | None:
-        """Apply ``changes`` if the row is still at ``expected_version``; the new row, or None on mismatch."""
+    def update_cas(
+        self, connection_id: uuid.UUID, expected_version: int, *, event: str | None = None, **changes: Any
+    ) -> ConnectionRow | None:
+        """Apply ``changes`` if still at ``expected_version`` (new row, or None); ``event`` joins the outbox with it."""
         values = _clean_changes(changes)
         values.update(version=T.c.version + 1, updated_at=_now())
         where = sa.and_(T.c.id == connection_id, T.c.version == expected_version)
         try:
-            return self._update(where, values)
+            return self._update(where, values, event)
         except IntegrityError:
             current = self.get_by_id(connection_id)
             if current is not None and "name" in values:
@@ -361,9 +375,11 @@ class ConnectionStore:
         with self._write() as conn:
             # SQLite: BEGIN IMMEDIATE holds the write lock, PostgreSQL: the picked rows are locked, so the
             # picked rows are still due here and the update goes by primary key alone.
-            ids = builtins.list(conn.execute(pick).scalars())
-            if not ids:
+            picked = conn.execute(pick).all()
+            if not picked:
                 return []
+            ids = [p.id for p in picked]
+            self.lease_takeovers += sum(1 for p in picked if p.lease_owner is not None)  # lapsed: a silent owner
             rows = conn.execute(T.update().where(T.c.id.in_(ids)).values(**values).returning(*T.c)).mappings().all()
         claimed = [_from_core(m) for m in rows]
         claimed.sort(key=lambda r: (r.expires_at or t, r.id))
