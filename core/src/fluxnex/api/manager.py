@@ -155,10 +155,11 @@ class CredentialManager(ManagerParts):
         return strip_inherited(app, data, clean, ct) if app else clean
 
     def _initial_status(self, ct: CredentialType, data: Mapping[str, Any]) -> Status:
-        """NOT_CONNECTED for an OAuth2 type stored without an access token, else ACTIVE."""
+        """NOT_CONNECTED for an OAuth2 (OAuth1) type stored without an access token (``oauth_token``), else ACTIVE."""
         token = data.get("oauthTokenData")
-        has_token = isinstance(token, Mapping) and bool(token.get("access_token"))
-        if has_token or not self.registry.is_a(ct.name, "oAuth2Api"):
+        oauth1 = self.registry.is_a(ct.name, "oAuth1Api")
+        has_token = isinstance(token, Mapping) and bool(token.get("oauth_token" if oauth1 else "access_token"))
+        if has_token or not (oauth1 or self.registry.is_a(ct.name, "oAuth2Api")):
             return Status.ACTIVE
         return Status.NOT_CONNECTED
 
@@ -214,9 +215,14 @@ class CredentialManager(ManagerParts):
                     if old_token is not None:
                         merged["oauthTokenData"] = old_token
                 clean = self.validated(ct, row.tenant_id, merged)
+                relogin = _pre_authenticated(ct)
+                if relogin:  # n8n's pre-authentication: new credentials log in again (fluxnex.n8n.preauth)
+                    from fluxnex.n8n.preauth import updated_data
+
+                    clean = updated_data(ct, self.decrypt(row), clean)
                 changes.update(self.token_columns(ct, clean))
                 changes["data"] = self.encrypt(row.tenant_id, row.id, row.type, clean, name=new_name or row.name)
-                if "oauthTokenData" in data:
+                if "oauthTokenData" in data or relogin:
                     changes.update(status=self._initial_status(ct, clean).value, refresh_failures=0,
                                    last_error=None, next_attempt_at=None)
             if new_name is not None and new_name != row.name:
@@ -279,6 +285,12 @@ class CredentialManager(ManagerParts):
             refresh=lambda row: self.refresher.ensure_fresh(row, force=True),
         )
         return ConnectionSession(bound, base_url=base_url)
+
+
+def _pre_authenticated(ct: CredentialType) -> bool:
+    from fluxnex.n8n.preauth import handles
+
+    return handles(ct)
 
 
 def _check_usable(row: ConnectionRow) -> None:

@@ -1,7 +1,8 @@
 """``CredentialManager.session()``: a ``requests.Session`` that authenticates every request.
 
 Each request reads the connection through ``get_connection`` (so an expiring token is refreshed first) and
-adds its credentials. On a 401 (or the type's ``tokenExpiredStatusCode``) from an OAuth2 connection, it
+adds its credentials. On a 401 (or the type's ``tokenExpiredStatusCode``) from an OAuth2 connection, or from a
+type n8n pre-authenticates (its session token is fetched again, :mod:`fluxnex.lifecycle.preauth`), it
 refreshes once through the same single flight and retries once, unless the body is a stream or a generator
 that cannot be sent twice. A 429 whose ``Retry-After`` is at most ``max_retry_after`` seconds is waited out and
 retried once. urllib3's debug log lines have their query strings redacted (API keys travel there).
@@ -83,6 +84,15 @@ class ConnectionSession(requests.Session):
         is_oauth2 = registry.is_a(type_name, _OAUTH2_BASE)
         return apply_authentication(ct, data, request, hook=registry.hook, is_oauth2=is_oauth2)
 
+    def _renews_on_expiry(self, type_name: str) -> bool:
+        """OAuth2 (refresh) and n8n's pre-authenticated types (fetch the session token again) renew on a 401."""
+        registry = self._connection.registry
+        if registry.is_a(type_name, _OAUTH2_BASE):
+            return True
+        from fluxnex.n8n.preauth import handles
+
+        return handles(registry.get(type_name))
+
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         """``requests.Session.request``, a relative ``url`` resolved against ``base_url``."""
         if self.base_url and isinstance(url, str) and not urlsplit(url).scheme:
@@ -101,7 +111,7 @@ class ConnectionSession(requests.Session):
         check_request_domain(data, original.url or "", what=f"connection {self._name!r}")
         response = self._exchange(original.copy(), row.type, data, allow_redirects, kwargs)
         replayable = _replayable(original)
-        if self._connection.registry.is_a(row.type, _OAUTH2_BASE):
+        if self._renews_on_expiry(row.type):
             expired_status = int(data.get("tokenExpiredStatusCode") or 401)
             if response.status_code == expired_status and replayable:
                 response.close()

@@ -1,4 +1,4 @@
-"""``fluxnex connect``: authorize an OAuth2 account and store it as a connection, or reconnect one in place."""
+"""``fluxnex connect``: authorize an OAuth2 or OAuth1 account and store it as a connection, or reconnect one."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from fluxnex.cli._output import JSON_OPTION, echo_json
 
 @click.command("connect")
 @TENANT_OPTION
-@click.option("--type", "type_name", help="An OAuth2 credential type (extends oAuth2Api). Not needed to reconnect "
-              "an existing connection; oAuth2Api by default with --issuer.")
+@click.option("--type", "type_name", help="An OAuth2 or OAuth1 credential type (extends oAuth2Api or oAuth1Api). "
+              "Not needed to reconnect an existing connection; oAuth2Api by default with --issuer.")
 @click.option("--name", required=True, help="Connection name, unique per tenant.")
 @click.option("--data", "data_source", metavar="FILE|-", help="JSON with client id/secret and settings.")
 @click.option("--issuer", metavar="URL", help="Take the endpoints from this provider's metadata "
@@ -24,7 +24,8 @@ from fluxnex.cli._output import JSON_OPTION, echo_json
 @JSON_OPTION
 def connect_command(tenant: str, type_name: str | None, name: str, data_source: str | None, issuer: str | None,
                     yes: bool, no_browser: bool, timeout: float, port: int, as_json: bool) -> None:
-    """Run the OAuth2 flow (authorization code + PKCE through a local redirect, or client credentials).
+    """Run the OAuth2 flow (authorization code + PKCE through a local redirect, or client credentials), or
+    OAuth1's three-legged flow (request token, approval, verifier through a local callback) for oAuth1Api types.
 
     On an existing connection it reconnects in place: same id, stored client settings, new token, status
     ACTIVE. An EXPIRED or NOT_CONNECTED connection is reconnected at once; a working one asks first (without a
@@ -52,7 +53,11 @@ def connect_command(tenant: str, type_name: str | None, name: str, data_source: 
         type_name = type_name or "oAuth2Api"
     if type_name is None:
         raise click.UsageError(f"connection {name!r} does not exist yet: give --type (or --issuer)")
-    oauth2_type(mgr, type_name, tenant_id, name)  # before any prompt
+    from fluxnex.api.connect_oauth1 import connect_oauth1, is_oauth1
+
+    oauth1 = issuer is None and is_oauth1(mgr, type_name)
+    if not oauth1:
+        oauth2_type(mgr, type_name, tenant_id, name)  # before any prompt
     if data_source != "-":
         data = prompt_missing(type_name, data)
 
@@ -65,8 +70,12 @@ def connect_command(tenant: str, type_name: str | None, name: str, data_source: 
             webbrowser.open(url)
         click.echo(f"Waiting up to {timeout:g} s for the provider's redirect...", err=True)
 
-    info = connect_oauth2(mgr, tenant_id, type_name, name, data, open_url=open_url, timeout=timeout, port=port,
-                          reconnect=existing is not None)
+    if oauth1:
+        info = connect_oauth1(mgr, tenant_id, type_name, name, data, open_url=open_url, timeout=timeout, port=port,
+                              reconnect=existing is not None)
+    else:
+        info = connect_oauth2(mgr, tenant_id, type_name, name, data, open_url=open_url, timeout=timeout,
+                              port=port, reconnect=existing is not None)
     if as_json:
         echo_json(info.to_json())
     else:

@@ -10,10 +10,15 @@ from __future__ import annotations
 import importlib
 from typing import Any, Final
 
-__all__ = ["BUILTIN_PLUGIN", "CATALOG_SOURCE", "N8N_SEMANTICS", "PACKAGES_SOURCE", "load"]
+__all__ = ["BUILTIN_EXTRAS", "BUILTIN_PLUGIN", "CATALOG_SOURCE", "N8N_SEMANTICS", "PACKAGES_SOURCE", "load"]
 
 #: The built-in plugin: n8n's base types, the generic OAuth2 refresher and revoker, code-authenticated types.
 BUILTIN_PLUGIN: Final = "fluxnex.lifecycle.builtin"
+#: More built-in plugins (name, module), registered after it: n8n's pre-authentication and OAuth1 signing.
+BUILTIN_EXTRAS: Final = (
+    ("builtin-preauth", "fluxnex.lifecycle.preauth"),
+    ("builtin-oauth1", "fluxnex.lifecycle.oauth1"),
+)
 #: Registers n8n's credential catalog when ``FLUXNEX_N8N_CATALOG`` names one.
 CATALOG_SOURCE: Final = "fluxnex.n8n.catalog:register_catalog"
 #: Registers the n8n community packages ``fluxnex n8n install`` stored in the data directory.

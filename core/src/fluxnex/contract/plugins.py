@@ -248,6 +248,8 @@ def _discover() -> TypeRegistry:
     registry = TypeRegistry(pm)
     core_version = _version(CORE_DISTRIBUTION)
     _load_plugin(registry, builtin, PluginInfo("builtin", CORE_DISTRIBUTION, core_version))
+    for extra_name, extra_module in builtins.BUILTIN_EXTRAS:  # hooks only: listed as part of "builtin"
+        pm.register(builtins.load(extra_module), name=extra_name)
     allow = _allowlist()
     for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         dist = ep.dist.name if ep.dist is not None else "unknown"

@@ -59,6 +59,8 @@ def generation(data: Mapping[str, Any]) -> str:
     """A fingerprint of the token generation in ``data`` (access + refresh token); never stored in clear."""
     token = data.get("oauthTokenData")
     pair = [token.get("access_token"), token.get("refresh_token")] if isinstance(token, Mapping) else [None, None]
+    if data.get("preAuthTokenData") is not None:  # a pre-authentication fetch (fluxnex.lifecycle.preauth)
+        pair.append(data["preAuthTokenData"])
     return hashlib.sha256(json.dumps(pair, default=str).encode()).hexdigest()
 
 

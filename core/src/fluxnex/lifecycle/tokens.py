@@ -40,6 +40,7 @@ __all__ = [
     "refresh_token_expiry",
     "token_expiry",
     "token_lifetime",
+    "update_command",
     "with_token_expiry",
 ]
 
@@ -174,7 +175,16 @@ def expired_error(row: ConnectionRow, reason: object = None) -> ConnectionExpire
     """The ``ConnectionExpired`` for ``row``: why (``reason``, else its last_error) and how to reconnect."""
     why = reason if reason is not None else row.last_error
     reason = f" ({why})" if why else ""
+    if _pre_authenticated(row.type):  # the login itself was refused: new credentials, not a new grant
+        return ConnectionExpired(f"connection {row.name!r} has expired{reason}: give it working credentials with "
+                                 f"`{update_command(row)}` (a JSON object of the values to change on stdin)")
     return ConnectionExpired(f"connection {row.name!r} has expired{reason}: reconnect it with `{connect_command(row)}`")
+
+
+def _pre_authenticated(type_name: str) -> bool:
+    from fluxnex.n8n.preauth import implemented
+
+    return type_name in implemented()
 
 
 def connect_command(row: ConnectionRow) -> str:
@@ -182,6 +192,13 @@ def connect_command(row: ConnectionRow) -> str:
     import shlex
 
     return f"fluxnex connect --tenant {row.tenant_id} --type {row.type} --name {shlex.quote(row.name)}"
+
+
+def update_command(row: ConnectionRow) -> str:
+    """The shell command that replaces ``row``'s credentials from a JSON object on stdin, quoted as printed."""
+    import shlex
+
+    return f"fluxnex connections update --tenant {row.tenant_id} {shlex.quote(row.name)} --data -"
 
 
 def not_connected_error(row: ConnectionRow) -> NotConnected:

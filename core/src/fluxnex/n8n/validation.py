@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: Fields the framework writes itself (OAuth2 token responses, as n8n stores them).
-MANAGED_FIELDS: Final = frozenset({"oauthTokenData", "oauthServer"})
+MANAGED_FIELDS: Final = frozenset({"oauthTokenData", "oauthServer", "preAuthTokenData"})
 #: A required property that is optional when another field has one of the values: name -> (field, values).
 OPTIONAL_WHEN: Final[dict[str, tuple[str, frozenset[str]]]] = {"clientSecret": ("grantType", frozenset({"pkce"}))}
 MAX_VALUE_BYTES: Final = 64 * 1024
