@@ -7,11 +7,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from fluxnex.api.manager import CredentialManager
 from fluxnex.storage.crypto import Keyring, generate_key_line
 from fluxnex.storage.store import ConnectionStore
 from sqlalchemy.engine import make_url
 
-__all__ = ["keyring", "pg_schema_url", "store", "store_url"]
+__all__ = ["keyring", "manager", "pg_schema_url", "store", "store_url"]
 
 PG_ENV = "FLUXNEX_TEST_POSTGRES_URL"
 
@@ -67,3 +68,13 @@ def store(store_url: str) -> Iterator[ConnectionStore]:
 def keyring() -> Keyring:
     """A one-key keyring."""
     return Keyring.parse(generate_key_line("k1"))
+
+
+@pytest.fixture
+def manager(store_url: str) -> Iterator[CredentialManager]:
+    """A CredentialManager over ``store_url`` (each backend) with a fresh key, closed afterwards."""
+    mgr = CredentialManager(database_url=store_url, encryption_keys=generate_key_line("k1"))
+    try:
+        yield mgr
+    finally:
+        mgr.close()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
-import os
 import sys
 import time
 import uuid
@@ -27,16 +25,6 @@ from store_fixtures import *  # noqa: F403 - fixtures
 
 TENANT = uuid.UUID("00000000-0000-4000-8000-0000000000e1")
 SECRET_VALUE = "s3cr3t-header-value-9f2c"
-
-
-@pytest.fixture
-def manager(store_url: str) -> Iterator[CredentialManager]:
-    keys = "k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode()
-    mgr = CredentialManager(database_url=store_url, encryption_keys=keys)
-    try:
-        yield mgr
-    finally:
-        mgr.close()
 
 
 @pytest.fixture

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,16 +20,6 @@ from store_fixtures import *  # noqa: F403 - fixtures
 
 TENANT = uuid.UUID("00000000-0000-4000-8000-0000000000f1")
 UTC = dt.UTC
-
-
-@pytest.fixture
-def manager(store_url: str) -> Iterator[CredentialManager]:
-    keys = "k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode()
-    mgr = CredentialManager(database_url=store_url, encryption_keys=keys)
-    try:
-        yield mgr
-    finally:
-        mgr.close()
 
 
 def add(manager: CredentialManager, sandbox: SandboxProvider, name: str, idle_for: float) -> str:

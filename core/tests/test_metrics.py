@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -22,16 +18,6 @@ from fluxnex.testing.sandbox import SandboxProvider
 from store_fixtures import *  # noqa: F403 - fixtures
 
 TENANT = uuid.UUID("00000000-0000-4000-8000-0000000000a7")
-
-
-@pytest.fixture
-def manager(store_url: str) -> Iterator[CredentialManager]:
-    keys = "k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode()
-    mgr = CredentialManager(database_url=store_url, encryption_keys=keys)
-    try:
-        yield mgr
-    finally:
-        mgr.close()
 
 
 def samples(manager: CredentialManager) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

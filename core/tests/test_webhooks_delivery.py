@@ -3,9 +3,7 @@ compressed clock, no double delivery, per-endpoint isolation, the revoked-connec
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import os
 import sys
 import threading
 import time
@@ -44,16 +42,6 @@ class Clock:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self.now += dt.timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def manager(store_url: str) -> Iterator[CredentialManager]:
-    keys = "k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode()
-    mgr = CredentialManager(database_url=store_url, encryption_keys=keys)
-    try:
-        yield mgr
-    finally:
-        mgr.close()
 
 
 @pytest.fixture
