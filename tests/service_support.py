@@ -5,10 +5,36 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from fluxnex.api.manager import CredentialManager
+
+#: QuickBooks and HubSpot types extending the real ones with their pinned endpoints at the sandbox
+QB, HUBSPOT = "quickBooksAtSandbox", "hubspotAtSandbox"
+
+
+def sandbox_types_plugin(authorize_url: str, token_url: str) -> object:
+    """A plugin registering ``QB`` and ``HUBSPOT`` with their authorization and token URLs at the sandbox."""
+    from fluxnex import CredentialType, Property, hookimpl
+
+    endpoints = [
+        Property(display_name="Authorization URL", name="authUrl", type="hidden", default=authorize_url),
+        Property(display_name="Access Token URL", name="accessTokenUrl", type="hidden", default=token_url),
+    ]
+
+    class Plugin:
+        @hookimpl
+        def register_credential_types(self, register: Any) -> None:
+            register(CredentialType(name=QB, display_name="QuickBooks Online", extends=["quickBooksOAuth2Api"],
+                                    properties=list(endpoints)))
+            register(CredentialType(name=HUBSPOT, display_name="HubSpot", extends=["hubspotOAuth2Api"],
+                                    properties=list(endpoints)))
+
+    return Plugin()
 
 
 class LiveService:
@@ -90,3 +116,13 @@ class Deployment:
 
     def close(self) -> None:
         self.manager.close()
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    """A ``Deployment`` on a SQLite file in the test's tmp dir, closed afterwards."""
+    dep = Deployment(f"sqlite:///{tmp_path / 'service.db'}")
+    try:
+        yield dep
+    finally:
+        dep.close()

@@ -8,12 +8,12 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 from fluxnex.api.manager import CredentialManager
 from fluxnex.testing.sandbox import SandboxProvider
+from service_support import *  # noqa: F403 - the deployment fixture
 from service_support import Deployment, LiveService, bearer, create_key, get
 from starlette.routing import Route
 
@@ -22,15 +22,6 @@ OTHER = uuid.UUID("00000000-0000-4000-8000-0000000000b2")
 ALL = ("admin",)
 RETURN = "http://127.0.0.1:9/app/done"
 SECRET = "s3cr3t-token-value-xyz"
-
-
-@pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    dep = Deployment(f"sqlite:///{tmp_path / 'service.db'}")
-    try:
-        yield dep
-    finally:
-        dep.close()
 
 
 @pytest.fixture

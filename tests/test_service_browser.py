@@ -20,18 +20,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from fluxnex import CredentialType, Property, hookimpl
 from fluxnex.n8n.display_options import is_shown
 from fluxnex.storage.store import Status
 from fluxnex.testing.sandbox import SandboxProvider
-from service_support import Deployment, LiveService, bearer, create_key
+from service_support import HUBSPOT, QB, Deployment, LiveService, bearer, create_key, sandbox_types_plugin
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 TENANT = uuid.UUID("00000000-0000-4000-8000-0000000000d4")
-QB, HUBSPOT = "quickBooksAtSandbox", "hubspotAtSandbox"
 
 
 def _require_browser() -> None:
@@ -76,22 +74,8 @@ async def _done(request: Request) -> HTMLResponse:
 @pytest.fixture
 def service(tmp_path: Path, sandbox_provider: SandboxProvider,
             register_plugin: Callable[..., list[str]]) -> Iterator[LiveService]:
-    endpoints = [
-        Property(display_name="Authorization URL", name="authUrl", type="hidden",
-                 default=sandbox_provider.authorize_url),
-        Property(display_name="Access Token URL", name="accessTokenUrl", type="hidden",
-                 default=sandbox_provider.token_url),
-    ]
-
-    class Plugin:
-        @hookimpl
-        def register_credential_types(self, register: Any) -> None:
-            register(CredentialType(name=QB, display_name="QuickBooks Online", extends=["quickBooksOAuth2Api"],
-                                    properties=list(endpoints)))
-            register(CredentialType(name=HUBSPOT, display_name="HubSpot", extends=["hubspotOAuth2Api"],
-                                    properties=list(endpoints)))
-
-    register_plugin(Plugin(), name="browser-sandbox-types")
+    register_plugin(sandbox_types_plugin(sandbox_provider.authorize_url, sandbox_provider.token_url),
+                    name="browser-sandbox-types")
     dep = Deployment(f"sqlite:///{tmp_path / 'service.db'}")
     try:
         with LiveService(dep.manager, routes=[Route("/app/done", _done)],

@@ -7,29 +7,18 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from fluxnex import CredentialType, Property, hookimpl
 from fluxnex.storage.store import Status
 from fluxnex.testing.sandbox import SandboxProvider
-from service_support import Deployment, LiveService, bearer, create_key
+from service_support import *  # noqa: F403 - the deployment fixture
+from service_support import HUBSPOT, QB, Deployment, LiveService, bearer, create_key, sandbox_types_plugin
 
 TENANT = uuid.UUID("00000000-0000-4000-8000-0000000000c3")
 RETURN = "http://127.0.0.1:9/app/done?from=fluxnex"
 SECRET = "tok-very-secret-123456"
-
-
-@pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    dep = Deployment(f"sqlite:///{tmp_path / 'service.db'}")
-    try:
-        yield dep
-    finally:
-        dep.close()
 
 
 @pytest.fixture
@@ -113,29 +102,13 @@ def test_expired_session_link(deployment: Deployment) -> None:
         assert page.status_code == 410 and "expired" in page.text
 
 
-QB = "quickBooksAtSandbox"
-HUBSPOT = "hubspotAtSandbox"
 
 
 @pytest.fixture(autouse=True)
 def sandboxed_types(sandbox_provider: SandboxProvider, register_plugin: Callable[..., list[str]]) -> None:
     """QuickBooks and HubSpot with their pinned endpoints at the sandbox (types extending the real ones)."""
-    endpoints = [
-        Property(display_name="Authorization URL", name="authUrl", type="hidden",
-                 default=sandbox_provider.authorize_url),
-        Property(display_name="Access Token URL", name="accessTokenUrl", type="hidden",
-                 default=sandbox_provider.token_url),
-    ]
-
-    class Plugin:
-        @hookimpl
-        def register_credential_types(self, register: Any) -> None:
-            register(CredentialType(name=QB, display_name="QuickBooks Online", extends=["quickBooksOAuth2Api"],
-                                    properties=list(endpoints)))
-            register(CredentialType(name=HUBSPOT, display_name="HubSpot", extends=["hubspotOAuth2Api"],
-                                    properties=list(endpoints)))
-
-    register_plugin(Plugin(), name="service-sandbox-types")
+    register_plugin(sandbox_types_plugin(sandbox_provider.authorize_url, sandbox_provider.token_url),
+                    name="service-sandbox-types")
 
 
 def _quickbooks_app(svc: LiveService, sandbox: SandboxProvider, secret: str = "qb-secret-1") -> None:
