@@ -10,7 +10,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
-import sys
 import threading
 import time
 import uuid
@@ -22,8 +21,6 @@ import pytest
 from fluxnex.api.manager import CredentialManager
 from fluxnex.storage.crypto import generate_key_line
 from fluxnex.testing.sandbox import SandboxProvider
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core" / "tests"))
 from store_fixtures import PG_ENV, pg_conninfo, pg_schema_url
 
 __all__ = [

@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "tests"))  # the store fixtures
 from fluxnex.api.manager import CredentialManager, with_token_expiry
 from fluxnex.n8n.validation import validate
 from fluxnex.storage.store import Status, connection_table

@@ -1,4 +1,4 @@
-"""Store fixtures (SQLite file and PostgreSQL schema per test); the lead merges these into conftest."""
+"""Store fixtures (a SQLite file and a PostgreSQL schema per test), star-imported by the tests that use them."""
 
 from __future__ import annotations
 

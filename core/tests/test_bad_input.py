@@ -17,8 +17,6 @@ from fluxnex.api.manager import CredentialManager
 from fluxnex.api.n8n_import import import_export
 from fluxnex.contract.errors import ConnectionNotFound, ValidationError
 from fluxnex.storage.crypto import generate_key_line
-
-sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
 from store_fixtures import *  # noqa: F403 - fixtures
 
 TENANT = uuid.uuid4()

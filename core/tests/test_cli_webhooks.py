@@ -8,20 +8,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from fluxnex.cli import cli
-from standardwebhooks.webhooks import Webhook
-
-sys.path.insert(0, str(Path(__file__).parent))
 from fluxnex.testing.webhook_receiver import WebhookReceiver
+from standardwebhooks.webhooks import Webhook
 from store_fixtures import *  # noqa: F403 - fixtures
 
 TENANT = str(uuid.UUID("00000000-0000-4000-8000-0000000000e3"))

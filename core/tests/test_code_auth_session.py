@@ -12,20 +12,17 @@ import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from catalog_fixtures import *  # noqa: F403 - the manager fixture
 from fluxnex.api.manager import CredentialManager
-from fluxnex.contract.plugins import PluginInfo, TypeRegistry, _load_plugin, _new_plugin_manager
 from fluxnex.lifecycle import builtin
 from fluxnex.lifecycle.code_tokens import CodeTokenCache, TokenFetchError
-from fluxnex.n8n import register_catalog
 from fluxnex.n8n.code_auth import Context, TokenRequest, authenticate_options, implemented
 from fluxnex.n8n.code_auth.requests_adapter import to_options
-from fluxnex.storage.crypto import Keyring, generate_key_line
 from fluxnex.testing.n8n_catalog import catalog_path
 
 TENANT = uuid.UUID("00000000-0000-0000-0000-00000000000c")
@@ -77,17 +74,6 @@ def server() -> Iterator[_Server]:
     srv = _Server()
     yield srv
     srv.close()
-
-
-@pytest.fixture
-def manager(tmp_path: Path) -> Iterator[CredentialManager]:
-    registry = TypeRegistry(_new_plugin_manager())
-    _load_plugin(registry, builtin, PluginInfo("builtin", "fluxnex-core", "0"))
-    register_catalog(registry, catalog_path())
-    mgr = CredentialManager(f"sqlite:///{tmp_path}/db.sqlite", Keyring.parse(generate_key_line("k1")),
-                            registry=registry)
-    yield mgr
-    mgr.close()
 
 
 def _b64url_json(segment: str) -> Any:

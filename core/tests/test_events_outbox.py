@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
-sys.path.insert(0, str(Path(__file__).parent))
 from fluxnex.api.manager import CredentialManager
 from fluxnex.contract.errors import ConnectionExpired, RefreshError
 from fluxnex.lifecycle.events import EventDelivery, Webhooks

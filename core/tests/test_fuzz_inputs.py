@@ -4,11 +4,9 @@ bound, and a failure leaves the row count unchanged. Bounded example counts keep
 from __future__ import annotations
 
 import os
-import sys
 import tracemalloc
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +17,6 @@ from fluxnex.n8n.expressions import MAX_STRING_LENGTH, evaluate
 from fluxnex.storage.crypto import generate_key_line
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
 from store_fixtures import *  # noqa: F403 - fixtures
 
 EXAMPLES = int(os.environ.get("FLUXNEX_FUZZ_EXAMPLES", "40"))  # raise it locally to search harder

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from fluxnex.api.manager import CredentialManager
 from fluxnex.contract.errors import ConfigurationError
 from fluxnex.lifecycle.keep_alive import KeepAlive, parse_duration, parse_overrides

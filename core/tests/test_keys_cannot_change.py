@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +19,6 @@ from fluxnex.contract.errors import ConfigurationError, DecryptionError, KeyMism
 from fluxnex.storage import config
 from fluxnex.storage.crypto import Keyring, associated_data, generate_key_line
 from fluxnex.storage.key_fingerprints import recorded_fingerprints, rows_per_kid
-
-sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
 from store_fixtures import *  # noqa: F403 - fixtures
 
 TENANT = uuid.uuid4()

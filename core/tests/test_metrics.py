@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import time
 import uuid
-from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-
-sys.path.insert(0, str(Path(__file__).parent))
 from fluxnex.api.manager import CredentialManager
 from fluxnex.lifecycle.observability import METRICS, render_metrics
 from fluxnex.lifecycle.refresher import RefreshWorker
 from fluxnex.testing.sandbox import SandboxProvider
+from prometheus_client.parser import text_string_to_metric_families
 from store_fixtures import *  # noqa: F403 - fixtures
 
 TENANT = uuid.UUID("00000000-0000-4000-8000-0000000000a7")

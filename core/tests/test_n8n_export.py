@@ -11,21 +11,18 @@ import json
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from catalog_fixtures import *  # noqa: F403 - the manager fixture
 from fluxnex.api.manager import CredentialManager
 from fluxnex.api.n8n_export import export_n8n, read_n8n_key, write_export
 from fluxnex.api.n8n_import import import_export
 from fluxnex.contract.errors import FluxnexError
-from fluxnex.contract.plugins import PluginInfo, TypeRegistry, _load_plugin, _new_plugin_manager
-from fluxnex.lifecycle import builtin
-from fluxnex.n8n import decrypt_n8n, register_catalog
+from fluxnex.n8n import decrypt_n8n
 from fluxnex.n8n.expression_marks import EXPRESSIONS_KEY
-from fluxnex.storage.crypto import Keyring, generate_key_line
-from fluxnex.testing.n8n_catalog import catalog_path
+from fluxnex.storage.crypto import generate_key_line
 
 A, B, C = (uuid.UUID(f"00000000-0000-0000-0000-0000000000a{i}") for i in range(3))
 N8N_KEY = "n8n-key-é-Ä-ß"
@@ -42,17 +39,6 @@ N8N_EXPORT: list[dict[str, Any]] = [
     {"id": "4", "name": "Header", "type": "httpHeaderAuth", "data": {
         "name": "X-Api-Key", "value": "hv", "allowedHttpRequestDomains": "domains", "allowedDomains": "api.x.com"}},
 ]
-
-
-@pytest.fixture
-def manager(tmp_path: Path) -> Iterator[CredentialManager]:
-    registry = TypeRegistry(_new_plugin_manager())
-    _load_plugin(registry, builtin, PluginInfo("builtin", "fluxnex-core", "0"))
-    register_catalog(registry, catalog_path())
-    mgr = CredentialManager(f"sqlite:///{tmp_path}/db.sqlite", Keyring.parse(generate_key_line("k1")),
-                            registry=registry)
-    yield mgr
-    mgr.close()
 
 
 def _stored(manager: CredentialManager, tenant: uuid.UUID) -> dict[str, dict[str, Any]]:

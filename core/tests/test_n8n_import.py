@@ -7,11 +7,11 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from catalog_fixtures import *  # noqa: F403 - the manager fixture
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -19,10 +19,9 @@ from fluxnex.api.manager import CredentialManager
 from fluxnex.api.n8n_import import import_export
 from fluxnex.cli import cli
 from fluxnex.contract.errors import DecryptionError
-from fluxnex.contract.plugins import PluginInfo, TypeRegistry, _load_plugin, _new_plugin_manager, reset_registry
-from fluxnex.lifecycle import builtin
-from fluxnex.n8n import decrypt_n8n, register_catalog
-from fluxnex.storage.crypto import Keyring, generate_key_line
+from fluxnex.contract.plugins import reset_registry
+from fluxnex.n8n import decrypt_n8n
+from fluxnex.storage.crypto import generate_key_line
 from fluxnex.testing.n8n_catalog import catalog_path
 
 TENANT = uuid.UUID("00000000-0000-0000-0000-0000000000b1")
@@ -67,17 +66,6 @@ def _export(key: str | None) -> list[dict[str, Any]]:
             copy["data"] = n8n_encrypt(entry["data"], key)
         out.append(copy)
     return out
-
-
-@pytest.fixture
-def manager(tmp_path: Path) -> Iterator[CredentialManager]:
-    registry = TypeRegistry(_new_plugin_manager())
-    _load_plugin(registry, builtin, PluginInfo("builtin", "fluxnex-core", "0"))
-    register_catalog(registry, catalog_path())
-    mgr = CredentialManager(f"sqlite:///{tmp_path}/db.sqlite", Keyring.parse(generate_key_line("k1")),
-                            registry=registry)
-    yield mgr
-    mgr.close()
 
 
 def _check_report(report: Any) -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fluxnex.api.manager import CredentialManager
@@ -14,8 +12,6 @@ from fluxnex.contract.errors import DecryptionError
 from fluxnex.storage.crypto import ENVELOPE_VERSION, Keyring, associated_data, generate_key_line
 from fluxnex.storage.rotation import rotate_keys
 from fluxnex.storage.store import connection_table
-
-sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
 from store_fixtures import *  # noqa: F403 - fixtures
 
 TENANT = uuid.uuid4()

@@ -3,17 +3,13 @@ gives an error within seconds instead of blocking every read and write for as lo
 
 from __future__ import annotations
 
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 from fluxnex.api.manager import CredentialManager
 from fluxnex.contract.errors import ConfigurationError
 from fluxnex.storage.crypto import generate_key_line
 from fluxnex.storage.store import create_engine
-
-sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
 from store_fixtures import *  # noqa: F403 - fixtures
 from store_fixtures import pg_conninfo
 

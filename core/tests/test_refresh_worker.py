@@ -6,16 +6,12 @@ import base64
 import datetime as dt
 import logging
 import os
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
 from fluxnex.api.manager import CredentialManager
 from fluxnex.contract.errors import FluxnexError
 from fluxnex.lifecycle.refresher import CycleSummary, RefreshWorker

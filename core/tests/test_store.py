@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 import threading
 import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
-
-sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
 from fluxnex.contract.errors import ConnectionExists
 from fluxnex.storage.crypto import Keyring, associated_data
 from fluxnex.storage.store import ConnectionRow, ConnectionStore, Status
+from sqlalchemy.engine import make_url
 from store_fixtures import *  # noqa: F403 - fixtures
 from store_fixtures import pg_conninfo
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
-import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
-sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
 from fluxnex.contract.errors import ConfigurationError, MigrationError
 from fluxnex.storage.store import ConnectionStore, create_engine, current_revision, head_revision, upgrade
 from store_fixtures import *  # noqa: F403 - fixtures

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import uuid
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
 from fluxnex.contract.errors import DecryptionError
 from fluxnex.storage.crypto import Keyring, RowBinding, associated_data, generate_key_line
 from fluxnex.storage.rotation import RotationProgress, rotate_keys

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -20,12 +19,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-
-sys.path.insert(0, str(Path(__file__).parent))  # store_fixtures until the lead merges it into conftest
 from fluxnex.storage.crypto import Keyring, associated_data, generate_key_line
 from fluxnex.storage.rotation import rotate_keys
 from fluxnex.storage.store import ConnectionRow, ConnectionStore, Status, create_engine
+from sqlalchemy.engine import make_url
 from store_fixtures import *  # noqa: F403 - fixtures
 from store_fixtures import PG_ENV, pg_conninfo
 

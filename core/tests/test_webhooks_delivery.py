@@ -4,7 +4,6 @@ compressed clock, no double delivery, per-endpoint isolation, the revoked-connec
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import threading
 import time
 import uuid
@@ -12,9 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from standardwebhooks.webhooks import Webhook
-
-sys.path.insert(0, str(Path(__file__).parent))
 from fluxnex.api.manager import CredentialManager
 from fluxnex.lifecycle.events import RETRY_SCHEDULE, EventDelivery, Webhooks
 from fluxnex.lifecycle.events._delivery import JITTER
@@ -22,6 +18,7 @@ from fluxnex.lifecycle.refresher import RefreshWorker
 from fluxnex.storage.store._webhooks import WebhookStore
 from fluxnex.testing.sandbox import SandboxProvider
 from fluxnex.testing.webhook_receiver import ReceivedRequest, WebhookReceiver
+from standardwebhooks.webhooks import Webhook
 from store_fixtures import *  # noqa: F403 - fixtures
 
 TENANT = uuid.UUID("00000000-0000-4000-8000-0000000000e2")
