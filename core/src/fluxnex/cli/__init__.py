@@ -42,7 +42,7 @@ _HELP = {
     "plugins": "Show loaded and failed plugins.",
     "plugin": "Scaffold a new plugin distribution.",
     "connections": "Add, list, show, update, test, refresh and delete connections.",
-    "connect": "Connect (or reconnect in place) an OAuth2 account through the browser.",
+    "connect": "Connect (or reconnect in place) an OAuth2 or OAuth1 account through the browser.",
     "keys": "Generate encryption keys and rotate stored data to the primary key.",
     "db": "Database migrations.",
     "status": "Database, keys, plugins and connection counts.",
