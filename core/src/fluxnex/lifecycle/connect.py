@@ -12,8 +12,9 @@ grant: client credentials, or ``authorize``. A timeout or a denied consent raise
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -23,7 +24,7 @@ from fluxnex.contract.errors import FluxnexError
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["OAUTH2_BASE", "ConnectError", "authorize", "fetch_token"]
+__all__ = ["OAUTH2_BASE", "ConnectError", "authorize", "fetch_token", "loopback"]
 
 OAUTH2_BASE = "oAuth2Api"
 _PAGE = (
@@ -93,23 +94,12 @@ def authorize(
     """The authorization-code flow with PKCE through a loopback redirect; the token response's data."""
     from fluxnex.lifecycle import oauth2
 
-    callback = _Callback()
-    path = "/callback"
-    server = HTTPServer(("127.0.0.1", port), _make_handler(callback, path))
-    server.timeout = 0.2
-    redirect_uri = f"http://127.0.0.1:{server.server_address[1]}{path}"
-    thread = threading.Thread(target=_serve_until, args=(server, callback), daemon=True, name="fluxnex-callback")
-    thread.start()
-    try:
+    with loopback(port, name="fluxnex-callback") as (redirect_uri, callback):
         request = oauth2.authorization_url(effective, redirect_uri)
         if open_url is not None:
             open_url(request.url)
         if not callback.done.wait(timeout):
             raise ConnectError(f"no authorization arrived within {timeout:g} s: nothing was stored")
-    finally:
-        callback.done.set()
-        thread.join(5)
-        server.server_close()
     params = callback.params or {}
     if "error" in params:
         reason = params.get("error_description") or params["error"]
@@ -129,6 +119,24 @@ def authorize(
         effective, code=code, redirect_uri=redirect_uri, code_verifier=request.code_verifier, http=http,
         callback_params=extra or None, timeout=http_timeout,
     )
+
+
+@contextlib.contextmanager
+def loopback(port: int, *, name: str) -> Iterator[tuple[str, _Callback]]:
+    """A one-shot HTTP server on 127.0.0.1 (``port`` 0: any free one) for the redirect of an authorization flow:
+    yields (its ``/callback`` URL, the callback whose ``done`` is set once the redirect arrived); closed after."""
+    callback = _Callback()
+    path = "/callback"
+    server = HTTPServer(("127.0.0.1", port), _make_handler(callback, path))
+    server.timeout = 0.2
+    thread = threading.Thread(target=_serve_until, args=(server, callback), daemon=True, name=name)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}", callback
+    finally:
+        callback.done.set()
+        thread.join(5)
+        server.server_close()
 
 
 def _serve_until(server: HTTPServer, callback: _Callback) -> None:

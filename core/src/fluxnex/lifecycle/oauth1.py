@@ -14,9 +14,7 @@ approves at ``authUrl?oauth_token=...``, the provider redirects to 127.0.0.1 wit
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
-from http.server import HTTPServer
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -132,26 +130,15 @@ def authorization_url(auth_url: str, request_token: str) -> str:
 def authorize(effective: Mapping[str, Any], *, http: requests.Session, http_timeout: float,
               open_url: Callable[[str], object] | None, timeout: float, port: int) -> dict[str, Any]:
     """Run the three-legged flow through a loopback callback; the access token response as ``oauthTokenData``."""
-    from fluxnex.lifecycle.connect import _Callback, _make_handler, _serve_until
+    from fluxnex.lifecycle.connect import loopback
 
-    callback = _Callback()
-    path = "/callback"
-    server = HTTPServer(("127.0.0.1", port), _make_handler(callback, path))
-    server.timeout = 0.2
-    callback_uri = f"http://127.0.0.1:{server.server_address[1]}{path}"
-    thread = threading.Thread(target=_serve_until, args=(server, callback), daemon=True, name="fluxnex-oauth1")
-    thread.start()
-    try:
+    with loopback(port, name="fluxnex-oauth1") as (callback_uri, callback):
         temporary = _post_signed(signer(effective, callback_uri=callback_uri), str(effective.get("requestTokenUrl")),
                                  http, http_timeout, "request token")
         if open_url is not None:
             open_url(authorization_url(str(effective.get("authUrl")), temporary["oauth_token"]))
         if not callback.done.wait(timeout):
             raise OAuth1FlowError(f"no authorization arrived within {timeout:g} s: nothing was stored")
-    finally:
-        callback.done.set()
-        thread.join(5)
-        server.server_close()
     params = callback.params or {}
     if "denied" in params or "error" in params:
         raise OAuth1FlowError("the provider did not grant access: nothing was stored")
