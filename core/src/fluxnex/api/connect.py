@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from fluxnex.api.connection_info import ConnectionInfo
     from fluxnex.api.manager import CredentialManager
     from fluxnex.contract.schema import CredentialType
+    from fluxnex.storage.store import ConnectionRow
 
-__all__ = ["ConnectError", "connect_oauth2"]
+__all__ = ["ConnectError", "connect_oauth2"]  # reconnect_target, store_connected: shared with connect_oauth1
 
 
 def oauth2_type(manager: CredentialManager, type_name: str, tenant: uuid.UUID, name: str) -> CredentialType:
@@ -65,15 +66,7 @@ def connect_oauth2(
     ``type_name`` may be None when reconnecting (the connection's type) or with ``issuer`` (``oAuth2Api``).
     """
     tenant = parse_tenant(tenant_id)
-    existing = manager.store.get(tenant, name)
-    if existing is not None and not reconnect:
-        raise ConnectionExists(tenant, name)
-    if existing is not None:
-        if type_name is not None and manager.credential_type(type_name).name != existing.type:
-            raise FluxnexError(f"connection {name!r} is of type {existing.type!r}, not {type_name!r}")
-        type_name = existing.type
-        stored = {k: v for k, v in manager.decrypt(existing).items() if k != "oauthTokenData"}
-        data = {**stored, **data}
+    existing, type_name, data = reconnect_target(manager, tenant, type_name, name, data, reconnect=reconnect)
     if type_name is None:
         if issuer is None:
             raise FluxnexError(f"connection {name!r} does not exist yet: give its type (--type)")
@@ -92,7 +85,34 @@ def connect_oauth2(
     )
     full = {**settings, "oauthTokenData": token_data["oauthTokenData"]}
     checked = manager.registry.hook.check_token_response(credential_type=ct, data=full)
-    final = full if checked is None else checked
+    return store_connected(manager, tenant, name, ct, existing, full if checked is None else checked)
+
+
+def reconnect_target(
+    manager: CredentialManager, tenant: uuid.UUID, type_name: str | None, name: str, data: Mapping[str, Any], *,
+    reconnect: bool,
+) -> tuple[ConnectionRow | None, str | None, dict[str, Any]]:
+    """(the existing row or None, the type to connect, ``data`` over the stored settings) for a connect flow.
+
+    An existing name is ``ConnectionExists`` unless ``reconnect``; then its type is used (a different
+    ``type_name`` is refused) and its stored settings, token aside, are the defaults ``data`` overrides.
+    """
+    existing = manager.store.get(tenant, name)
+    if existing is None:
+        return None, type_name, dict(data)
+    if not reconnect:
+        raise ConnectionExists(tenant, name)
+    if type_name is not None and manager.credential_type(type_name).name != existing.type:
+        raise FluxnexError(f"connection {name!r} is of type {existing.type!r}, not {type_name!r}")
+    stored = {k: v for k, v in manager.decrypt(existing).items() if k != "oauthTokenData"}
+    return existing, existing.type, {**stored, **data}
+
+
+def store_connected(
+    manager: CredentialManager, tenant: uuid.UUID, name: str, ct: CredentialType, existing: ConnectionRow | None,
+    data: dict[str, Any],
+) -> ConnectionInfo:
+    """Store a connect flow's result: in place over ``existing`` (same id), else as a new connection."""
     if existing is not None:
-        return manager.update_connection(tenant, name, data=final)
-    return manager.create_connection(tenant, ct.name, name, final)
+        return manager.update_connection(tenant, name, data=data)
+    return manager.create_connection(tenant, ct.name, name, data)

@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from fluxnex.api.connect import reconnect_target, store_connected
 from fluxnex.api.connection_info import parse_tenant
-from fluxnex.contract.errors import ConnectionExists, FluxnexError
+from fluxnex.contract.errors import FluxnexError
 from fluxnex.lifecycle.oauth1 import OAUTH1_BASE, authorize
 from fluxnex.n8n.validation import validate
 
@@ -44,15 +45,7 @@ def connect_oauth1(
 ) -> ConnectionInfo:
     """Authorize ``data``'s consumer with the provider and store the connection; returns its info."""
     tenant = parse_tenant(tenant_id)
-    existing = manager.store.get(tenant, name)
-    if existing is not None and not reconnect:
-        raise ConnectionExists(tenant, name)
-    if existing is not None:
-        type_name = type_name or existing.type
-        if manager.credential_type(type_name).name != existing.type:
-            raise FluxnexError(f"connection {name!r} is of type {existing.type!r}, not {type_name!r}")
-        stored = {k: v for k, v in manager.decrypt(existing).items() if k != "oauthTokenData"}
-        data = {**stored, **data}
+    existing, type_name, data = reconnect_target(manager, tenant, type_name, name, data, reconnect=reconnect)
     if type_name is None:
         raise FluxnexError(f"connection {name!r} does not exist yet: give its type (--type)")
     ct = manager.credential_type(type_name)
@@ -64,7 +57,4 @@ def connect_oauth1(
         effective["privateKey"] = settings["privateKey"]
     token = authorize(effective, http=manager.http, http_timeout=manager.http_timeout, open_url=open_url,
                       timeout=timeout, port=port)
-    final = {**settings, "oauthTokenData": token["oauthTokenData"]}
-    if existing is not None:
-        return manager.update_connection(tenant, name, data=final)
-    return manager.create_connection(tenant, ct.name, name, final)
+    return store_connected(manager, tenant, name, ct, existing, {**settings, "oauthTokenData": token["oauthTokenData"]})
