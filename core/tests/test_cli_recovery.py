@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
+from flow_support import browser
 from fluxnex import CredentialManager, NotConnected
 from fluxnex.api.connect import connect_oauth2
 from fluxnex.storage.crypto import generate_key_line
@@ -46,12 +46,6 @@ def manager(env: dict[str, str]) -> Iterator[CredentialManager]:
 def sandbox() -> Iterator[SandboxProvider]:
     with SandboxProvider(expires_in=3600) as provider:
         yield provider
-
-
-def browser(url: str) -> None:
-    consent = requests.get(url, allow_redirects=False, timeout=10)
-    assert consent.status_code == 302
-    requests.get(consent.headers["Location"], timeout=10)
 
 
 def fluxnex(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
+from flow_support import browser
 from fluxnex import ConnectionExists, ConnectionExpired, CredentialManager, FluxnexError, ValidationError
 from fluxnex.api.connect import ConnectError, connect_oauth2
 from fluxnex.testing.sandbox import SandboxProvider
@@ -28,13 +29,6 @@ def manager(tmp_path: Path) -> CredentialManager:
 def sandbox() -> SandboxProvider:
     with SandboxProvider(expires_in=3600, extra_callback_params={"realmId": "9130"}) as provider:
         yield provider
-
-
-def browser(url: str) -> None:
-    """Approve at the provider and deliver the redirect to the local callback, as a browser would."""
-    consent = requests.get(url, allow_redirects=False, timeout=10)
-    assert consent.status_code == 302
-    requests.get(consent.headers["Location"], timeout=10)
 
 
 def test_authorization_code_with_pkce_stores_an_active_connection(

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
+from flow_support import browser
 from fluxnex import ConfigurationError, CredentialManager, ValidationError
 from fluxnex.api.connect import ConnectError, connect_oauth2
 from fluxnex.storage.crypto import generate_key_line
@@ -36,12 +37,6 @@ def manager(db: tuple[str, str]) -> Iterator[CredentialManager]:
 def sandbox() -> Iterator[SandboxProvider]:
     with SandboxProvider(expires_in=3600) as provider:
         yield provider
-
-
-def browser(url: str) -> None:
-    consent = requests.get(url, allow_redirects=False, timeout=10)
-    assert consent.status_code == 302
-    requests.get(consent.headers["Location"], timeout=10)
 
 
 def tampered(**changes: str | None) -> object:
