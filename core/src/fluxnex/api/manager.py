@@ -274,17 +274,29 @@ class CredentialManager(ManagerParts):
         """A ``requests.Session`` that authenticates every request with the connection's fresh credentials.
 
         Credentials never follow a redirect to another origin; relative URLs resolve against ``base_url``.
+        Without one, a type whose n8n node builds its API root from the credentials (an n8n "node code" type,
+        :mod:`fluxnex.n8n.code_auth.nodes`) resolves them against that root, read once here.
         """
         from fluxnex.api.session import BoundConnection, ConnectionSession
 
         tenant = parse_tenant(tenant_id)
-        self._row(tenant, name)  # fail now, not at the first request, when there is no such connection
+        row = self._row(tenant, name)  # fail now, not at the first request, when there is no such connection
+        if base_url is None:
+            base_url = self._node_base_url(tenant, name, row.type)
         bound = BoundConnection(
             tenant, name, self.registry,
             read=lambda: self.read_connection(tenant, name),
             refresh=lambda row: self.refresher.ensure_fresh(row, force=True),
         )
         return ConnectionSession(bound, base_url=base_url)
+
+    def _node_base_url(self, tenant: uuid.UUID, name: str, type_name: str) -> str | None:
+        from fluxnex.n8n.code_auth import nodes
+
+        entry = nodes.get(type_name)
+        if entry is None or entry.base_url is None:
+            return None
+        return entry.base_url(self.registry.get(type_name).effective_data(self.get_connection(tenant, name)))
 
 
 def _pre_authenticated(ct: CredentialType) -> bool:
