@@ -1,11 +1,13 @@
 """Connect service benchmark: ``GET .../credentials`` over keep-alive HTTP beside a bare Starlette endpoint.
 
-Run: ``python benchmarks/bench_service.py [--requests 3000] [--clients 4] [--rounds 5] [--postgres]``.
-One uvicorn process serves the endpoints of one application: the service's ``GET /api/v1/tenants/{t}/
-connections/{c}/credentials`` (API key checked against its hash in the database, tenant check, the connection
-read and decrypted, JSON out); ``GET /bare``, a plain Starlette endpoint answering JSON of exactly the same
-bytes; and ``GET /bare-thread``, the same plus one hop to the thread pool (where the service runs the manager's
-blocking calls), which shows how much of the gap is that hop alone. The client (this process) keeps
+Run: ``python benchmarks/bench_service.py [--requests 3000] [--clients 4] [--rounds 5] [--postgres]
+[--no-loop-reads]``. One uvicorn process serves the endpoints of one application: the service's
+``GET /api/v1/tenants/{t}/connections/{c}/credentials`` (API key checked against its hash in the database,
+tenant check, the connection read and decrypted, JSON out; on the event loop, key and connection read in one
+statement, unless ``--no-loop-reads`` sends it to the thread pool as every other endpoint); ``GET /bare``, a
+plain Starlette endpoint answering JSON of exactly the same bytes; and ``GET /bare-thread``, the same plus one
+hop to the thread pool (where the service runs the manager's blocking calls, and credentials with
+``--no-loop-reads``), which shows how much of a gap that hop alone makes. The client (this process) keeps
 ``--clients`` keep-alive connections busy; the endpoints alternate round by round, so none gets a warmer
 server. Prints requests/s, p50 and p99 latency of each (medians over the rounds) and the throughput ratios.
 Goal: credentials at least 0.5 of the bare endpoint.
@@ -36,7 +38,7 @@ DATA: dict[str, Any] = {
 }
 
 
-def serve(url: str, keys: str, port: int, body_file: str) -> None:
+def serve(url: str, keys: str, port: int, body_file: str, loop_reads: bool) -> None:
     """The server process: the service app plus /bare, on one uvicorn worker."""
     import uvicorn
     from fluxnex.api.manager import CredentialManager
@@ -58,7 +60,8 @@ def serve(url: str, keys: str, port: int, body_file: str) -> None:
         return Response(await run_in_threadpool(same_body), media_type="application/json")
 
     manager = CredentialManager(url, keys)
-    app = create_app(manager, ServiceConfig(public_url=f"http://127.0.0.1:{port}", rate_limit=(10**9, 1.0)),
+    app = create_app(manager, ServiceConfig(public_url=f"http://127.0.0.1:{port}", rate_limit=(10**9, 1.0),
+                                               loop_reads=loop_reads),
                      routes=[Route("/bare", bare), Route("/bare-thread", bare_thread)])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
@@ -110,10 +113,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--postgres", action="store_true",
                         help="on a throw-away database of FLUXNEX_BENCH_POSTGRES_URL (or FLUXNEX_TEST_POSTGRES_URL)")
-    parser.add_argument("--serve", nargs=4, metavar=("URL", "KEYS", "PORT", "BODY"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-loop-reads", action="store_true",
+                        help="credentials in the thread pool (ServiceConfig.loop_reads=False), as before loop reads")
+    parser.add_argument("--serve", nargs=5, metavar=("URL", "KEYS", "PORT", "BODY", "LOOP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve[0], args.serve[1], int(args.serve[2]), args.serve[3])
+        serve(args.serve[0], args.serve[1], int(args.serve[2]), args.serve[3], args.serve[4] == "loop")
         return
     from _bulk import pg_database, pg_url
     from fluxnex.api.manager import CredentialManager
@@ -139,7 +144,8 @@ def main() -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = subprocess.Popen([sys.executable, __file__, "--serve", url, keys, str(port), str(body_file)],
+        server = subprocess.Popen([sys.executable, __file__, "--serve", url, keys, str(port), str(body_file),
+                                   "pool" if args.no_loop_reads else "loop"],
                                   env={**os.environ, "FLUXNEX_ENCRYPTION_KEYS": keys})
         try:
             deadline = time.monotonic() + 60
@@ -170,7 +176,8 @@ def main() -> None:
             server.terminate()
             server.wait(20)
     backend = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"connect service on {backend}, {args.clients} keep-alive clients, {args.requests} requests x "
+    where = "thread pool" if args.no_loop_reads else "loop reads"
+    print(f"connect service on {backend} ({where}), {args.clients} keep-alive clients, {args.requests} requests x "
           f"{args.rounds} rounds, body {len(body)} bytes")
     medians = {}
     for name, rows in results.items():
