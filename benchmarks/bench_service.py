@@ -9,8 +9,9 @@ plain Starlette endpoint answering JSON of exactly the same bytes; and ``GET /ba
 hop to the thread pool (where the service runs the manager's blocking calls, and credentials with
 ``--no-loop-reads``), which shows how much of a gap that hop alone makes. The client (this process) keeps
 ``--clients`` keep-alive connections busy; the endpoints alternate round by round, so none gets a warmer
-server. Prints requests/s, p50 and p99 latency of each (medians over the rounds) and the throughput ratios.
-Goal: credentials at least 0.5 of the bare endpoint.
+server. Prints requests/s, p50 and p99 latency of each (medians over the rounds) and the throughput ratios, and
+(on Linux) the server process's CPU time per request, whose ratio shifts less than throughput's when other
+processes share the cores. Goal: credentials at least 0.5 of the bare endpoint.
 """
 
 from __future__ import annotations
@@ -101,6 +102,15 @@ def _load(port: int, path: str, headers: dict[str, str], total: int, clients: in
     return len(flat) / elapsed, flat
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) from /proc; 0.0 where there is no /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
@@ -164,14 +174,17 @@ def main() -> None:
             served = conn.getresponse().read()
             conn.close()
             assert len(served) == len(body.encode()), (len(served), len(body.encode()))
-            results: dict[str, list[tuple[float, float, float]]] = {"bare": [], "bare-thread": [], "credentials": []}
+            results: dict[str, list[tuple[float, float, float, float]]] = {
+                "bare": [], "bare-thread": [], "credentials": []}
             _load(port, "/bare", {}, args.requests // 5, args.clients)  # warm-up
             _load(port, creds, auth, args.requests // 5, args.clients)
             for _ in range(args.rounds):
                 for name, path, headers in (("bare", "/bare", {}), ("bare-thread", "/bare-thread", {}),
                                             ("credentials", creds, auth)):
+                    cpu = _cpu_seconds(server.pid)
                     rate, lat = _load(port, path, headers, args.requests, args.clients)
-                    results[name].append((rate, _pct(lat, 0.5), _pct(lat, 0.99)))
+                    cpu_us = (_cpu_seconds(server.pid) - cpu) / len(lat) * 1e6
+                    results[name].append((rate, _pct(lat, 0.5), _pct(lat, 0.99), cpu_us))
         finally:
             server.terminate()
             server.wait(20)
@@ -179,16 +192,17 @@ def main() -> None:
     where = "thread pool" if args.no_loop_reads else "loop reads"
     print(f"connect service on {backend} ({where}), {args.clients} keep-alive clients, {args.requests} requests x "
           f"{args.rounds} rounds, body {len(body)} bytes")
-    medians = {}
+    medians, cpus = {}, {}
     for name, rows in results.items():
-        rate = statistics.median(r[0] for r in rows)
-        p50 = statistics.median(r[1] for r in rows)
-        p99 = statistics.median(r[2] for r in rows)
-        medians[name] = rate
-        print(f"  {name:<12} {rate:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+        rate, p50, p99, cpu_us = (statistics.median(r[i] for r in rows) for i in range(4))
+        medians[name], cpus[name] = rate, cpu_us
+        print(f"  {name:<12} {rate:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
+              f"server CPU {cpu_us:5.0f} us/req")
     ratio = medians["credentials"] / medians["bare"]
     print(f"  ratio credentials/bare: {ratio:.2f} (goal >= 0.5); bare-thread/bare: "
           f"{medians['bare-thread'] / medians['bare']:.2f} (the cost of leaving the event loop once)")
+    if cpus["credentials"] > 0:
+        print(f"  server CPU per request, bare/credentials: {cpus['bare'] / cpus['credentials']:.2f}")
 
 
 if __name__ == "__main__":
