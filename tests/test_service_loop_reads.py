@@ -248,3 +248,22 @@ def test_serve_session_ttl(deployment: Deployment) -> None:
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+@pytest.mark.parametrize(("flags", "loop_reads", "ttl"), [((), True, 1800.0),
+                                                          (("--no-loop-reads", "--session-ttl", "600"), False, 600.0)])
+def test_serve_flags_reach_the_service(deployment: Deployment, monkeypatch: pytest.MonkeyPatch,
+                                       flags: tuple[str, ...], loop_reads: bool, ttl: float) -> None:
+    import uvicorn
+    from click.testing import CliRunner
+    from fluxnex.cli.service import serve_command
+
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    for name in ("FLUXNEX_DATABASE_URL", "FLUXNEX_ENCRYPTION_KEYS"):
+        monkeypatch.setenv(name, deployment.env[name])
+    result = CliRunner().invoke(serve_command, list(flags), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    service = served[0].state.service
+    assert service.config.loop_reads is loop_reads and service.config.session_ttl == ttl
+    assert (service.prompt is not None) is loop_reads
