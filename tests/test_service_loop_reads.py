@@ -81,7 +81,7 @@ def test_fresh_token_on_the_loop_due_token_in_the_pool(manager: CredentialManage
     due_tokens = due_data["oauthTokenData"]
     due = manager.create_connection(TENANT, "oAuth2Api", "Due", due_data)
     expected = {c.id: manager.get_connection(TENANT, c.name) for c in (static, fresh)}
-    with LiveService(manager, rate_limit=(1000, 60.0)) as svc:
+    with LiveService(manager, rate_limit=(1000, 60.0), loop_reads=True) as svc:
         key = create_key(manager, "credentials:read", "connections:read")
         base = svc.api(f"/tenants/{TENANT}/connections")
         _warm(f"{base}/{static.id}", key)
@@ -126,7 +126,7 @@ def test_same_answers_and_errors_with_loop_reads_off(manager: CredentialManager)
                 out.append((r.status_code, body))
         return out
 
-    with LiveService(manager, rate_limit=(1000, 60.0)) as on:
+    with LiveService(manager, rate_limit=(1000, 60.0), loop_reads=True) as on:
         assert on.app.state.service.prompt.is_open
         with_loop = answers(on)
     with LiveService(manager, rate_limit=(1000, 60.0), loop_reads=False) as off:
@@ -147,7 +147,7 @@ def test_a_locked_table_costs_the_loop_one_timeout(monkeypatch: pytest.MonkeyPat
     try:
         info = manager.create_connection(TENANT, "revenovaApi", "Locked", {"accessToken": "tok-locked-value-3"})
         expected = manager.get_connection(TENANT, "Locked")
-        with LiveService(manager, rate_limit=(1000, 60.0), loop_read_timeout=0.05) as svc:
+        with LiveService(manager, rate_limit=(1000, 60.0), loop_reads=True, loop_read_timeout=0.05) as svc:
             key = create_key(manager, "credentials:read")
             url = svc.api(f"/tenants/{TENANT}/connections/{info.id}/credentials")
             _warm(url, key)
@@ -189,7 +189,7 @@ def test_a_locked_table_costs_the_loop_one_timeout(monkeypatch: pytest.MonkeyPat
 
 def test_the_prompt_connection_comes_back(manager: CredentialManager, monkeypatch: pytest.MonkeyPatch) -> None:
     info = manager.create_connection(TENANT, "revenovaApi", "Back", {"accessToken": "tok-back-value-44"})
-    with LiveService(manager, rate_limit=(1000, 60.0)) as svc:
+    with LiveService(manager, rate_limit=(1000, 60.0), loop_reads=True) as svc:
         key = create_key(manager, "credentials:read")
         url = svc.api(f"/tenants/{TENANT}/connections/{info.id}/credentials")
         _warm(url, key)
@@ -250,10 +250,13 @@ def test_serve_session_ttl(deployment: Deployment) -> None:
         proc.wait(20)
 
 
-@pytest.mark.parametrize(("flags", "loop_reads", "ttl"), [((), True, 1800.0),
-                                                          (("--no-loop-reads", "--session-ttl", "600"), False, 600.0)])
+@pytest.mark.parametrize(("flags", "loop_reads", "on", "ttl"), [
+    ((), None, True, 1800.0),  # the default on SQLite: on
+    (("--no-loop-reads", "--session-ttl", "600"), False, False, 600.0),
+    (("--loop-reads",), True, True, 1800.0),
+])
 def test_serve_flags_reach_the_service(deployment: Deployment, monkeypatch: pytest.MonkeyPatch,
-                                       flags: tuple[str, ...], loop_reads: bool, ttl: float) -> None:
+                                       flags: tuple[str, ...], loop_reads: bool | None, on: bool, ttl: float) -> None:
     import uvicorn
     from click.testing import CliRunner
     from fluxnex.cli.service import serve_command
@@ -266,4 +269,10 @@ def test_serve_flags_reach_the_service(deployment: Deployment, monkeypatch: pyte
     assert result.exit_code == 0, result.output
     service = served[0].state.service
     assert service.config.loop_reads is loop_reads and service.config.session_ttl == ttl
-    assert (service.prompt is not None) is loop_reads
+    assert (service.prompt is not None) is on
+
+
+def test_loop_reads_default_to_sqlite_only(manager: CredentialManager) -> None:
+    """PostgreSQL's round trip is a wait the loop would sit out (the pool overlaps it): there they are opt-in."""
+    with LiveService(manager) as svc:
+        assert (svc.app.state.service.prompt is not None) is (manager.store.dialect == "sqlite")
