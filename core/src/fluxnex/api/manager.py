@@ -127,19 +127,27 @@ class CredentialManager(ManagerParts):
 
     def read_row(self, row: ConnectionRow) -> tuple[ConnectionRow, dict[str, Any]]:
         """``read_connection`` of a row the caller already read (the service looks connections up by id)."""
-        _check_usable(row)
-        if row.expires_at is not None:
-            now = time.time()
-            if due(row, self.leeway_for(row.type), now):
-                if backing_off(row, now):  # the provider asked to wait: the current token, if it lasts
-                    if lapsing(row, now):
-                        raise lapsing_error(row, now)
-                    return row, self.decrypt(row)
-                try:
-                    return row, self.refresher.ensure_fresh(row)
-                except NotRefreshable:
-                    pass  # a static credential with a known expiry: hand it over as it is
+        data = self.ready_data(row)
+        if data is not None:
+            return row, data
+        now = time.time()
+        if backing_off(row, now):  # the provider asked to wait: the current token, if it lasts
+            if lapsing(row, now):
+                raise lapsing_error(row, now)
+            return row, self.decrypt(row)
+        try:
+            return row, self.refresher.ensure_fresh(row)
+        except NotRefreshable:
+            pass  # a static credential with a known expiry: hand it over as it is
         return row, self.decrypt(row)
+
+    def ready_data(self, row: ConnectionRow) -> dict[str, Any] | None:
+        """What ``read_row`` returns when that takes no refresh (its token is not due): decrypted, with no
+        provider call, lease or wait; None when the token is due (``read_row`` then refreshes it)."""
+        _check_usable(row)
+        if row.expires_at is not None and due(row, self.leeway_for(row.type), time.time()):
+            return None
+        return self.decrypt(row)
 
     def _usable_row(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionRow:
         row = self._row(tenant_id, name)
