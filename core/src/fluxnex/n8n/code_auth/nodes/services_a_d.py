@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fluxnex.n8n.code_auth._context import AuthFunction, Context, TokenRequest
 from fluxnex.n8n.code_auth._js import CodeAuthError, Options, copy, form_encode, get, hostname, put, text
@@ -85,17 +85,22 @@ def contentful(c: Creds, o: Options, _: Context) -> Options:
     return _query(o, "access_token", token)
 
 
-def discord_webhook(c: Creds, o: Options, _: Context) -> Options:
-    """The node sends every request of this credential to ``webhookUri`` (the secret is the URL itself), the
-    request's query after the URI's own; a request already addressed to the webhook is left as it is."""
+def _webhook(c: Creds) -> SplitResult:
     target = get(c, "webhookUri")
     parts = urlsplit(target if isinstance(target, str) else "")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise CodeAuthError("discordWebhookApi: the webhook URI is not an absolute http(s) URL")
-    if urlunsplit(parts._replace(query="", fragment="")) == o.get("uri"):
-        return o
+    return parts
+
+
+def discord_webhook(c: Creds, o: Options, _: Context) -> Options:
+    """The node sends every request of this credential to ``webhookUri`` (the secret is the URL itself), the
+    request's query after the URI's own (less the pairs the URI already has: a request addressed to the webhook
+    itself, query included, goes out unchanged)."""
+    parts = _webhook(c)
+    own = parse_qsl(parts.query, keep_blank_values=True)
     pairs = [(str(k), text(x)) for k, v in (o.get("qs") or {}).items() for x in (v if isinstance(v, list) else [v])]
-    query = "&".join(filter(None, [parts.query, urlencode(pairs)]))
+    query = "&".join(filter(None, [parts.query, urlencode([p for p in pairs if p not in own])]))
     o = copy(o)
     o["url"] = urlunsplit(parts._replace(query=query, fragment=""))
     return o
@@ -177,6 +182,6 @@ NODES: dict[str, NodeAuth] = {
     "demioApi": NodeAuth(
         _with_header(("Api-Key", _field("apiKey")), ("Api-Secret", _field("apiSecret"))),
         lambda c: "https://my.demio.com/api/v1", "nodes/Demio/GenericFunctions.js:demioApiRequest"),
-    "discordWebhookApi": NodeAuth(discord_webhook, lambda c: text(get(c, "webhookUri")),
+    "discordWebhookApi": NodeAuth(discord_webhook, lambda c: urlunsplit(_webhook(c)._replace(query="", fragment="")),
                                   "nodes/Discord/v2/transport/discord.api.js:discordApiRequest"),
 }
