@@ -93,6 +93,13 @@ def _webhook(c: Creds) -> SplitResult:
     return parts
 
 
+def _webhook_root(c: Creds) -> str:
+    """The webhook URI without its query (a session's ``base_url`` join would fold a path into the query); the
+    request then goes to the URI itself, query included. Read as it is when it is no URL (the request fails)."""
+    target = text(get(c, "webhookUri"))
+    return urlunsplit(urlsplit(target)._replace(query="", fragment=""))
+
+
 def discord_webhook(c: Creds, o: Options, _: Context) -> Options:
     """The node sends every request of this credential to ``webhookUri`` (the secret is the URL itself), the
     request's query after the URI's own (less the pairs the URI already has: a request addressed to the webhook
@@ -182,6 +189,6 @@ NODES: dict[str, NodeAuth] = {
     "demioApi": NodeAuth(
         _with_header(("Api-Key", _field("apiKey")), ("Api-Secret", _field("apiSecret"))),
         lambda c: "https://my.demio.com/api/v1", "nodes/Demio/GenericFunctions.js:demioApiRequest"),
-    "discordWebhookApi": NodeAuth(discord_webhook, lambda c: urlunsplit(_webhook(c)._replace(query="", fragment="")),
+    "discordWebhookApi": NodeAuth(discord_webhook, _webhook_root,
                                   "nodes/Discord/v2/transport/discord.api.js:discordApiRequest"),
 }
