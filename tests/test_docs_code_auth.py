@@ -12,7 +12,7 @@ from n8n_engine.code_auth_cases import CODE_AUTHENTICATED
 
 ROOT = Path(__file__).resolve().parents[1]
 N8N = (ROOT / "docs" / "n8n.md").read_text(encoding="utf-8")
-SECTION = N8N[N8N.index("## Code-authenticated types"):N8N.index("## Which values are expressions")]
+SECTION = N8N[N8N.index("## Code-authenticated types"):N8N.index("## Node-code types")]
 FAMILIES = {"api_keys": api_keys, "by_request": by_request, "templated": templated, "jwt_auth": jwt_auth,
             "azure": azure, "aws": aws, "token_exchange": token_exchange}
 

@@ -103,7 +103,10 @@ def _builtin_answers(registry: Any, name: str) -> bool:
     """Whether core's built-in ``authenticate`` hook authenticates a request for the type (n8n's HTTP node types)."""
     import requests
     from fluxnex.lifecycle import builtin
+    from fluxnex.n8n.code_auth import nodes
 
+    if nodes.get(name) is not None:  # a node-code type: its own hook-up point says (and its hook may fetch a token)
+        return False
     ct = registry.get(name)
     data = {p.name: "x" for p in ct.properties if p.type in ("string", "password")}
     request = requests.Request("GET", "https://api.example.invalid/v1").prepare()

@@ -3,7 +3,9 @@
 // function is called with a fake `this` (IExecuteFunctions) whose helpers record the request options instead of
 // sending them and answer with the case's canned responses; the clock is frozen.
 // stdin: {now: epoch ms, cases: [{module, function, args, credentials, params, responses}]}
-//   module: a path under n8n-nodes-base/dist; function: an export of it; args: its arguments after `this`;
+//   module: a path under n8n-nodes-base/dist; function: an export of it, or `Class#method` (a method of a new
+//   instance of the exported node class: `Chargebee#execute`, for nodes that build requests in execute itself,
+//   run on one input item); args: its arguments after `this`;
 //   params: what getNodeParameter answers (by name); responses: the answers to successive requests ({} after).
 // stdout: [{ok: true, requests: [{via, credentialType, options}]} | {ok: false, error, requests}]
 'use strict';
@@ -62,6 +64,7 @@ function context(c, requests) {
     getMode: () => 'manual',
     getExecutionId: () => 'e',
     getWorkflowStaticData: () => ({}),
+    getInputData: () => [{ json: {} }],
     continueOnFail: () => false,
     logger: { debug() {}, info() {}, warn() {}, error() {} },
     helpers: {
@@ -73,7 +76,8 @@ function context(c, requests) {
       },
       async requestOAuth2(type, options) { return record('requestOAuth2', type, options); },
       async requestOAuth1(type, options) { return record('requestOAuth1', type, options); },
-      returnJsonArray: (items) => items,
+      returnJsonArray: (items) => (Array.isArray(items) ? items : [items]).map((json) => ({ json })),
+      constructExecutionMetaData: (items) => items,
     },
   };
 }
@@ -82,7 +86,8 @@ async function run(c) {
   const requests = [];
   try {
     const mod = require(path.join(dist, c.module));
-    const fn = mod[c.function];
+    const [exported, method] = c.function.split('#');
+    const fn = method ? mod[exported] && new mod[exported]()[method] : mod[exported];
     if (typeof fn !== 'function') throw new Error(`${c.module} exports no function ${c.function}`);
     await fn.call(context(c, requests), ...JSON.parse(JSON.stringify(c.args || [])));
     return { ok: true, requests };

@@ -78,7 +78,7 @@ def _pairs(qs: Any) -> list[tuple[str, str]]:
 
 
 def _body(raw: Any, form: bool) -> Any:
-    if raw is None or raw in ("", b""):
+    if raw is None or raw in ("", b"") or raw == {}:  # n8n-core sends no body for an empty object
         return None
     if isinstance(raw, dict | list):
         return raw

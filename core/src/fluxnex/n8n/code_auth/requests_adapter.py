@@ -10,7 +10,7 @@ the body's length as n8n's Azure nodes give it. What the type's code returns is 
   headers object, which in n8n drops the node's other headers: the credential's own headers are the same, the
   caller's are not lost);
 - a changed query, URL (AWS signs one with its query inside) or body replaces the request's; a body it removes
-  (``discourseApi`` on GET) is removed; ``auth`` becomes HTTP Basic.
+  (``discourseApi`` on GET) is removed; ``auth`` becomes HTTP Basic (UTF-8, as n8n sends it).
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def apply_options(request: requests.PreparedRequest, before: Options, after: Opt
     auth = after.get("auth")
     if isinstance(auth, Mapping):
         user = auth.get("username", auth.get("user", ""))
-        basic = requests.auth.HTTPBasicAuth(text(user), text(auth.get("password", "")))
+        # UTF-8, as n8n's HTTP client encodes it (requests would encode a str as Latin-1)
+        basic = requests.auth.HTTPBasicAuth(text(user).encode("utf-8"), text(auth.get("password", "")).encode("utf-8"))
         return basic(request)  # type: ignore[no-any-return]
     return request
 
