@@ -49,12 +49,20 @@ def body_fields(o: Options, what: str, *, form: bool = False) -> dict[str, Any]:
 
 
 def _header(name: str, value: Any) -> Any:
-    """A node that sets ``name`` to ``value(credentials)``."""
+    """A node that sets ``name`` to ``value(credentials)`` (basic auth as its header: n8n's request library
+    encodes ``auth`` as UTF-8, where ``requests`` would use Latin-1)."""
     def authenticate(c: Creds, o: Options, _: Context) -> Options:
         o = copy(o)
         put(headers(o), name, value(c))
         return o
     return authenticate
+
+
+def _authkey(c: Creds, o: Options, _: Context) -> Options:
+    """Msg91: ``query.authkey = authkey`` (over the caller's)."""
+    o = copy(o)
+    put(query(o), "authkey", get(c, "authkey"))
+    return o
 
 
 def _bearer(field: str) -> Any:
@@ -102,12 +110,6 @@ def mocean(c: Creds, o: Options, _: Context) -> Options:
     return o
 
 
-def msg91(c: Creds, o: Options, _: Context) -> Options:
-    o = copy(o)
-    put(query(o), "authkey", get(c, "authkey"))
-    return o
-
-
 def one_simple_api(c: Creds, o: Options, _: Context) -> Options:
     """``?token=…&output=json`` in the URL; the caller's query follows (a repeated name is sent twice)."""
     o = copy(o)
@@ -121,31 +123,11 @@ def one_simple_api(c: Creds, o: Options, _: Context) -> Options:
     return o
 
 
-def onfleet(c: Creds, o: Options, _: Context) -> Options:
-    """``auth: {user: apiKey, pass: ''}`` (encoded as UTF-8, as n8n's request library does)."""
-    o = copy(o)
-    headers(o)["Authorization"] = basic(get(c, "apiKey"), "")
-    return o
-
-
 def paddle(c: Creds, o: Options, _: Context) -> Options:
     o = copy(o)
     body = body_fields(o, "paddleApi")
     put(body, "vendor_id", get(c, "vendorId"))
     put(body, "vendor_auth_code", get(c, "vendorAuthCode"))
-    return o
-
-
-def pager_duty(c: Creds, o: Options, _: Context) -> Options:
-    """The API-token variant (``authentication: apiToken``; the other one is OAuth2)."""
-    o = copy(o)
-    headers(o)["Authorization"] = f"Token token={text(get(c, 'apiToken'))}"
-    return o
-
-
-def plivo(c: Creds, o: Options, _: Context) -> Options:
-    o = copy(o)
-    headers(o)["Authorization"] = basic(get(c, "authId"), get(c, "authToken"))
     return o
 
 
@@ -191,18 +173,22 @@ NODES: dict[str, NodeAuth] = {
                                _GF.format("MessageBird", "messageBirdApiRequest")),
     "moceanApi": NodeAuth(mocean, lambda c: "https://rest.moceanapi.com", _GF.format("Mocean", "moceanApiRequest")),
     "monicaCrmApi": NodeAuth(_bearer("apiToken"), _monica_root, _GF.format("MonicaCrm", "monicaCrmApiRequest")),
-    "msg91Api": NodeAuth(msg91, lambda c: "https://api.msg91.com/api", _GF.format("Msg91", "msg91ApiRequest")),
+    "msg91Api": NodeAuth(_authkey, lambda c: "https://api.msg91.com/api", _GF.format("Msg91", "msg91ApiRequest")),
     "oneSimpleApi": NodeAuth(one_simple_api, lambda c: "https://onesimpleapi.com/api",
                              _GF.format("OneSimpleApi", "oneSimpleApiRequest")),
-    "onfleetApi": NodeAuth(onfleet, lambda c: "https://onfleet.com/api/v2", _GF.format("Onfleet", "onfleetApiRequest")),
+    "onfleetApi": NodeAuth(_header("Authorization", lambda c: basic(get(c, "apiKey"), "")),
+                           lambda c: "https://onfleet.com/api/v2", _GF.format("Onfleet", "onfleetApiRequest")),
     "orbitApi": NodeAuth(_bearer("accessToken"), lambda c: "https://app.orbit.love/api/v1",
                          _GF.format("Orbit", "orbitApiRequest")),
     "paddleApi": NodeAuth(
         paddle, lambda c: ("https://sandbox-vendors.paddle.com/api" if get(c, "sandbox") is True
                            else "https://vendors.paddle.com/api"), _GF.format("Paddle", "paddleApiRequest")),
-    "pagerDutyApi": NodeAuth(pager_duty, lambda c: "https://api.pagerduty.com",
+    # the API-token variant (``authentication: apiToken``; the other one is OAuth2)
+    "pagerDutyApi": NodeAuth(_header("Authorization", lambda c: f"Token token={text(get(c, 'apiToken'))}"),
+                             lambda c: "https://api.pagerduty.com",
                              _GF.format("PagerDuty", "pagerDutyApiRequest")),
-    "plivoApi": NodeAuth(plivo, lambda c: f"https://api.plivo.com/v1/Account/{text(get(c, 'authId'))}",
+    "plivoApi": NodeAuth(_header("Authorization", lambda c: basic(get(c, "authId"), get(c, "authToken"))),
+                         lambda c: f"https://api.plivo.com/v1/Account/{text(get(c, 'authId'))}",
                          _GF.format("Plivo", "plivoApiRequest")),
     "profitWellApi": NodeAuth(_header("Authorization", lambda c: get(c, "accessToken")),
                               lambda c: "https://api.profitwell.com/v2",
