@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fluxnex.n8n.code_auth import api_keys, aws, azure, by_request, implemented, jwt_auth, templated, token_exchange
+from fluxnex.n8n.code_auth import (
+    api_keys,
+    aws,
+    azure,
+    by_request,
+    implemented,
+    jwt_auth,
+    templated,
+    token_exchange,
+)
 from fluxnex.n8n.code_auth.aws import SYSTEM_CREDENTIALS_ENV
 from fluxnex.n8n.code_auth.azure import CUSTOM_ENDPOINTS_ENV
 from n8n_engine.code_auth_cases import CODE_AUTHENTICATED

@@ -1,7 +1,7 @@
 // Run the request functions of n8n's own nodes (n8n-nodes-base's dist/nodes/**/GenericFunctions.js and the like)
 // for the credential types that declare no authentication: the node authenticates its requests itself. Each
 // function is called with a fake `this` (IExecuteFunctions) whose helpers record the request options instead of
-// sending them and answer with the case's canned responses; the clock is frozen.
+// sending them and answer with the case's canned responses; the clock is frozen, random values are zeros.
 // stdin: {now: epoch ms, cases: [{module, function, args, credentials, params, responses}]}
 //   module: a path under n8n-nodes-base/dist; function: an export of it, or `Class#method` (a method of a new
 //   instance of the exported node class: `Chargebee#execute`, for nodes that build requests in execute itself,
@@ -30,6 +30,12 @@ function freezeClock(now) {
     }
   }
   global.Date = FrozenDate;
+}
+
+function fixRandomness() {
+  // n8n-workflow's randomInt (a JSON-RPC id, say) reads crypto.getRandomValues: zeros, so runs compare
+  const zeros = (array) => { array.fill(0); return array; };
+  Object.defineProperty(globalThis.crypto, 'getRandomValues', { value: zeros });
 }
 
 function plain(value) {
@@ -99,6 +105,7 @@ async function run(c) {
 async function main(input) {
   const { now, cases } = JSON.parse(input);
   freezeClock(now);
+  fixRandomness();
   const results = [];
   for (const c of cases) results.push(await run(c));
   process.stdout.write(JSON.stringify(results));
