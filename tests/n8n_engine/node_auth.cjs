@@ -3,7 +3,8 @@
 // function is called with a fake `this` (IExecuteFunctions) whose helpers record the request options instead of
 // sending them and answer with the case's canned responses; the clock is frozen.
 // stdin: {now: epoch ms, cases: [{module, function, args, credentials, params, responses}]}
-//   module: a path under n8n-nodes-base/dist; function: an export of it; args: its arguments after `this`;
+//   module: a path under n8n-nodes-base/dist; function: an export of it, or a dotted path to a method
+//   (`Strapi.prototype.execute`: a node's execute, run on one empty input item); args: its arguments after `this`;
 //   params: what getNodeParameter answers (by name); responses: the answers to successive requests ({} after).
 // stdout: [{ok: true, requests: [{via, credentialType, options}]} | {ok: false, error, requests}]
 'use strict';
@@ -55,6 +56,7 @@ function context(c, requests) {
       return Object.prototype.hasOwnProperty.call(params, name) ? params[name] : fallback;
     },
     getNode: () => node,
+    getInputData: () => [{ json: {} }],
     getWorkflow: () => ({ id: 'w', name: 'workflow', active: false }),
     getTimezone: () => 'UTC',
     getInstanceBaseUrl: () => 'http://localhost:5678/',
@@ -73,7 +75,8 @@ function context(c, requests) {
       },
       async requestOAuth2(type, options) { return record('requestOAuth2', type, options); },
       async requestOAuth1(type, options) { return record('requestOAuth1', type, options); },
-      returnJsonArray: (items) => items,
+      returnJsonArray: (items) => (Array.isArray(items) ? items : [items]).map((json) => ({ json })),
+      constructExecutionMetaData: (items) => items,
     },
   };
 }
@@ -82,7 +85,7 @@ async function run(c) {
   const requests = [];
   try {
     const mod = require(path.join(dist, c.module));
-    const fn = mod[c.function];
+    const fn = c.function.split('.').reduce((owner, key) => (owner == null ? owner : owner[key]), mod);
     if (typeof fn !== 'function') throw new Error(`${c.module} exports no function ${c.function}`);
     await fn.call(context(c, requests), ...JSON.parse(JSON.stringify(c.args || [])));
     return { ok: true, requests };
