@@ -10,11 +10,7 @@ import hmac
 import json
 import logging
 import socket
-import threading
 import uuid
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -23,49 +19,12 @@ from catalog_fixtures import *  # noqa: F403 - the manager fixture
 from fluxnex.api.manager import CredentialManager
 from fluxnex.lifecycle import builtin
 from fluxnex.n8n.code_auth import nodes
+from test_code_auth_session import _Server
+from test_code_auth_session import server as _recording_server
 
 TENANT = uuid.UUID("00000000-0000-0000-0000-0000000000d4")
 TOKEN = "123456:SeCrEt-Bot_Token"
-
-
-class _Server:
-    """Records every request; ``answers[path] = (status, json)``."""
-
-    def __init__(self) -> None:
-        self.seen: list[dict[str, Any]] = []
-        self.answers: dict[str, tuple[int, Any]] = {}
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                outer.seen.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                   "body": body})
-                status, payload = outer.answers.get(urlsplit(self.path).path, (200, {"ok": True}))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def server() -> Iterator[_Server]:
-    srv = _Server()
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
+server = _recording_server  # the local server recording every request (shared with test_code_auth_session)
 
 
 def test_telegram_token_goes_into_the_path_and_nowhere_the_caller_sees(
