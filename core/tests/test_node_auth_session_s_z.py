@@ -1,6 +1,7 @@
 """Node-code types (``fluxnex.n8n.code_auth.nodes.services_s_z*``) through ``CredentialManager.session()`` against
 a local HTTP server, without node: a token put into the path (Telegram) and kept out of every URL the caller
-sees, a JSON login first (Strapi), a signature over the query (Unleashed), UTF-8 basic auth and a form (Zulip)."""
+sees, a JSON login first (Strapi), a signature over the query (Unleashed), UTF-8 basic auth and a form (Zulip),
+Wise's Strong Customer Authentication (a 403 answered by the request signed and sent again)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import hmac
 import json
 import logging
 import socket
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -103,3 +107,44 @@ def test_unleashed_signs_the_query_and_zulip_sends_utf8_basic_auth_and_a_form(ma
     assert seen["headers"]["Authorization"] == "Basic " + base64.b64encode("é@example.com:k:y".encode()).decode()
     assert seen["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
     assert dict(parse_qsl(seen["body"].decode())) == {"type": "stream", "content": "hé"}
+
+
+def test_wise_answers_strong_customer_authentication_with_the_signed_token(manager: CredentialManager) -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    seen: list[dict[str, str]] = []
+
+    class Wise(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(dict(self.headers))
+            challenged = "X-Signature" not in self.headers
+            self.send_response(403 if challenged else 200)
+            if challenged:
+                self.send_header("x-2fa-approval", f"ott-{len(seen)}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Wise)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/v1/profiles/7/balance-statements/1/statement.json"
+    manager.create_connection(TENANT, "wiseApi", "w", {"apiToken": "t0k", "privateKey": pem})
+    manager.create_connection(TENANT, "wiseApi", "nokey", {"apiToken": "t0k"})
+    try:
+        with manager.session(TENANT, "w") as http:
+            assert http.get(url).status_code == 200
+        with manager.session(TENANT, "nokey") as http, pytest.raises(Exception, match="requires Strong Customer"):
+            http.get(url)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    first, signed, unsigned = seen
+    assert first["Authorization"] == signed["Authorization"] == "Bearer t0k" and "X-Signature" not in first
+    assert signed["x-2fa-approval"] == "ott-1" and "X-Signature" not in unsigned
+    key.public_key().verify(base64.b64decode(signed["X-Signature"]), b"ott-1", padding.PKCS1v15(), hashes.SHA256())

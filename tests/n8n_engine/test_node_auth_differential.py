@@ -147,15 +147,24 @@ def ours(name: str, credentials: dict[str, Any], call: NodeCall) -> dict[str, An
 
     root = nodes.base_url(name, credentials)
     url = call.path if urlsplit(call.path).scheme or root is None else root + call.path
-    prepared = requests.Request(call.method, url, params=_pairs(call.qs),
-                                json=call.body if call.body not in (None, {}) else None).prepare()
+    entry = nodes.get(name)
+    again: dict[str, str] | None = {}
     try:
-        out = authenticate_request(name, credentials, prepared, Context(now=NOW_MS / 1000, fetch_token=fetch))
+        for _ in range(2):  # the request, and once more if the node's challenge asks (as the session does)
+            prepared = requests.Request(call.method, url, params=_pairs(call.qs), headers=again,
+                                        json=call.body if call.body not in (None, {}) else None).prepare()
+            out = authenticate_request(name, credentials, prepared, Context(now=NOW_MS / 1000, fetch_token=fetch))
+            form = "application/x-www-form-urlencoded" in str(out.headers.get("Content-Type", ""))
+            seen.append(_wire(out.method or "GET", out.url or "", dict(out.headers), _body(out.body, form=form)))
+            if entry is None or entry.challenge is None or not answers:
+                break
+            answer = answers.pop(0)
+            again = entry.challenge(credentials, int(answer.get("statusCode", 200)), answer.get("headers") or {})
+            if again is None:
+                break
     except CodeAuthError as exc:
         return {"ok": False, "error": str(exc), "requests": seen}
-    form = "application/x-www-form-urlencoded" in str(out.headers.get("Content-Type", ""))
-    sent = _wire(out.method or "GET", out.url or "", dict(out.headers), _body(out.body, form=form))
-    return {"ok": True, "requests": [*seen, sent]}
+    return {"ok": True, "requests": seen}
 
 
 def theirs(result: dict[str, Any]) -> dict[str, Any]:
@@ -193,7 +202,7 @@ def test_every_node_code_type_matches_its_n8n_node() -> None:
         mine, node = ours(name, credentials, c), theirs(result)
         counts = per_type.setdefault(name, [0, 0])
         counts[0] += 1
-        if mine != node:
+        if {"ok": mine["ok"], "requests": mine["requests"]} != node:  # both fail or neither: not the same message
             counts[1] += 1
             mismatches.append({"type": name, "call": c.function, "args": c.args, "ours": mine, "n8n": node})
     for name, (total, bad) in sorted(per_type.items()):

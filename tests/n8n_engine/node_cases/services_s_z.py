@@ -128,3 +128,23 @@ CASES = {
                           [{"url": "https://chat.example.com", "email": "bot@example.com", "apiKey": "k3y"},
                            {"url": "https://chat.example.com/", "email": "é@example.com", "apiKey": "k:y"}]),
 }
+
+
+def _rsa_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode("ascii")
+
+
+# Strong Customer Authentication: a 403 with a one-time token, signed with the private key and sent again
+_SCA = [{"statusCode": 403, "headers": {"x-2fa-approval": "0ne-t1me-t0ken"}, "body": {}}, *_WISE_OK]
+CASES["wiseApi"].calls.extend([
+    _raw(WISE, ["GET", "v1/profiles/7/balance-statements/1/statement.json", {}, {"currency": "EUR"}], "GET",
+         "v1/profiles/7/balance-statements/1/statement.json", qs={"currency": "EUR"}, responses=_SCA),
+    _raw(WISE, ["POST", "v3/profiles/7/transfers/1/payments", {"type": "BALANCE"}], "POST",
+         "v3/profiles/7/transfers/1/payments", body={"type": "BALANCE"}, responses=_SCA),
+])
+CASES["wiseApi"].credentials.append({"apiToken": "t0k", "environment": "live", "privateKey": _rsa_pem()})

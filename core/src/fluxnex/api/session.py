@@ -4,8 +4,10 @@ Each request reads the connection through ``get_connection`` (so an expiring tok
 adds its credentials. On a 401 (or the type's ``tokenExpiredStatusCode``) from an OAuth2 connection, or from a
 type n8n pre-authenticates (its session token is fetched again, :mod:`fluxnex.lifecycle.preauth`), it
 refreshes once through the same single flight and retries once, unless the body is a stream or a generator
-that cannot be sent twice. A 429 whose ``Retry-After`` is at most ``max_retry_after`` seconds is waited out and
-retried once. urllib3's debug log lines have their query strings redacted (API keys travel there).
+that cannot be sent twice. A node-code type whose n8n node answers a challenge (Wise's Strong Customer
+Authentication: a 403 with a one-time token to sign) sends the request once more with the signed headers. A
+429 whose ``Retry-After`` is at most ``max_retry_after`` seconds is waited out and retried once. urllib3's
+debug log lines have their query strings redacted (API keys travel there).
 
 Credentials stay with their origin: redirects are followed here, not by requests, and a hop is authenticated
 only while the chain stays on the scheme, host and port the caller addressed. Once a redirect leaves that
@@ -93,6 +95,16 @@ class ConnectionSession(requests.Session):
 
         return handles(registry.get(type_name))
 
+    def _challenge(self, type_name: str, data: dict[str, Any], response: requests.Response) -> dict[str, str] | None:
+        """Headers to send the request again with, when a node-code type's node answers a challenge (Wise's SCA)."""
+        from fluxnex.n8n.code_auth import nodes
+
+        entry = nodes.get(type_name)
+        ct = self._connection.registry.get(type_name)
+        if entry is None or entry.challenge is None or ct.authenticate is not None:
+            return None
+        return entry.challenge(ct.effective_data(data), response.status_code, response.headers)
+
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         """``requests.Session.request``, a relative ``url`` resolved against ``base_url``."""
         if self.base_url and isinstance(url, str) and not urlsplit(url).scheme:
@@ -111,6 +123,11 @@ class ConnectionSession(requests.Session):
         check_request_domain(data, original.url or "", what=f"connection {self._name!r}")
         response = self._exchange(original.copy(), row.type, data, allow_redirects, kwargs)
         replayable = _replayable(original)
+        again = self._challenge(row.type, data, response) if replayable else None
+        if again is not None:
+            response.close()
+            original.headers.update(again)
+            response = self._exchange(original.copy(), row.type, data, allow_redirects, kwargs)
         if self._renews_on_expiry(row.type):
             expired_status = int(data.get("tokenExpiredStatusCode") or 401)
             if response.status_code == expired_status and replayable:

@@ -8,10 +8,13 @@
   ``signl4Api`` ``https://connect.signl4.com/webhook/<teamSecret>``: the caller addresses the URL without the
   secret (``base_url`` has none) and the secret is put into the path here, so it is in no URL the caller
   builds, logs or sees in an error (the session shows the caller's URL, see :mod:`fluxnex.api.session`).
+- ``wiseApi`` sends ``Bearer <apiToken>``; when Wise answers that a request needs Strong Customer
+  Authentication, the session sends it again signed (``challenge``, :func:`wise_sca`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Mapping
@@ -109,6 +112,30 @@ def wise(c: Creds, o: Options, _: Context) -> Options:
     return _bearer(o, text(get(c, "apiToken")))
 
 
+def wise_sca(c: Creds, status: int, answer: Mapping[str, str]) -> dict[str, str] | None:
+    """A 403 with ``x-2fa-approval`` asks for Strong Customer Authentication: the node signs the one-time token
+    (RSA-SHA256, the credential's private key, base64) and sends the request again with ``X-Signature`` and the
+    token. Without a private key n8n throws, as this does."""
+    token = next((v for k, v in answer.items() if k.lower() == "x-2fa-approval"), None)
+    if status != 403 or not token:
+        return None
+    key_pem = get(c, "privateKey")
+    if not truthy(key_pem):
+        raise CodeAuthError("wiseApi: this request requires Strong Customer Authentication (SCA): add a key pair "
+                            "to the Wise account and its private key to the credentials")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    try:
+        key = serialization.load_pem_private_key(text(key_pem).encode("utf-8"), password=None)
+    except (ValueError, TypeError):
+        key = None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise CodeAuthError("wiseApi: Error signing SCA request, check your private key (a PEM RSA private key)")
+    signature = key.sign(token.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
+    return {"X-Signature": base64.b64encode(signature).decode("ascii"), "x-2fa-approval": token}
+
+
 def _rest(url: str, base: str) -> str | None:
     """The part of ``url``'s path below ``base`` (no leading slash), None when ``url`` is not under it."""
     b, u = urlsplit(base), urlsplit(url)
@@ -156,5 +183,5 @@ NODES: dict[str, NodeAuth] = {
                             "nodes/Telegram/GenericFunctions.js:apiRequest"),
     "whatsAppTriggerApi": NodeAuth(whatsapp, lambda c: "https://graph.facebook.com/v19.0",
                                    "nodes/WhatsApp/GenericFunctions.js:appWebhookSubscriptionList"),
-    "wiseApi": NodeAuth(wise, wise_root, "nodes/Wise/GenericFunctions.js:wiseApiRequest"),
+    "wiseApi": NodeAuth(wise, wise_root, "nodes/Wise/GenericFunctions.js:wiseApiRequest", challenge=wise_sca),
 }
