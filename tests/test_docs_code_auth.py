@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
-from fluxnex.n8n.code_auth import api_keys, aws, azure, by_request, implemented, jwt_auth, templated, token_exchange
+from fluxnex.n8n.code_auth import (
+    api_keys,
+    aws,
+    azure,
+    by_request,
+    implemented,
+    jwt_auth,
+    nodes,
+    templated,
+    token_exchange,
+)
 from fluxnex.n8n.code_auth.aws import SYSTEM_CREDENTIALS_ENV
 from fluxnex.n8n.code_auth.azure import CUSTOM_ENDPOINTS_ENV
 from n8n_engine.code_auth_cases import CODE_AUTHENTICATED
 
 ROOT = Path(__file__).resolve().parents[1]
 N8N = (ROOT / "docs" / "n8n.md").read_text(encoding="utf-8")
-SECTION = N8N[N8N.index("## Code-authenticated types"):N8N.index("## Which values are expressions")]
+SECTION = N8N[N8N.index("## Code-authenticated types"):N8N.index("## Node-code types")]
+NODE_SECTION = N8N[N8N.index("## Node-code types"):N8N.index("## Which values are expressions")]
 FAMILIES = {"api_keys": api_keys, "by_request": by_request, "templated": templated, "jwt_auth": jwt_auth,
             "azure": azure, "aws": aws, "token_exchange": token_exchange}
 
@@ -31,3 +43,12 @@ def test_the_family_table_lists_each_modules_types() -> None:
 def test_the_settings_named_are_the_ones_read() -> None:
     assert f"`{CUSTOM_ENDPOINTS_ENV}=true`" in SECTION and f"`{SYSTEM_CREDENTIALS_ENV}=true`" in SECTION
     assert f"over the {len(CODE_AUTHENTICATED)} types" in N8N
+
+
+def test_the_node_code_table_lists_each_modules_types() -> None:
+    rows = {m.group(1): set(re.findall(r"`(\w+)`", m.group(2)))
+            for m in re.finditer(r"^\| `(\w+)` \| ([^|]+) \|", NODE_SECTION, re.MULTILINE)}
+    for name, types in rows.items():
+        module = importlib.import_module(f"fluxnex.n8n.code_auth.nodes.{name}")
+        assert types == set(module.NODES), name
+    assert set().union(*rows.values()) == nodes.implemented()

@@ -100,10 +100,14 @@ def n8n_kind(registry: Any, name: str) -> str:
 
 
 def _builtin_answers(registry: Any, name: str) -> bool:
-    """Whether core's built-in ``authenticate`` hook authenticates a request for the type (n8n's HTTP node types)."""
+    """Whether core's built-in ``authenticate`` hook authenticates a request for the type (n8n's HTTP node types).
+    A type of ``fluxnex.n8n.code_auth`` it always takes, without being probed (some log in first)."""
     import requests
     from fluxnex.lifecycle import builtin
+    from fluxnex.n8n.code_auth import get_implementation
 
+    if get_implementation(name) is not None:
+        return True
     ct = registry.get(name)
     data = {p.name: "x" for p in ct.properties if p.type in ("string", "password")}
     request = requests.Request("GET", "https://api.example.invalid/v1").prepare()
