@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from fluxnex.n8n.code_auth._context import Context
+from fluxnex.n8n.code_auth._context import AuthFunction, Context
 from fluxnex.n8n.code_auth._js import Options, basic, copy, get, put, spread, text
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
 from fluxnex.n8n.expressions import UNDEFINED
@@ -31,7 +31,9 @@ def headers(o: Options) -> dict[str, Any]:
     return o["headers"]  # type: ignore[no-any-return]
 
 
-def _header(name: str, field: str, prefix: str = "") -> Any:
+def _header(name: str, field: str, prefix: str = "") -> AuthFunction:
+    """Header ``name``: the credential's ``field``, after ``prefix`` (a template literal) when there is one."""
+
     def add(c: Creds, o: Options, _: Context) -> Options:
         o = copy(o)
         value = get(c, field)
@@ -41,7 +43,9 @@ def _header(name: str, field: str, prefix: str = "") -> Any:
     return add
 
 
-def _query(fields: Mapping[str, str], fixed: Mapping[str, str] | None = None) -> Any:
+def _query(fields: Mapping[str, str], fixed: Mapping[str, str] | None = None) -> AuthFunction:
+    """Query parameters: each ``name`` the credential's ``field`` (``fields``), then the ``fixed`` ones."""
+
     def add(c: Creds, o: Options, _: Context) -> Options:
         o = copy(o)
         qs = spread(o.get("qs"))
