@@ -22,6 +22,8 @@ DEPENDENCIES = (
     "@n8n/di@0.17.0", "@n8n/config@2.39.0", "@n8n/utils@1.48.0", "@n8n/backend-network@1.15.1", "aws4@1.11.0",
     "@smithy/signature-v4@5.7.2", "@smithy/protocol-http@5.3.12", "@smithy/node-http-handler@4.5.0",
     "@aws-crypto/sha256-js@5.2.0", "@aws-sdk/credential-providers@3.808.0",
+    # what dist/nodes/Telegram requires (n8n-core: 2.41.2 is not published, the release before it)
+    "n8n-core@2.41.1", "isbot@3.6.13", "basic-auth@2.0.1", "sanitize-html@2.17.7",
 )
 _KEEP = ("package/package.json", "package/dist/credentials/", "package/dist/utils/", "package/dist/nodes/")
 _MARK = "n8n-nodes-base/dist/credentials/Aws.credentials.js"

@@ -63,6 +63,7 @@ function context(c, requests) {
       return Object.prototype.hasOwnProperty.call(params, name) ? params[name] : fallback;
     },
     getNode: () => node,
+    getInputData: () => [{ json: {} }],
     getWorkflow: () => ({ id: 'w', name: 'workflow', active: false }),
     getTimezone: () => 'UTC',
     getInstanceBaseUrl: () => 'http://localhost:5678/',
@@ -70,7 +71,6 @@ function context(c, requests) {
     getMode: () => 'manual',
     getExecutionId: () => 'e',
     getWorkflowStaticData: () => ({}),
-    getInputData: () => [{ json: {} }],
     continueOnFail: () => false,
     logger: { debug() {}, info() {}, warn() {}, error() {} },
     helpers: {

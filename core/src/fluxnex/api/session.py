@@ -4,8 +4,10 @@ Each request reads the connection through ``get_connection`` (so an expiring tok
 adds its credentials. On a 401 (or the type's ``tokenExpiredStatusCode``) from an OAuth2 connection, or from a
 type n8n pre-authenticates (its session token is fetched again, :mod:`fluxnex.lifecycle.preauth`), it
 refreshes once through the same single flight and retries once, unless the body is a stream or a generator
-that cannot be sent twice. A 429 whose ``Retry-After`` is at most ``max_retry_after`` seconds is waited out and
-retried once. urllib3's debug log lines have their query strings redacted (API keys travel there).
+that cannot be sent twice. A node-code type whose n8n node answers a challenge (Wise's Strong Customer
+Authentication: a 403 with a one-time token to sign) sends the request once more with the signed headers. A
+429 whose ``Retry-After`` is at most ``max_retry_after`` seconds is waited out and retried once. urllib3's
+debug log lines have their query strings redacted (API keys travel there).
 
 Credentials stay with their origin: redirects are followed here, not by requests, and a hop is authenticated
 only while the chain stays on the scheme, host and port the caller addressed. Once a redirect leaves that
@@ -93,6 +95,16 @@ class ConnectionSession(requests.Session):
 
         return handles(registry.get(type_name))
 
+    def _challenge(self, type_name: str, data: dict[str, Any], response: requests.Response) -> dict[str, str] | None:
+        """Headers to send the request again with, when a node-code type's node answers a challenge (Wise's SCA)."""
+        from fluxnex.n8n.code_auth import nodes
+
+        entry = nodes.get(type_name)
+        ct = self._connection.registry.get(type_name)
+        if entry is None or entry.challenge is None or ct.authenticate is not None:
+            return None
+        return entry.challenge(ct.effective_data(data), response.status_code, response.headers)
+
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         """``requests.Session.request``, a relative ``url`` resolved against ``base_url``."""
         if self.base_url and isinstance(url, str) and not urlsplit(url).scheme:
@@ -111,6 +123,11 @@ class ConnectionSession(requests.Session):
         check_request_domain(data, original.url or "", what=f"connection {self._name!r}")
         response = self._exchange(original.copy(), row.type, data, allow_redirects, kwargs)
         replayable = _replayable(original)
+        again = self._challenge(row.type, data, response) if replayable else None
+        if again is not None:
+            response.close()
+            original.headers.update(again)
+            response = self._exchange(original.copy(), row.type, data, allow_redirects, kwargs)
         if self._renews_on_expiry(row.type):
             expired_status = int(data.get("tokenExpiredStatusCode") or 401)
             if response.status_code == expired_status and replayable:
@@ -136,7 +153,8 @@ class ConnectionSession(requests.Session):
         if "proxies" not in kwargs:
             kwargs["proxies"] = resolve_proxies(request, dict(self.proxies), self.trust_env)
         plain = request.copy()  # what every hop is rebuilt from: it never held a credential
-        first = super().send(self._authenticate(request, type_name, data), allow_redirects=False, **kwargs)
+        first = self._send_shown_as(self._authenticate(request, type_name, data), plain.url,
+                                    allow_redirects=False, **kwargs)
         if not allow_redirects or not first.is_redirect:
             return first
         self._hop.chain = _Chain(origin(plain.url or ""), type_name, data)
@@ -153,10 +171,33 @@ class ConnectionSession(requests.Session):
 
     def _send_hop(self, request: requests.PreparedRequest, chain: _Chain, **kwargs: Any) -> requests.Response:
         if not chain.left and origin(request.url or "") == chain.origin:
-            request = self._authenticate(request, chain.type_name, chain.data)
-        else:
-            chain.left = True  # from here on the chain carries no credential, even if it comes back
+            return self._send_shown_as(self._authenticate(request.copy(), chain.type_name, chain.data),
+                                       request.url, **kwargs)
+        chain.left = True  # from here on the chain carries no credential, even if it comes back
         return super().send(request, **kwargs)
+
+    def _send_shown_as(self, request: requests.PreparedRequest, shown: str | None, **kwargs: Any
+                       ) -> requests.Response:
+        """Send ``request``; where its authentication changed the URL (a key in the query, a token in the path),
+        the caller's URL ``shown`` stands for it in the response's ``url``, in an exception's message and in
+        urllib3's log lines, so that the secret appears in none of them."""
+        sent = request.url or ""
+        if not shown or shown == sent:
+            return super().send(request, **kwargs)
+        swaps = _swaps(sent, shown)
+        _SHOWN.swaps = swaps
+        failure: requests.RequestException | None = None
+        try:
+            response = super().send(request, **kwargs)
+        except requests.RequestException as exc:  # raised below, outside this block: no secret in its context
+            failure = type(exc)(_swapped(str(exc), swaps), response=exc.response)
+        finally:
+            _SHOWN.swaps = ()
+        if failure is not None:
+            raise failure
+        if response.url == sent:
+            response.url = shown
+        return response
 
 
 @attrs.define
@@ -186,12 +227,34 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
+#: the (authenticated, shown) URL pairs of the request this thread is sending (see ``_send_shown_as``)
+_SHOWN = threading.local()
+
+
+def _swaps(sent: str, shown: str) -> tuple[tuple[str, str], ...]:
+    """The authenticated URL and its path with query (as urllib3 writes them), each with the caller's."""
+    def path(url: str) -> str:
+        parts = urlsplit(url)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    return (sent, shown), (path(sent), path(shown))
+
+
+def _swapped(text: str, swaps: tuple[tuple[str, str], ...]) -> str:
+    for secret, shown in swaps:
+        text = text.replace(secret, shown)
+    return text
+
+
 class _RedactQuery(logging.Filter):
-    """Strip query strings from urllib3's request log lines: API keys travel there (HubSpot's ``hapikey``)."""
+    """Strip query strings from urllib3's request log lines: API keys travel there (HubSpot's ``hapikey``), and
+    show the caller's path where authentication put a secret into it (Telegram's ``/bot<token>/``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args and isinstance(record.args, tuple):
-            record.args = tuple(_QUERY.sub("?[redacted]", a) if isinstance(a, str) else a for a in record.args)
+            swaps = getattr(_SHOWN, "swaps", ())
+            record.args = tuple(_QUERY.sub("?[redacted]", _swapped(a, swaps)) if isinstance(a, str) else a
+                                for a in record.args)
         return True
 
 

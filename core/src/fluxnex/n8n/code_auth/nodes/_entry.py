@@ -19,3 +19,6 @@ class NodeAuth:
     base_url: Callable[[Mapping[str, Any]], str] | None = None
     #: the n8n function this restates, ``module:function`` under n8n-nodes-base's dist (for readers and tests)
     source: str = ""
+    #: after an answer (credentials, status, headers): the headers to send the same request again with, once
+    #: (Wise's Strong Customer Authentication), or None to keep the answer
+    challenge: Callable[[Mapping[str, Any], int, Mapping[str, str]], dict[str, str] | None] | None = None
