@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
-from fluxnex.storage.crypto import Keyring, RowBinding, associated_data, generate_key_line
+from fluxnex.storage.crypto import Keyring, associated_data, generate_key_line
 from fluxnex.storage.key_fingerprints import check_all_readable
 from fluxnex.storage.rotation import rotate_keys
-from fluxnex.storage.store import ConnectionRow, ConnectionStore
+from fluxnex.storage.store import ConnectionStore
 from fluxnex.storage.store._scale import PG_READ_DATA, PG_SET_DATA
 from store_fixtures import *  # noqa: F403 - fixtures
+from test_store_rotation import _fill, _plain
 
 OLD = generate_key_line("old")
 NEW = generate_key_line("new")
@@ -34,22 +34,6 @@ def progress(step):
 
 rotate_keys(ConnectionStore(sys.argv[1]), Keyring.parse(os.environ["KEYS"]), batch_size=10, progress=progress)
 """
-
-
-def _fill(store: ConnectionStore, ring: Keyring, n: int) -> dict[uuid.UUID, str]:
-    tenant = uuid.uuid4()
-    secrets: dict[uuid.UUID, str] = {}
-    for i in range(n):
-        cid = uuid.uuid4()
-        secrets[cid] = f"secret-{i}"
-        env = ring.encrypt(json.dumps({"s": secrets[cid]}).encode(), associated_data(tenant, cid, "t"))
-        store.insert(ConnectionRow(id=cid, tenant_id=tenant, type="t", name=f"c{i}", data=env))
-    return secrets
-
-
-def _plain(ring: Keyring, row: ConnectionRow) -> str:
-    value: str = json.loads(ring.decrypt(row.data, RowBinding(row.tenant_id, row.id, row.type, row.name), what="r"))["s"]
-    return value
 
 
 def test_a_rotation_killed_mid_way_leaves_every_row_readable_and_resumes(store_url: str) -> None:
@@ -80,7 +64,8 @@ def test_the_readability_check_names_every_unreadable_row_across_batches(store_u
         lost = Keyring.parse(lost_line)
         rows = store.data_after(None, 25)
         for bad in (rows[3], rows[17]):  # in the first and the second batch of 10
-            store.update_cas(bad.id, bad.version, data=lost.encrypt(b"{}", associated_data(bad.tenant_id, bad.id, "t")))
+            envelope = lost.encrypt(b"{}", associated_data(bad.tenant_id, bad.id, "t"))
+            assert store.update_cas(bad.id, bad.version, data=envelope) is not None
         problems = list(check_all_readable(store, Keyring.parse(f"{NEW},{OLD}"), batch_size=10))
         assert sorted(problems) == sorted(
             f"cannot decrypt connection {row.name!r} (id {row.id}): key 'lost' is not in the keyring"
@@ -121,5 +106,7 @@ def test_postgres_batches_commit_asynchronously_and_the_rotation_ends_flushed(
             assert sent[i - 1] == "BEGIN" and sent[i + 1] == "COMMIT"
         assert sent[reads[2] + 2 : reads[2] + 4] == ["BEGIN", "SET LOCAL synchronous_commit = off"]
         assert sent[-1] == "SELECT pg_current_xact_id()" and writes[-1] < len(sent) - 1
+        doc = " ".join((Path(__file__).parents[2] / "docs" / "operations.md").read_text().split())
+        assert "`SET LOCAL synchronous_commit = off`" in doc and "one synchronous commit" in doc
     finally:
         store.dispose()
