@@ -31,8 +31,6 @@ from contextlib import AbstractContextManager, ExitStack
 from types import TracebackType
 from typing import Any
 
-import sqlalchemy as sa
-
 from fluxnex.storage.store import _scale
 
 __all__ = ["DataRewriter", "Updates"]
@@ -48,11 +46,12 @@ class DataRewriter:
         self,
         dialect: str,
         limit: int,
-        borrow: Callable[[], AbstractContextManager[sa.Connection]],
+        borrow: Callable[[], AbstractContextManager[Any]],
         write: Callable[[Updates], list[uuid.UUID]],
         read: Callable[[Position, int], list[_scale.DataRow]],
     ) -> None:
-        """Read ``limit`` rows a batch; ``borrow`` lends a pooled connection, ``write``/``read`` are the store's own."""
+        """Read ``limit`` rows a batch; ``borrow`` lends a pooled DBAPI connection in autocommit (PostgreSQL's
+        pipeline), ``write``/``read`` are the store's own (SQLite's thread)."""
         self._borrow = borrow
         self._write = write
         self._read = read
@@ -101,9 +100,8 @@ class DataRewriter:
     def _flush(self, exc: BaseException | None) -> None:
         """Make the asynchronous commits durable: a synchronous commit flushes the log up to it (and them)."""
         try:
-            with self._borrow() as conn:  # an id of its own: its commit record is written and waited for
-                conn.exec_driver_sql("SELECT pg_current_xact_id()")
-                conn.commit()
+            with self._borrow() as driver, driver.transaction():  # an id of its own: its commit is waited for
+                driver.execute("SELECT pg_current_xact_id()")
             self._unflushed = False
         except Exception:
             if exc is None:  # a failure of its own is the caller's to see; after another one, that one stands
@@ -126,7 +124,7 @@ class _InFlight:
 
     def __init__(
         self,
-        borrow: Callable[[], AbstractContextManager[sa.Connection]],
+        borrow: Callable[[], AbstractContextManager[Any]],
         updates: Updates,
         after: uuid.UUID | int | None,
         limit: int,
@@ -135,10 +133,7 @@ class _InFlight:
         self._updates = updates
         self._rows: list[_scale.DataRow] = []
         with ExitStack() as stack:
-            conn = stack.enter_context(borrow())  # driver errors as DatabaseError, up to result()
-            driver: Any = conn.connection.driver_connection
-            driver.autocommit = True  # the transactions below are explicit; SQLAlchemy's setting comes back
-            stack.callback(setattr, driver, "autocommit", False)
+            driver = stack.enter_context(borrow())  # autocommit: the transactions below are explicit
             stack.enter_context(driver.pipeline())
             read = None
             if after is not None:  # a transaction of its own, over before the write starts
