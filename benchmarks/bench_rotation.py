@@ -5,7 +5,8 @@ Run: ``python benchmarks/bench_rotation.py [--rows 20000] [--batch 500] [--rotat
 The ceiling is the same keyring's name-bound decrypt+encrypt of the same rows (rotation's envelope work),
 one thread, no database, measured before and after each rotation (goal: rotation at 30% of it or more).
 The CPU time per row of both is printed too: on a shared machine it varies less than the rates (the
-database server's own work is not in it). Sizes: ``pg_total_relation_size('connection')`` (PostgreSQL) or
+database server's own work is not in it). A last rotation takes ``fluxnex keys rotate``'s path: every row checked
+to decrypt (``check_all_readable``), then rotated. Sizes: ``pg_total_relation_size('connection')`` (PostgreSQL) or
 the SQLite file and its WAL, before and after each rotation (goal: under 10% growth per rotation).
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from _bulk import libpq, load, pg_database, pg_url, size_bytes
 from fluxnex.storage.crypto import Keyring, RowBinding
+from fluxnex.storage.key_fingerprints import check_all_readable
 from fluxnex.storage.rotation import rotate_keys
 from fluxnex.storage.store import ConnectionStore
 
@@ -71,7 +73,7 @@ def held_back(url: str, started: int | None) -> bool:
 
 
 def measure(url: str, backend: str, rows: int, batch: int, rotations: int) -> None:
-    kids = [f"k{i}" for i in range(rotations + 1)]
+    kids = [f"k{i}" for i in range(rotations + 2)]
     lines = {kid: key_line(kid) for kid in kids}
     store = ConnectionStore(url)
     try:
@@ -103,6 +105,17 @@ def measure(url: str, backend: str, rows: int, batch: int, rotations: int) -> No
                 f"growth {after / before - 1:+6.1%} (goal < 10%){held}"
             )
         print(f"  median share of the in-memory rate over {rotations} rotations: {statistics.median(ratios):.1%}")
+        ring = Keyring.parse(",".join(lines[k] for k in reversed(kids)))
+        top_before = ceiling(store, ring, min(rows, 5000))[0]
+        start = time.perf_counter()
+        assert not list(check_all_readable(store, ring, batch_size=batch))
+        assert rotate_keys(store, ring, batch_size=batch).rotated == rows
+        rate = rows / (time.perf_counter() - start)
+        top = statistics.median([top_before, ceiling(store, ring, min(rows, 5000))[0]])
+        print(
+            f"  fluxnex keys rotate's path (check, then rotation): {rate:9,.0f} rows/s   "
+            f"{rate / top:5.1%} of the in-memory rate"
+        )
     finally:
         store.dispose()
 

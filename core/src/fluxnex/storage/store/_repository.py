@@ -212,7 +212,13 @@ class ConnectionStore:
 
     def rewriter(self, limit: int) -> DataRewriter:
         """A pass that writes one batch of ``data`` and reads the next (``limit`` rows) while the caller works."""
-        return DataRewriter(self.dialect, limit, self._read, self.write_data_batch, self.data_after)
+        return DataRewriter(self.dialect, limit, self._driver, self.write_data_batch, self.data_after)
+
+    @contextmanager
+    def _driver(self) -> Iterator[Any]:
+        """A pooled DBAPI connection in autocommit, no SQLAlchemy checkout (no ping, no reset); errors translated."""
+        with self._errors.translated(), self._raw.borrow() as conn:
+            yield conn
 
     def rewrite_batch_limit(self) -> int | None:
         """Most rows a rewrite (rotation) batch should hold so updates stay in their pages; None: no limit."""
