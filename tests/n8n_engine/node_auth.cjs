@@ -3,7 +3,8 @@
 // function is called with a fake `this` (IExecuteFunctions) whose helpers record the request options instead of
 // sending them and answer with the case's canned responses; the clock is frozen.
 // stdin: {now: epoch ms, cases: [{module, function, args, credentials, params, responses}]}
-//   module: a path under n8n-nodes-base/dist; function: an export of it; args: its arguments after `this`;
+//   module: a path under n8n-nodes-base/dist; function: an export of it (or a dotted path, see resolve); args: its
+//   arguments after `this`;
 //   params: what getNodeParameter answers (by name); responses: the answers to successive requests ({} after).
 // stdout: [{ok: true, requests: [{via, credentialType, options}]} | {ok: false, error, requests}]
 'use strict';
@@ -78,11 +79,22 @@ function context(c, requests) {
   };
 }
 
+// `function` is an export, or a dotted path into one through an instance of a class on the way (a node's
+// `methods.loadOptions.x`: `HaloPSA.methods.loadOptions.getHaloPSAAgents`)
+function resolve(mod, name) {
+  let value = mod;
+  for (const part of name.split('.')) {
+    if (typeof value === 'function' && /^class\b/.test(Function.prototype.toString.call(value))) value = new value();
+    value = value == null ? undefined : value[part];
+  }
+  return value;
+}
+
 async function run(c) {
   const requests = [];
   try {
     const mod = require(path.join(dist, c.module));
-    const fn = mod[c.function];
+    const fn = resolve(mod, c.function);
     if (typeof fn !== 'function') throw new Error(`${c.module} exports no function ${c.function}`);
     await fn.call(context(c, requests), ...JSON.parse(JSON.stringify(c.args || [])));
     return { ok: true, requests };

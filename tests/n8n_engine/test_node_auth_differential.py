@@ -6,7 +6,8 @@ node's request function (``GenericFunctions.js`` and the like, from n8n-nodes-ba
 is given the same call as a plain request to the type's ``base_url`` plus the path, authenticated by core's
 built-in ``authenticate`` hook, the path a real session takes. Both sides are compared as sent on the wire:
 method, URL with its query (pairs sorted), headers (names lower-cased; the request's shape headers
-``Content-Type``, ``Content-Length``, ``Accept`` and ``User-Agent`` left out), basic auth as its header, and the
+``Content-Type``, ``Content-Length``, ``Accept``, ``User-Agent``, and the HTTP client's ``Connection`` and
+``Accept-Encoding`` left out), basic auth as its header, and the
 body as its JSON or form fields. Logins and token requests the node sends first are compared too.
 """
 
@@ -20,7 +21,7 @@ import pkgutil
 import subprocess
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
@@ -40,7 +41,7 @@ pytestmark = pytest.mark.n8n_engine
 
 HARNESS = Path(__file__).with_name("node_auth.cjs")
 NOW_MS = 1767225600000 + 123  # 2026-01-01T00:00:00.123Z
-_SHAPE_HEADERS = frozenset({"content-type", "content-length", "accept", "user-agent"})
+_SHAPE_HEADERS = frozenset({"content-type", "content-length", "accept", "user-agent", "connection", "accept-encoding"})
 
 
 def all_cases() -> dict[str, TypeCases]:
@@ -106,7 +107,7 @@ def node_wire(options: dict[str, Any]) -> dict[str, Any]:
     if base and not urlsplit(url).scheme:
         url = str(base).rstrip("/") + "/" + url.lstrip("/")
     parts = urlsplit(url)
-    query = "&".join(filter(None, [parts.query, "&".join(f"{k}={v}" for k, v in _pairs(options.get("qs")))]))
+    query = "&".join(filter(None, [parts.query, urlencode(_pairs(options.get("qs")))]))  # as the client encodes it
     headers = {str(k): v for k, v in (options.get("headers") or {}).items() if v is not None}
     auth = options.get("auth")
     if isinstance(auth, dict):
@@ -130,7 +131,8 @@ def _token_wire(request: TokenRequest) -> dict[str, Any]:
     if request.auth is not None:
         token = base64.b64encode(f"{request.auth[0]}:{request.auth[1]}".encode()).decode()
         headers["Authorization"] = f"Basic {token}"
-    return _wire("POST", request.url, headers, _body(request.body, form=True))
+    form = "json" not in str(headers.get("Content-Type", "")).lower()
+    return _wire("POST", request.url, headers, _body(request.body, form=form))
 
 
 def ours(name: str, credentials: dict[str, Any], call: NodeCall) -> dict[str, Any]:
@@ -144,8 +146,8 @@ def ours(name: str, credentials: dict[str, Any], call: NodeCall) -> dict[str, An
 
     root = nodes.base_url(name, credentials)
     url = call.path if urlsplit(call.path).scheme or root is None else root + call.path
-    prepared = requests.Request(call.method, url, params=_pairs(call.qs),
-                                json=call.body if call.body not in (None, {}) else None).prepare()
+    prepared = requests.Request(call.method, url, params=_pairs(call.qs), headers=call.headers,
+                                json=call.body).prepare()
     try:
         out = authenticate_request(name, credentials, prepared, Context(now=NOW_MS / 1000, fetch_token=fetch))
     except CodeAuthError as exc:

@@ -25,6 +25,8 @@ class NodeCall:
     params: dict[str, Any] = field(default_factory=dict)
     #: the answers to the node's successive requests (a login first, say); {} after them
     responses: list[Any] = field(default_factory=list)
+    #: the caller's own headers on FluxNex's side: what the node takes from its parameters, not the credentials
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

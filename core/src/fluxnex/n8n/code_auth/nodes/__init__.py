@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fluxnex.n8n.code_auth.nodes import basic_keys
+from fluxnex.n8n.code_auth.nodes import basic_keys, services_d_m
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
 
 __all__ = ["NodeAuth", "base_url", "get", "implemented"]
 
 
 _REGISTRY: dict[str, NodeAuth] = {}
-for _family in (basic_keys,):
+for _family in (basic_keys, services_d_m):
     for _name, _auth in _family.NODES.items():
         if _name in _REGISTRY:  # pragma: no cover - a programming error caught at import
             raise RuntimeError(f"node authentication for {_name} is defined twice")
