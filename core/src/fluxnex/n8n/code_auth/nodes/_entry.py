@@ -19,3 +19,6 @@ class NodeAuth:
     base_url: Callable[[Mapping[str, Any]], str] | None = None
     #: the n8n function this restates, ``module:function`` under n8n-nodes-base's dist (for readers and tests)
     source: str = ""
+    #: the node's ``rejectUnauthorized`` from the credentials (False: the server's certificate is not verified);
+    #: None: the node always verifies (applied at send time, see :mod:`fluxnex.n8n.client_tls`)
+    verify_tls: Callable[[Mapping[str, Any]], bool] | None = None
