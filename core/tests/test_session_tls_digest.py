@@ -43,8 +43,8 @@ def _issue(cn: str, key: Any, issuer: tuple[x509.Name, Any] | None, *, ca: bool 
                .not_valid_after(now + dt.timedelta(days=1))
                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
     if not ca:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                                        critical=False)
+        local = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+        builder = builder.add_extension(local, critical=False)
     issuer_name, issuer_key = issuer if issuer else (_name(cn), key)
     return builder.issuer_name(issuer_name).sign(issuer_key, hashes.SHA256())
 
@@ -84,7 +84,7 @@ class _Server:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 peer = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
                 subject = dict(x[0] for x in peer["subject"]) if peer else {}
                 outer.seen.append({"path": self.path, "headers": dict(self.headers), "cn": subject.get("commonName")})
@@ -129,7 +129,7 @@ DIGEST_REALM, DIGEST_NONCE = "fluxnex@test", "dcd98b7102dd2f0e8b11d0f600bfb0c093
 
 
 def _md5(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8")).hexdigest()  # noqa: S324 - RFC 2617's hash
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
 def _digest_status(header: str | None, creds: tuple[str, str], method: str, path: str) -> int:
