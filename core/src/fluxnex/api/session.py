@@ -13,6 +13,10 @@ origin, no later hop carries the connection's headers, basic auth, query paramet
 alone strips only ``Authorization`` and keeps custom headers and 307/308 bodies). n8n's per-credential domain
 restriction (``allowedHttpRequestDomains``/``allowedDomains``, see :mod:`fluxnex.n8n.domains`) is checked before
 anything is sent. ``base_url`` lets callers use relative paths.
+
+A connection whose credentials carry TLS options (``httpSslAuth``'s client certificate and CA, a node's
+``rejectUnauthorized``: :mod:`fluxnex.n8n.client_tls`) is sent through its own transport adapter: the client
+certificate on the addressed origin only, like the other credentials; its trust settings on every hop.
 """
 
 from __future__ import annotations
@@ -159,8 +163,10 @@ class ConnectionSession(requests.Session):
 
     def _tls_for(self, where: tuple[str, str, int | None], type_name: str, data: dict[str, Any]) -> _Tls | None:
         """The transports of a connection whose credentials carry TLS options; None for the default one."""
-        from fluxnex.n8n.client_tls import TlsOptions, tls_options
+        from fluxnex.n8n.client_tls import TlsOptions, has_tls_options, tls_options
 
+        if not has_tls_options(type_name):
+            return None
         options = tls_options(type_name, self._connection.registry.get(type_name).effective_data(data))
         if options is None:
             return None

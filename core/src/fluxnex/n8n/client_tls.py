@@ -7,15 +7,14 @@ key, passphrase and CA (the HTTP Request node's ``setAgentOptions``), and a node
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-__all__ = ["TlsOptions", "format_pem_block", "tls_options"]
+from fluxnex.n8n.preauth._jwt import format_pem_block  # n8n's formatPemBlock, as the JWT pre-authentications use it
 
-_PEM_LINE = 64
+__all__ = ["TlsOptions", "format_pem_block", "has_tls_options", "tls_options"]
 
 
 @attrs.frozen
@@ -34,46 +33,19 @@ class TlsOptions:
         return f"TlsOptions(set={parts}, verify={self.verify})"
 
 
-def _compact(pem: str) -> str | None:
-    """``formatCompactPem``: one ``BEGIN`` block on one line, its body rewrapped (None when it is not that)."""
-    trimmed = pem.strip()
-    if trimmed.count("-----BEGIN ") != 1:
-        return None
-    match = re.fullmatch(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY|CERTIFICATE)-----([\s\S]*?)-----END \1-----", trimmed)
-    if match is None:
-        return None
-    label, body = match.group(1), match.group(2).replace("\\n", "\n").strip()
-    if re.search(r"\s", body):
-        body = re.sub(r"\s+", "\n", re.sub(r":\s+", ":", body))
-        body = re.sub(r"^(?:(?:Proc-Type|DEK-Info):\S+\n)+",
-                      lambda m: re.sub(r"^(Proc-Type|DEK-Info):", r"\1: ", m.group(0), flags=re.M) + "\n", body)
-    else:
-        body = "\n".join(body[i:i + _PEM_LINE] for i in range(0, len(body), _PEM_LINE))
-    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----"
-
-
-def format_pem_block(pem: str) -> str:
-    """``@n8n/utils``' ``formatPemBlock``: a PEM block pasted on one line (or with literal ``\\n``) made a PEM
-    again; text with line breaks, or without ``-----BEGIN``, is returned unchanged."""
-    if not pem or "\n" in pem or "-----BEGIN " not in pem:
-        return pem
-    compact = _compact(pem)
-    if compact is not None:
-        return compact
-    out = ""
-    for part in (p for p in pem.split("-----") if p != ""):
-        if re.search(r"(PRIVATE KEY|CERTIFICATE)", part):
-            out += f"-----{part}-----"
-        elif re.search(r"Proc-Type|DEK-Info", part):
-            out += re.sub(r"\s+", "\n", re.sub(r":\s+", ":", part).replace("\\n", "\n"))
-        else:
-            out += re.sub(r"\s+", "\n", part.replace("\\n", "\n"))
-    return out
-
-
 def _text(value: Any) -> str | None:
     """A credential field that JavaScript finds truthy (a non-empty string here), else None."""
     return value if isinstance(value, str) and value else None
+
+
+def has_tls_options(type_name: str) -> bool:
+    """Whether connections of ``type_name`` may carry TLS options (so that others cost nothing per request)."""
+    if type_name == "httpSslAuth":
+        return True
+    from fluxnex.n8n.code_auth import nodes
+
+    entry = nodes.get(type_name)
+    return entry is not None and entry.verify_tls is not None
 
 
 def tls_options(type_name: str, credentials: Mapping[str, Any]) -> TlsOptions | None:

@@ -85,12 +85,6 @@ def facebook_app(c: Creds, o: Options, ctx: Context) -> Options:
     return o
 
 
-def figma(c: Creds, o: Options, _: Context) -> Options:
-    o = copy(o)
-    put(_headers(o), "X-FIGMA-TOKEN", get(c, "accessToken"))
-    return o
-
-
 def gotify(c: Creds, o: Options, _: Context) -> Options:
     """``X-Gotify-Key``: the application token for a POST (sending a message), the client token otherwise."""
     o = copy(o)
@@ -164,7 +158,8 @@ NODES: dict[str, NodeAuth] = {
                               _G.format("Eventbrite", "eventbriteApiRequest")),
     "facebookGraphAppApi": NodeAuth(facebook_app, _fixed("https://graph.facebook.com/v23.0"),
                                     _G.format("Facebook", "facebookApiRequest")),
-    "figmaApi": NodeAuth(figma, _fixed("https://api.figma.com"), _G.format("Figma", "figmaApiRequest")),
+    "figmaApi": NodeAuth(_header("X-FIGMA-TOKEN", "accessToken"), _fixed("https://api.figma.com"),
+                         _G.format("Figma", "figmaApiRequest")),
     "flowApi": NodeAuth(_bearer("accessToken"), _fixed("https://api.getflow.com/v2"),
                         _G.format("Flow", "flowApiRequest")),
     "formstackApi": NodeAuth(_bearer("accessToken"), _fixed("https://www.formstack.com/api/v2"),
