@@ -25,6 +25,8 @@ from fluxnex.n8n.client_tls import TlsOptions
 
 __all__ = ["ClientTlsError", "TlsAdapter", "options_key", "tls_context"]
 
+_OP_LEGACY_SERVER_CONNECT = 0x4  # OpenSSL's SSL_OP_LEGACY_SERVER_CONNECT (ssl exports it from Python 3.12)
+
 
 class ClientTlsError(FluxnexError):
     """The connection's TLS options cannot be used (the message says which part; never the PEM text)."""
@@ -70,9 +72,10 @@ def tls_context(options: TlsOptions) -> ssl.SSLContext:
             raise ClientTlsError("httpSslAuth: the CA is not a PEM certificate") from None
     else:
         context = ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE_PATH)
-    if not options.verify:
+    if not options.verify:  # n8n's rejectUnauthorized: false, with the legacy renegotiation it allows then
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+        context.options |= getattr(ssl, "OP_LEGACY_SERVER_CONNECT", _OP_LEGACY_SERVER_CONNECT)
     if options.key and not options.cert:
         raise ClientTlsError("httpSslAuth: a private key is set without its certificate")
     if options.cert:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from fluxnex.n8n.code_auth._context import Context
+from fluxnex.n8n.code_auth._context import AuthFunction, Context
 from fluxnex.n8n.code_auth._js import Options, basic, copy, get, put, spread, text, truthy
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
 from fluxnex.n8n.code_auth.nodes.services_d_m_login import LOGIN_NODES
@@ -27,7 +27,7 @@ def _headers(o: Options) -> dict[str, Any]:
     return o["headers"]  # type: ignore[no-any-return]
 
 
-def _bearer(field: str) -> Any:
+def _bearer(field: str) -> AuthFunction:
     """``headers.Authorization = `Bearer ${credentials[field]}```."""
 
     def authenticate(c: Creds, o: Options, _: Context) -> Options:
@@ -38,7 +38,7 @@ def _bearer(field: str) -> Any:
     return authenticate
 
 
-def _header(name: str, field: str, *, template: bool = False) -> Any:
+def _header(name: str, field: str, *, template: bool = False) -> AuthFunction:
     """``headers[name] = credentials[field]`` (as a template literal when ``template``)."""
 
     def authenticate(c: Creds, o: Options, _: Context) -> Options:
@@ -50,7 +50,7 @@ def _header(name: str, field: str, *, template: bool = False) -> Any:
     return authenticate
 
 
-def _query(name: str, field: str) -> Any:
+def _query(name: str, field: str) -> AuthFunction:
     """``qs[name] = credentials[field]``."""
 
     def authenticate(c: Creds, o: Options, _: Context) -> Options:
@@ -140,7 +140,7 @@ def jotform_root(c: Creds) -> str:
     return f"https://{text(domain) if truthy(domain) else 'api.jotform.com'}"
 
 
-def _fixed(root: str) -> Any:
+def _fixed(root: str) -> Callable[[Creds], str]:
     return lambda c: root
 
 
