@@ -14,7 +14,7 @@ import os
 import ssl
 import tempfile
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -22,6 +22,9 @@ from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
 from fluxnex.contract.errors import FluxnexError
 from fluxnex.n8n.client_tls import TlsOptions
+
+if TYPE_CHECKING:
+    from requests.adapters import _HostParams, _PoolKwargs  # the stubs' names of what the supertype returns
 
 __all__ = ["ClientTlsError", "TlsAdapter", "options_key", "tls_context"]
 
@@ -100,7 +103,7 @@ class TlsAdapter(HTTPAdapter):
         super().__init__()
 
     def build_connection_pool_key_attributes(self, request: requests.PreparedRequest, verify: Any,
-                                             cert: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+                                             cert: Any = None) -> tuple[_HostParams, _PoolKwargs]:
         host_params, _ = super().build_connection_pool_key_attributes(request, verify, None)
         return host_params, {"ssl_context": self._context,
                              "cert_reqs": "CERT_REQUIRED" if self._verify else "CERT_NONE"}
