@@ -100,13 +100,16 @@ def n8n_kind(registry: Any, name: str) -> str:
 
 
 def _builtin_answers(registry: Any, name: str) -> bool:
-    """Whether core's built-in ``authenticate`` hook authenticates a request for the type (n8n's HTTP node types)."""
+    """Whether core's built-in ``authenticate`` hook authenticates a request for the type (n8n's HTTP node types).
+
+    The types of ``fluxnex.n8n.code_auth`` are not probed: the hook-up sets say whether they are implemented (and a
+    probe of one that fetches a token first would go to its provider)."""
     import requests
     from fluxnex.lifecycle import builtin
     from fluxnex.n8n.code_auth import get_implementation
 
     if get_implementation(name) is not None:
-        return False  # a restated n8n function: counted through its hook-up, never probed (some log in first)
+        return False
     ct = registry.get(name)
     data = {p.name: "x" for p in ct.properties if p.type in ("string", "password")}
     request = requests.Request("GET", "https://api.example.invalid/v1").prepare()

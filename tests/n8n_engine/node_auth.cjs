@@ -1,10 +1,12 @@
 // Run the request functions of n8n's own nodes (n8n-nodes-base's dist/nodes/**/GenericFunctions.js and the like)
 // for the credential types that declare no authentication: the node authenticates its requests itself. Each
 // function is called with a fake `this` (IExecuteFunctions) whose helpers record the request options instead of
-// sending them and answer with the case's canned responses; the clock is frozen.
+// sending them and answer with the case's canned responses; the clock is frozen, random values are zeros.
 // stdin: {now: epoch ms, cases: [{module, function, args, credentials, params, responses}]}
-//   module: a path under n8n-nodes-base/dist; function: an export of it (or a dotted path, see resolve); args: its
-//   arguments after `this`;
+//   module: a path under n8n-nodes-base/dist; function: an export of it, or `Class#method` (a method of a new
+//   instance of the exported node class: `Chargebee#execute`, for nodes that build requests in execute itself,
+//   run on one input item; `Class#a.b.c` walks from it: `HaloPSA#methods.loadOptions.x`);
+//   args: its arguments after `this`;
 //   params: what getNodeParameter answers (by name); responses: the answers to successive requests ({} after).
 // stdout: [{ok: true, requests: [{via, credentialType, options}]} | {ok: false, error, requests}]
 'use strict';
@@ -29,6 +31,12 @@ function freezeClock(now) {
     }
   }
   global.Date = FrozenDate;
+}
+
+function fixRandomness() {
+  // n8n-workflow's randomInt (a JSON-RPC id, say) reads crypto.getRandomValues: zeros, so runs compare
+  const zeros = (array) => { array.fill(0); return array; };
+  Object.defineProperty(globalThis.crypto, 'getRandomValues', { value: zeros });
 }
 
 function plain(value) {
@@ -63,6 +71,7 @@ function context(c, requests) {
     getMode: () => 'manual',
     getExecutionId: () => 'e',
     getWorkflowStaticData: () => ({}),
+    getInputData: () => [{ json: {} }],
     continueOnFail: () => false,
     logger: { debug() {}, info() {}, warn() {}, error() {} },
     helpers: {
@@ -74,27 +83,25 @@ function context(c, requests) {
       },
       async requestOAuth2(type, options) { return record('requestOAuth2', type, options); },
       async requestOAuth1(type, options) { return record('requestOAuth1', type, options); },
-      returnJsonArray: (items) => items,
+      returnJsonArray: (items) => (Array.isArray(items) ? items : [items]).map((json) => ({ json })),
+      constructExecutionMetaData: (items) => items,
     },
   };
-}
-
-// `function` is an export, or a dotted path into one through an instance of a class on the way (a node's
-// `methods.loadOptions.x`: `HaloPSA.methods.loadOptions.getHaloPSAAgents`)
-function resolve(mod, name) {
-  let value = mod;
-  for (const part of name.split('.')) {
-    if (typeof value === 'function' && /^class\b/.test(Function.prototype.toString.call(value))) value = new value();
-    value = value == null ? undefined : value[part];
-  }
-  return value;
 }
 
 async function run(c) {
   const requests = [];
   try {
     const mod = require(path.join(dist, c.module));
-    const fn = resolve(mod, c.function);
+    const [exported, member] = c.function.split('#');
+    let fn = mod[exported];
+    if (member) {
+      let owner = mod[exported] && new mod[exported]();
+      for (const part of member.split('.')) {
+        fn = owner == null ? undefined : owner[part];
+        if (typeof fn !== 'function') owner = fn;
+      }
+    }
     if (typeof fn !== 'function') throw new Error(`${c.module} exports no function ${c.function}`);
     await fn.call(context(c, requests), ...JSON.parse(JSON.stringify(c.args || [])));
     return { ok: true, requests };
@@ -106,6 +113,7 @@ async function run(c) {
 async function main(input) {
   const { now, cases } = JSON.parse(input);
   freezeClock(now);
+  fixRandomness();
   const results = [];
   for (const c of cases) results.push(await run(c));
   process.stdout.write(JSON.stringify(results));

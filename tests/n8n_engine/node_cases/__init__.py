@@ -3,7 +3,7 @@
 One module per family of :mod:`fluxnex.n8n.code_auth.nodes`, each with ``CASES``: type name -> :class:`TypeCases`.
 A :class:`NodeCall` says how to call the n8n node's request function (``args`` after ``this``) and which request
 FluxNex is given for the same call (``method``, ``path`` relative to the type's ``base_url`` or a full URL,
-``qs``, ``body``); :func:`call` builds the common ``(method, resource, body, qs)`` signature.
+``qs``, ``body``, ``form``, ``headers``); :func:`call` builds the common ``(method, resource, body, qs)`` signature.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ class NodeCall:
     params: dict[str, Any] = field(default_factory=dict)
     #: the answers to the node's successive requests (a login first, say); {} after them
     responses: list[Any] = field(default_factory=list)
-    #: the caller's own headers on FluxNex's side: what the node takes from its parameters, not the credentials
+    #: FluxNex's request sends ``body`` as a form (the node's ``form``), not JSON; a text ``body`` is sent as it is
+    form: bool = False
+    #: headers of FluxNex's request (what the caller sets; the node is given its own in ``args``)
     headers: dict[str, str] = field(default_factory=dict)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from n8n_engine.node_cases import NodeCall, TypeCases, call, shapes
@@ -12,8 +13,7 @@ _ODD = "é ü:/&x"  # non-ASCII, a colon (basic auth), a slash and an ampersand 
 
 def _with(calls: list[NodeCall], **params: Any) -> list[NodeCall]:
     """The calls with the node parameters that choose the credential (its ``authentication`` option, say)."""
-    return [NodeCall(c.module, c.function, c.args, c.method, c.path, c.qs, c.body, {**c.params, **params},
-                     c.responses, c.headers) for c in calls]
+    return [replace(c, params={**c.params, **params}) for c in calls]
 
 
 def _flat(source: str) -> list[NodeCall]:
@@ -77,7 +77,7 @@ def _filemaker() -> list[NodeCall]:
 
 def _halo() -> list[NodeCall]:
     token = {"access_token": "halo-1", "token_type": "Bearer", "expires_in": 3600}
-    module, methods = "nodes/HaloPSA/HaloPSA.node.js", "HaloPSA.methods.loadOptions."
+    module, methods = "nodes/HaloPSA/HaloPSA.node.js", "HaloPSA#methods.loadOptions."
     return [NodeCall(module, methods + "getHaloPSATicketsTypes", [], "GET", "/TicketType", responses=[token, []]),
             NodeCall(module, methods + "getHaloPSAAgents", [], "GET", "/agent", responses=[token, []]),
             NodeCall(module, methods + "getHaloPSASites", [], "GET", "/site",
@@ -87,11 +87,10 @@ def _halo() -> list[NodeCall]:
 
 def _empty_body(calls: list[NodeCall]) -> list[NodeCall]:
     """The nodes that keep an empty body send ``{}`` as JSON (a GET too): the caller sends the same."""
-    return [NodeCall(c.module, c.function, c.args, c.method, c.path, c.qs, {} if c.body is None else c.body,
-                     c.params, c.responses, c.headers) for c in calls]
+    return [replace(c, body={} if c.body is None else c.body) for c in calls]
 
 
-_LINGVA = [NodeCall(c.module, c.function, c.args, c.method, c.path, c.qs, c.body or {}, responses=[{"err": None}])
+_LINGVA = [replace(c, body=c.body or {}, responses=[{"err": None}])
            for c in shapes(_G.format("LingvaNex", "lingvaNexApiRequest"))]
 _KEYS = [{"apiKey": "k3y"}, {"apiKey": _ODD}, {"apiKey": ""}]
 _TOKENS = [{"accessToken": "t0k"}, {"accessToken": _ODD}]

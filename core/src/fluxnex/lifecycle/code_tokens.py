@@ -84,9 +84,9 @@ class CodeTokenCache:
         host = urlsplit(request.url).hostname or "the token endpoint"
         self.fetches += 1
         try:
-            response = self._session().post(request.url, data=request.body.encode("utf-8"),
-                                            headers=dict(request.headers), auth=request.auth, timeout=self._timeout,
-                                            allow_redirects=False)
+            response = self._session().request(
+                request.method, request.url, data=request.body.encode("utf-8") if request.body else None,
+                headers=dict(request.headers), auth=request.auth, timeout=self._timeout, allow_redirects=False)
         except requests.RequestException as exc:
             raise TokenFetchError(f"{request.purpose}: token request to {host} failed: {type(exc).__name__}") from None
         with response:

@@ -14,14 +14,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fluxnex.n8n.code_auth.nodes import basic_keys, services_d_m
+from fluxnex.n8n.code_auth.nodes import (
+    basic_keys,
+    services_a_d,
+    services_d_m,
+    services_d_m_login,
+    services_m_s,
+    services_m_s_s3,
+    services_m_s_tokens,
+)
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
 
 __all__ = ["NodeAuth", "base_url", "get", "implemented"]
 
 
 _REGISTRY: dict[str, NodeAuth] = {}
-for _family in (basic_keys, services_d_m):
+for _family in (basic_keys, services_a_d, services_d_m, services_d_m_login, services_m_s, services_m_s_tokens,
+                services_m_s_s3):
     for _name, _auth in _family.NODES.items():
         if _name in _REGISTRY:  # pragma: no cover - a programming error caught at import
             raise RuntimeError(f"node authentication for {_name} is defined twice")

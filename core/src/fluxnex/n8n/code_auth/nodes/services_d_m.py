@@ -3,7 +3,7 @@
 Each function restates the authentication part of one node's request function; the node's other choices (its
 OAuth2 variant, the API root) are the caller's or :func:`fluxnex.n8n.code_auth.nodes.base_url`'s. Where the node
 builds a new ``headers`` object, the function writes into the request's headers (the adapter keeps the caller's
-others). The nodes that log in first (``fileMaker``, ``haloPSAApi``) are in :mod:`.services_d_m_login`.
+others). The nodes that log in first (``fileMaker``, ``haloPSAApi``) are in ``services_d_m_login``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 from fluxnex.n8n.code_auth._context import AuthFunction, Context
 from fluxnex.n8n.code_auth._js import Options, basic, copy, get, put, spread, text, truthy
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
-from fluxnex.n8n.code_auth.nodes.services_d_m_login import LOGIN_NODES
 
 Creds = Mapping[str, Any]
 
@@ -180,5 +179,4 @@ NODES: dict[str, NodeAuth] = {
                              _G.format("LingvaNex", "lingvaNexApiRequest")),
     "mailcheckApi": NodeAuth(_bearer("apiKey"), _fixed("https://api.mailcheck.co/v1"),
                              _G.format("Mailcheck", "mailCheckApiRequest")),
-    **LOGIN_NODES,
 }

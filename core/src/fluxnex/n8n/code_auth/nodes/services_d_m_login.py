@@ -86,8 +86,8 @@ def halo_psa(c: Creds, o: Options, ctx: Context) -> Options:
     return _with_bearer(o, token)
 
 
-LOGIN_NODES: dict[str, NodeAuth] = {
+NODES: dict[str, NodeAuth] = {
     "fileMaker": NodeAuth(filemaker, filemaker_root, "nodes/FileMaker/GenericFunctions.js:layoutsApiRequest"),
     "haloPSAApi": NodeAuth(halo_psa, lambda c: text(get(c, "resourceApiUrl")),
-                           "nodes/HaloPSA/HaloPSA.node.js:HaloPSA.methods.loadOptions.getHaloPSAAgents"),
+                           "nodes/HaloPSA/HaloPSA.node.js:HaloPSA#methods.loadOptions.getHaloPSAAgents"),
 }
