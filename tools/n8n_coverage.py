@@ -14,6 +14,8 @@ Every type of ``n8n-nodes-base``'s catalog gets one kind, the first that applies
 3. OAuth2 (it extends ``oAuth2Api``) and OAuth1 (it extends ``oAuth1Api``, when FluxNex signs OAuth1);
 4. declarative: a generic ``authenticate`` block, which FluxNex applies;
 5. not HTTP: a credential for another protocol (databases, SSH, mail, queues; the list below);
+   unused in n8n: a credential no node of n8n-nodes-base reads (``UNUSED``; the n8n-engine tests check that
+   the package's code names it only in comments), so there is nothing to authenticate as n8n does;
 6. needs a plugin: everything else. The n8n column tells why: ``code`` / ``pre-authentication`` / ``OAuth1``
    that FluxNex does not implement (yet), or ``node code``: the credential declares no authentication at all and
    the n8n node that uses it builds its requests itself, so no generic implementation can exist.
@@ -52,7 +54,11 @@ NOT_HTTP = frozenset({
     "snowflake", "sshPassword", "sshPrivateKey", "timescaleDb", "totpApi",
 })
 
-KINDS = ("declarative", "OAuth2", "OAuth1", "code", "pre-authentication", "not HTTP", "needs a plugin")
+#: Catalog types that no node reads: the only code that did is commented out (Twake's self-hosted server).
+UNUSED = frozenset({"twakeServerApi"})
+
+KINDS = ("declarative", "OAuth2", "OAuth1", "code", "pre-authentication", "not HTTP", "unused in n8n",
+         "needs a plugin")
 
 
 def implemented_sets(hookups: dict[str, str] | None = None) -> dict[str, set[str]]:
@@ -134,6 +140,8 @@ def classify(registry: Any, name: str, implemented: dict[str, set[str]]) -> tupl
         return "none", "code"
     if name in NOT_HTTP:
         return "none", "not HTTP"
+    if name in UNUSED:
+        return "none", "unused in n8n"
     return "node code", "needs a plugin"
 
 
@@ -156,12 +164,16 @@ def render(table: list[tuple[str, str, str]]) -> str:
              "| FluxNex | types |", "|---|---|"]
     lines += [f"| {kind} | {counts.get(kind, 0)} |" for kind in KINDS]
     credential_code = sum(count for n8n, count in why.items() if n8n != "node code")
-    lines += ["", f"Of the {counts.get('needs a plugin', 0)} that need a plugin, {why.get('node code', 0)} declare no "
-              "authentication at all (their n8n node builds its requests itself) and "
-              f"{credential_code} are authenticated by n8n's credential code that FluxNex does not implement yet"
-              + (": " + ", ".join(f"{n8n} {count}" for n8n, count in sorted(why.items()) if n8n != "node code")
-                 if credential_code else "") + ".",
-              "", "| type | n8n | FluxNex |", "|---|---|---|"]
+    if counts.get("needs a plugin", 0):
+        summary = (f"Of the {counts.get('needs a plugin', 0)} that need a plugin, {why.get('node code', 0)} declare no "
+                   "authentication at all (their n8n node builds its requests itself) and "
+                   f"{credential_code} are authenticated by n8n's credential code that FluxNex does not implement yet"
+                   + (": " + ", ".join(f"{n8n} {count}" for n8n, count in sorted(why.items()) if n8n != "node code")
+                      if credential_code else "") + ".")
+    else:
+        summary = ("No type needs a plugin: every type that authenticates HTTP requests in n8n (by its credential "
+                   "or in its node's code) authenticates them in FluxNex.")
+    lines += ["", summary, "", "| type | n8n | FluxNex |", "|---|---|---|"]
     lines += [f"| `{name}` | {n8n} | {kind} |" for name, n8n, kind in table]
     lines += ["", END]
     return "\n".join(lines) + "\n"

@@ -5,7 +5,8 @@
 // stdin: {now: epoch ms, cases: [{module, function, args, credentials, params, responses}]}
 //   module: a path under n8n-nodes-base/dist; function: an export of it, or `Class#method` (a method of a new
 //   instance of the exported node class: `Chargebee#execute`, for nodes that build requests in execute itself,
-//   run on one input item); args: its arguments after `this`;
+//   run on one input item; `Class#a.b.c` walks from it: `HaloPSA#methods.loadOptions.x`);
+//   args: its arguments after `this`;
 //   params: what getNodeParameter answers (by name); responses: the answers to successive requests ({} after).
 // stdout: [{ok: true, requests: [{via, credentialType, options}]} | {ok: false, error, requests}]
 'use strict';
@@ -92,8 +93,15 @@ async function run(c) {
   const requests = [];
   try {
     const mod = require(path.join(dist, c.module));
-    const [exported, method] = c.function.split('#');
-    const fn = method ? mod[exported] && new mod[exported]()[method] : mod[exported];
+    const [exported, member] = c.function.split('#');
+    let fn = mod[exported];
+    if (member) {
+      let owner = mod[exported] && new mod[exported]();
+      for (const part of member.split('.')) {
+        fn = owner == null ? undefined : owner[part];
+        if (typeof fn !== 'function') owner = fn;
+      }
+    }
     if (typeof fn !== 'function') throw new Error(`${c.module} exports no function ${c.function}`);
     await fn.call(context(c, requests), ...JSON.parse(JSON.stringify(c.args || [])));
     return { ok: true, requests };

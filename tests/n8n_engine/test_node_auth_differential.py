@@ -6,7 +6,8 @@ node's request function (``GenericFunctions.js`` and the like, from n8n-nodes-ba
 is given the same call as a plain request to the type's ``base_url`` plus the path, authenticated by core's
 built-in ``authenticate`` hook, the path a real session takes. Both sides are compared as sent on the wire:
 method, URL with its query (pairs sorted), headers (names lower-cased; the request's shape headers
-``Content-Type``, ``Content-Length``, ``Accept`` and ``User-Agent`` left out), basic auth as its header, and the
+``Content-Type``, ``Content-Length``, ``Accept``, ``User-Agent``, and the HTTP client's ``Connection`` and
+``Accept-Encoding`` left out), basic auth as its header, and the
 body as its JSON or form fields. Logins and token requests the node sends first are compared too.
 """
 
@@ -40,7 +41,7 @@ pytestmark = pytest.mark.n8n_engine
 
 HARNESS = Path(__file__).with_name("node_auth.cjs")
 NOW_MS = 1767225600000 + 123  # 2026-01-01T00:00:00.123Z
-_SHAPE_HEADERS = frozenset({"content-type", "content-length", "accept", "user-agent"})
+_SHAPE_HEADERS = frozenset({"content-type", "content-length", "accept", "user-agent", "connection", "accept-encoding"})
 
 
 def all_cases() -> dict[str, TypeCases]:
@@ -106,7 +107,7 @@ def node_wire(options: dict[str, Any]) -> dict[str, Any]:
     if base and not urlsplit(url).scheme:
         url = str(base).rstrip("/") + "/" + url.lstrip("/")
     parts = urlsplit(url)
-    query = "&".join(filter(None, [parts.query, urlencode(_pairs(options.get("qs")))]))
+    query = "&".join(filter(None, [parts.query, urlencode(_pairs(options.get("qs")))]))  # as the client encodes it
     headers = {str(k): v for k, v in (options.get("headers") or {}).items() if v is not None}
     auth = options.get("auth")
     if isinstance(auth, dict):
@@ -218,3 +219,25 @@ def test_every_node_code_type_matches_its_n8n_node() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "n8n.md").read_text(encoding="utf-8")
     assert f"{len(per_type)} node-code types, {len(jobs)} cases, 0 mismatches" in docs, (
         "docs/n8n.md states other node-code figures")
+
+
+def test_the_types_the_coverage_table_calls_unused_are_read_by_no_node_code() -> None:
+    """``tools/n8n_coverage.py``'s ``UNUSED``: n8n-nodes-base's compiled code names them only in comments."""
+    import re
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    try:
+        from n8n_coverage import UNUSED
+    finally:
+        sys.path.pop(0)
+    nodes_dir = code_engine_dir() / "n8n-nodes-base" / "dist" / "nodes"
+    assert UNUSED
+    for name in sorted(UNUSED):
+        live = []
+        for path in nodes_dir.rglob("*.js"):
+            for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+                if name in line and not re.match(r"\s*(//|/\*|\*)", line):
+                    live.append(f"{path.relative_to(nodes_dir)}:{number}")
+        assert not live, f"{name} is read by n8n's code: {live[:5]}"
+    assert "nodes/Twake" in (Path(__file__).resolve().parents[2] / "docs" / "n8n.md").read_text(encoding="utf-8")

@@ -15,6 +15,10 @@ origin, no later hop carries the connection's headers, basic auth, query paramet
 alone strips only ``Authorization`` and keeps custom headers and 307/308 bodies). n8n's per-credential domain
 restriction (``allowedHttpRequestDomains``/``allowedDomains``, see :mod:`fluxnex.n8n.domains`) is checked before
 anything is sent. ``base_url`` lets callers use relative paths.
+
+A connection whose credentials carry TLS options (``httpSslAuth``'s client certificate and CA, a node's
+``rejectUnauthorized``: :mod:`fluxnex.n8n.client_tls`) is sent through its own transport adapter: the client
+certificate on the addressed origin only, like the other credentials; its trust settings on every hop.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ class ConnectionSession(requests.Session):
         self._tenant_id = connection.tenant_id
         self._name = connection.name
         self._hop = threading.local()
+        self._tls_adapters: dict[str, requests.adapters.HTTPAdapter] = {}
+        self._tls_lock = threading.Lock()
         #: Relative URLs given to ``get``/``post``/``request`` are resolved against this (None: absolute only).
         self.base_url = base_url
         self.default_timeout: float = 30.0
@@ -153,21 +159,66 @@ class ConnectionSession(requests.Session):
         if "proxies" not in kwargs:
             kwargs["proxies"] = resolve_proxies(request, dict(self.proxies), self.trust_env)
         plain = request.copy()  # what every hop is rebuilt from: it never held a credential
-        first = self._send_shown_as(self._authenticate(request, type_name, data), plain.url,
-                                    allow_redirects=False, **kwargs)
-        if not allow_redirects or not first.is_redirect:
-            return first
-        self._hop.chain = _Chain(origin(plain.url or ""), type_name, data)
+        self._hop.tls = self._tls_for(origin(plain.url or ""), type_name, data)
         try:
-            history = list(self.resolve_redirects(first, plain, **kwargs))
+            first = self._send_shown_as(self._authenticate(request, type_name, data), plain.url,
+                                        allow_redirects=False, **kwargs)
+            if not allow_redirects or not first.is_redirect:
+                return first
+            self._hop.chain = _Chain(origin(plain.url or ""), type_name, data)
+            try:
+                history = list(self.resolve_redirects(first, plain, **kwargs))
+            finally:
+                self._hop.chain = None
         finally:
-            self._hop.chain = None
+            self._hop.tls = None
         if not history:
             return first
         history.insert(0, first)
         last: requests.Response = history.pop()
         last.history = history
         return last
+
+    def _tls_for(self, where: tuple[str, str, int | None], type_name: str, data: dict[str, Any]) -> _Tls | None:
+        """The transports of a connection whose credentials carry TLS options; None for the default one."""
+        from fluxnex.n8n.client_tls import TlsOptions, has_tls_options, tls_options
+
+        if not has_tls_options(type_name):
+            return None
+        options = tls_options(type_name, self._connection.registry.get(type_name).effective_data(data))
+        if options is None:
+            return None
+        trust = TlsOptions(ca=options.ca, verify=options.verify)
+        return _Tls(where, self._tls_adapter(options),
+                    self._tls_adapter(trust) if trust.ca or not trust.verify else None)
+
+    def _tls_adapter(self, options: Any) -> requests.adapters.HTTPAdapter:
+        from fluxnex.api._tls import TlsAdapter, options_key
+
+        key = options_key(options)
+        with self._tls_lock:
+            adapter = self._tls_adapters.get(key)
+            if adapter is None:
+                adapter = self._tls_adapters[key] = TlsAdapter(options)
+            return adapter
+
+    def get_adapter(self, url: str) -> requests.adapters.BaseAdapter:
+        """While a connection with TLS options sends: its client certificate on its origin (where its other
+        credentials go, no further), its trust (CA, verification) on every hop, as n8n's agent options."""
+        tls: _Tls | None = getattr(self._hop, "tls", None)
+        if tls is None:
+            return super().get_adapter(url)
+        chain: _Chain | None = getattr(self._hop, "chain", None)
+        if origin(url) == tls.origin and (chain is None or not chain.left):
+            return tls.full
+        return tls.trust if tls.trust is not None else super().get_adapter(url)
+
+    def close(self) -> None:
+        super().close()
+        with self._tls_lock:
+            for adapter in self._tls_adapters.values():
+                adapter.close()
+            self._tls_adapters.clear()
 
     def _send_hop(self, request: requests.PreparedRequest, chain: _Chain, **kwargs: Any) -> requests.Response:
         if not chain.left and origin(request.url or "") == chain.origin:
@@ -208,6 +259,16 @@ class _Chain:
     type_name: str
     data: dict[str, Any] = attrs.field(repr=False)
     left: bool = False
+
+
+@attrs.frozen
+class _Tls:
+    """A connection's transports: ``full`` (client certificate and trust) for ``origin``, ``trust`` elsewhere
+    (None: the default transport)."""
+
+    origin: tuple[str, str, int | None]
+    full: requests.adapters.HTTPAdapter
+    trust: requests.adapters.HTTPAdapter | None
 
 
 def _retry_after(response: requests.Response) -> float | None:

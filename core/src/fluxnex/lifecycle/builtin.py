@@ -4,7 +4,8 @@ It goes through the same hooks as third-party plugins (``fluxnex.hookimpl``). n8
 authenticates ``httpBasicAuth``, ``httpDigestAuth``, ``httpQueryAuth`` and ``httpCustomAuth`` in code rather
 than with a declarative ``authenticate`` block; the ``authenticate`` hook below does the same, and applies the
 catalog types whose ``authenticate`` is code (``fluxnex.n8n.code_auth``), with the tokens some of them fetch first
-cached and shared (``fluxnex.lifecycle.code_tokens``).
+cached and shared (``fluxnex.lifecycle.code_tokens``). ``httpSslAuth`` adds nothing to the request: its client
+certificate is the session's transport (``fluxnex.api.session``).
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ def authenticate(credential_type: Any, data: dict[str, Any], request: Any) -> An
         return authenticate_request(name, credentials, request, context)
     if name == "httpBasicAuth":
         return requests.auth.HTTPBasicAuth(str(data.get("user", "")), str(data.get("password", "")))(request)
+    if name == "httpDigestAuth":
+        # the HTTP node's `auth: {user, pass, sendImmediately: false}`: sent without credentials, answered with
+        # Digest on the server's 401 challenge (requests' handler resends through the same transport)
+        return requests.auth.HTTPDigestAuth(str(data.get("user", "")), str(data.get("password", "")))(request)
+    if name == "httpSslAuth":
+        return request  # a client certificate: the session's transport presents it (fluxnex.n8n.client_tls)
     if name == "httpQueryAuth":
         request.prepare_url(request.url, {str(data.get("name", "")): str(data.get("value", ""))})
         return request

@@ -3,8 +3,9 @@
 
 n8n's code fetches a new token for every request; here the answer is kept under the request's ``cache_key``
 (which names the credentials, never the time-dependent assertion) until ``leeway`` seconds before its
-``expires_in``. One fetch per key runs at a time: concurrent requests for the same key wait for it (single
-flight), so a burst of requests costs one token POST. An answer without ``expires_in`` is used once, not kept.
+``expires_in`` (or the request's ``keep_for``, for session logins that answer none). One fetch per key runs at a
+time: concurrent requests for the same key wait for it (single flight), so a burst of requests costs one token
+POST. An answer without either is used once, not kept.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ class CodeTokenCache:
                 return cached
             answer = self._send(request)
             expires_in = answer.get("expires_in")
-            if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
+            if not isinstance(expires_in, int | float) or isinstance(expires_in, bool):
+                expires_in = request.keep_for  # a session login: no expiry in the answer, a known idle timeout
+            if expires_in > 0:
                 with self._guard:
                     self._answers[key] = (self._clock() + float(expires_in) - self._leeway, answer)
             return answer

@@ -28,6 +28,9 @@ class TokenRequest:
     answer: str = "json"
     #: the HTTP method (``GET`` sends no body)
     method: str = "POST"
+    #: how long (seconds) an answer without ``expires_in`` stays usable (a login session that expires when idle);
+    #: 0: used once, not kept
+    keep_for: float = 0.0
 
 
 #: Sends a ``TokenRequest`` and returns the provider's JSON answer (given by the lifecycle layer: cached, shared).

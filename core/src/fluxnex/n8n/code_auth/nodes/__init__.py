@@ -17,6 +17,8 @@ from typing import Any
 from fluxnex.n8n.code_auth.nodes import (
     basic_keys,
     services_a_d,
+    services_d_m,
+    services_d_m_login,
     services_m_s,
     services_m_s_s3,
     services_m_s_tokens,
@@ -29,8 +31,8 @@ __all__ = ["NodeAuth", "base_url", "get", "implemented"]
 
 
 _REGISTRY: dict[str, NodeAuth] = {}
-for _family in (basic_keys, services_a_d, services_m_s, services_m_s_tokens, services_m_s_s3, services_s_z,
-                services_s_z_login):
+for _family in (basic_keys, services_a_d, services_d_m, services_d_m_login, services_m_s, services_m_s_tokens,
+                services_m_s_s3, services_s_z, services_s_z_login):
     for _name, _auth in _family.NODES.items():
         if _name in _REGISTRY:  # pragma: no cover - a programming error caught at import
             raise RuntimeError(f"node authentication for {_name} is defined twice")

@@ -22,3 +22,6 @@ class NodeAuth:
     #: after an answer (credentials, status, headers): the headers to send the same request again with, once
     #: (Wise's Strong Customer Authentication), or None to keep the answer
     challenge: Callable[[Mapping[str, Any], int, Mapping[str, str]], dict[str, str] | None] | None = None
+    #: the node's ``rejectUnauthorized`` from the credentials (False: the server's certificate is not verified);
+    #: None: the node always verifies (applied at send time, see :mod:`fluxnex.n8n.client_tls`)
+    verify_tls: Callable[[Mapping[str, Any]], bool] | None = None
