@@ -11,54 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from fluxnex.n8n.code_auth._context import AuthFunction, Context
+from fluxnex.n8n.code_auth._context import Context
 from fluxnex.n8n.code_auth._js import Options, basic, copy, get, put, spread, text, truthy
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
-
-Creds = Mapping[str, Any]
-
-
-def _headers(o: Options) -> dict[str, Any]:
-    o["headers"] = dict(o.get("headers") or {})
-    return o["headers"]  # type: ignore[no-any-return]
-
-
-def _bearer(field: str) -> AuthFunction:
-    """``headers.Authorization = `Bearer ${credentials[field]}```."""
-
-    def authenticate(c: Creds, o: Options, _: Context) -> Options:
-        o = copy(o)
-        _headers(o)["Authorization"] = f"Bearer {text(get(c, field))}"
-        return o
-
-    return authenticate
-
-
-def _header(name: str, field: str, *, template: bool = False) -> AuthFunction:
-    """``headers[name] = credentials[field]`` (as a template literal when ``template``)."""
-
-    def authenticate(c: Creds, o: Options, _: Context) -> Options:
-        o = copy(o)
-        value = get(c, field)
-        put(_headers(o), name, text(value) if template else value)
-        return o
-
-    return authenticate
-
-
-def _query(name: str, field: str) -> AuthFunction:
-    """``qs[name] = credentials[field]``."""
-
-    def authenticate(c: Creds, o: Options, _: Context) -> Options:
-        o = copy(o)
-        o["qs"] = spread(o.get("qs"))
-        put(o["qs"], name, get(c, field))
-        return o
-
-    return authenticate
+from fluxnex.n8n.code_auth.nodes._parts import Creds, field, headers, with_bearer, with_headers, with_query
 
 
 def disqus(c: Creds, o: Options, _: Context) -> Options:
@@ -88,7 +47,7 @@ def gotify(c: Creds, o: Options, _: Context) -> Options:
     """``X-Gotify-Key``: the application token for a POST (sending a message), the client token otherwise."""
     o = copy(o)
     field = "appApiToken" if o.get("method") == "POST" else "clientApiToken"
-    put(_headers(o), "X-Gotify-Key", get(c, field))
+    put(headers(o), "X-Gotify-Key", get(c, field))
     return o
 
 
@@ -104,7 +63,7 @@ def hunter(c: Creds, o: Options, _: Context) -> Options:
 def jenkins(c: Creds, o: Options, _: Context) -> Options:
     """``auth: {username, password: apiKey}`` (the request library's basic auth, UTF-8)."""
     o = copy(o)
-    _headers(o)["Authorization"] = basic(get(c, "username"), get(c, "apiKey"))
+    headers(o)["Authorization"] = basic(get(c, "username"), get(c, "apiKey"))
     return o
 
 
@@ -147,36 +106,38 @@ _G = "nodes/{}/GenericFunctions.js:{}"
 
 NODES: dict[str, NodeAuth] = {
     "disqusApi": NodeAuth(disqus, _fixed("https://disqus.com/api/3.0"), _G.format("Disqus", "disqusApiRequest")),
-    "driftApi": NodeAuth(_bearer("accessToken"), _fixed("https://driftapi.com"),
+    "driftApi": NodeAuth(with_bearer("accessToken"), _fixed("https://driftapi.com"),
                          _G.format("Drift", "driftApiRequest")),
-    "egoiApi": NodeAuth(_header("Apikey", "apiKey", template=True), _fixed("https://api.egoiapp.com"),
+    "egoiApi": NodeAuth(with_headers(("Apikey", field("apiKey", as_text=True))), _fixed("https://api.egoiapp.com"),
                         _G.format("Egoi", "egoiApiRequest")),
-    "emeliaApi": NodeAuth(_header("Authorization", "apiKey"), _fixed("https://graphql.emelia.io"),
+    "emeliaApi": NodeAuth(with_headers(("Authorization", field("apiKey"))), _fixed("https://graphql.emelia.io"),
                           _G.format("Emelia", "emeliaApiRequest")),
-    "eventbriteApi": NodeAuth(_bearer("apiKey"), _fixed("https://www.eventbriteapi.com/v3"),
+    "eventbriteApi": NodeAuth(with_bearer("apiKey"), _fixed("https://www.eventbriteapi.com/v3"),
                               _G.format("Eventbrite", "eventbriteApiRequest")),
     "facebookGraphAppApi": NodeAuth(facebook_app, _fixed("https://graph.facebook.com/v23.0"),
                                     _G.format("Facebook", "facebookApiRequest")),
-    "figmaApi": NodeAuth(_header("X-FIGMA-TOKEN", "accessToken"), _fixed("https://api.figma.com"),
+    "figmaApi": NodeAuth(with_headers(("X-FIGMA-TOKEN", field("accessToken"))), _fixed("https://api.figma.com"),
                          _G.format("Figma", "figmaApiRequest")),
-    "flowApi": NodeAuth(_bearer("accessToken"), _fixed("https://api.getflow.com/v2"),
+    "flowApi": NodeAuth(with_bearer("accessToken"), _fixed("https://api.getflow.com/v2"),
                         _G.format("Flow", "flowApiRequest")),
-    "formstackApi": NodeAuth(_bearer("accessToken"), _fixed("https://www.formstack.com/api/v2"),
+    "formstackApi": NodeAuth(with_bearer("accessToken"), _fixed("https://www.formstack.com/api/v2"),
                              _G.format("Formstack", "apiRequest")),
     "gotifyApi": NodeAuth(gotify, lambda c: text(get(c, "url")), _G.format("Gotify", "gotifyApiRequest"),
                           verify_tls=lambda c: not truthy(get(c, "ignoreSSLIssues"))),
-    "gristApi": NodeAuth(_bearer("apiKey"), lambda c: grist_root(c) + "/api", _G.format("Grist", "gristApiRequest")),
-    "harvestApi": NodeAuth(_bearer("accessToken"), _fixed("https://api.harvestapp.com/v2"),
+    "gristApi": NodeAuth(with_bearer("apiKey"), lambda c: grist_root(c) + "/api",
+                         _G.format("Grist", "gristApiRequest")),
+    "harvestApi": NodeAuth(with_bearer("accessToken"), _fixed("https://api.harvestapp.com/v2"),
                            _G.format("Harvest", "harvestApiRequest")),
-    "homeAssistantApi": NodeAuth(_bearer("accessToken"), home_assistant_root,
+    "homeAssistantApi": NodeAuth(with_bearer("accessToken"), home_assistant_root,
                                  _G.format("HomeAssistant", "homeAssistantApiRequest")),
-    "humanticAiApi": NodeAuth(_query("apikey", "apiKey"), _fixed("https://api.humantic.ai/v1"),
+    "humanticAiApi": NodeAuth(with_query(("apikey", field("apiKey"))), _fixed("https://api.humantic.ai/v1"),
                               _G.format("HumanticAI", "humanticAiApiRequest")),
     "hunterApi": NodeAuth(hunter, _fixed("https://api.hunter.io/v2"), _G.format("Hunter", "hunterApiRequest")),
     "jenkinsApi": NodeAuth(jenkins, jenkins_root, _G.format("Jenkins", "jenkinsApiRequest")),
-    "jotFormApi": NodeAuth(_header("APIKEY", "apiKey"), jotform_root, _G.format("JotForm", "jotformApiRequest")),
-    "lingvaNexApi": NodeAuth(_bearer("apiKey"), _fixed("https://api-b2b.backenster.com/b1/api/v3"),
+    "jotFormApi": NodeAuth(with_headers(("APIKEY", field("apiKey"))), jotform_root,
+                           _G.format("JotForm", "jotformApiRequest")),
+    "lingvaNexApi": NodeAuth(with_bearer("apiKey"), _fixed("https://api-b2b.backenster.com/b1/api/v3"),
                              _G.format("LingvaNex", "lingvaNexApiRequest")),
-    "mailcheckApi": NodeAuth(_bearer("apiKey"), _fixed("https://api.mailcheck.co/v1"),
+    "mailcheckApi": NodeAuth(with_bearer("apiKey"), _fixed("https://api.mailcheck.co/v1"),
                              _G.format("Mailcheck", "mailCheckApiRequest")),
 }

@@ -9,35 +9,16 @@ minutes, for ``keep_for``); n8n logs in again for each execution.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from fluxnex.n8n.code_auth._context import Context, TokenRequest
-from fluxnex.n8n.code_auth._js import CodeAuthError, Options, basic, copy, form_encode, get, spread, text
+from fluxnex.n8n.code_auth._js import CodeAuthError, Options, basic, form_encode, get, text
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
-
-Creds = Mapping[str, Any]
+from fluxnex.n8n.code_auth.nodes._parts import Creds, bearer_auth, cache_key, login, login_token
 
 #: FileMaker Server ends a Data API session after 15 minutes without a call; the cache keeps it a little less
 FILEMAKER_SESSION_SECONDS = 14 * 60.0
-
-
-def _key(*parts: Any) -> str:
-    return hashlib.sha256("\x00".join(text(p) for p in parts).encode("utf-8")).hexdigest()
-
-
-def _login(ctx: Context, request: TokenRequest) -> Mapping[str, Any]:
-    if ctx.fetch_token is None:
-        raise CodeAuthError(f"{request.purpose}: logging in needs a token fetcher")
-    return ctx.fetch_token(request)
-
-
-def _with_bearer(o: Options, token: str) -> Options:
-    o = copy(o)
-    o["headers"] = {**spread(o.get("headers")), "Authorization": f"Bearer {token}"}
-    return o
 
 
 def filemaker_root(c: Creds) -> str:
@@ -47,21 +28,21 @@ def filemaker_root(c: Creds) -> str:
 def filemaker(c: Creds, o: Options, ctx: Context) -> Options:
     """``getToken``: POST ``.../sessions`` with basic auth (login, password) and ``fmDataSource``; the answer's
     ``response.token`` as a Bearer."""
-    host, login, password = get(c, "host"), get(c, "login"), get(c, "password")
-    source = {k: v for k, v in (("database", host), ("username", login), ("password", password))
+    host, user, password = get(c, "host"), get(c, "login"), get(c, "password")
+    source = {k: v for k, v in (("database", host), ("username", user), ("password", password))
               if v is not get({}, "")}  # JSON.stringify leaves undefined out
-    answer = _login(ctx, TokenRequest(
+    answer = login(ctx, TokenRequest(
         url=f"{filemaker_root(c)}/sessions",
         body=json.dumps({"fmDataSource": [source]}, ensure_ascii=False, separators=(",", ":")),
         headers={"Content-Type": "application/json", "Accept": "application/json",
-                 "Authorization": basic(login, password)},
-        purpose="fileMaker", cache_key=_key("fileMaker", host, get(c, "db"), login, password),
+                 "Authorization": basic(user, password)},
+        purpose="fileMaker", cache_key=cache_key("fileMaker", host, get(c, "db"), user, password),
         keep_for=FILEMAKER_SESSION_SECONDS))
     response = answer.get("response")
     token = response.get("token") if isinstance(response, Mapping) else None
     if not isinstance(token, str) or not token:
         raise CodeAuthError("fileMaker: the Data API login answered without a session token")
-    return _with_bearer(o, token)
+    return bearer_auth(o, token)
 
 
 def halo_auth_url(c: Creds) -> str:
@@ -77,13 +58,10 @@ def halo_psa(c: Creds, o: Options, ctx: Context) -> Options:
     fields = [(k, text(get(c, k))) for k in ("client_id", "client_secret")]
     fields += [("grant_type", "client_credentials"), ("scope", text(get(c, "scope")))]
     url = halo_auth_url(c)
-    answer = _login(ctx, TokenRequest(
+    token = login_token(ctx, TokenRequest(
         url=url, body=form_encode(fields), headers={"Content-Type": "application/x-www-form-urlencoded"},
-        purpose="haloPSAApi", cache_key=_key("haloPSAApi", url, *(v for _, v in fields))))
-    token = answer.get("access_token")
-    if not isinstance(token, str) or not token:
-        raise CodeAuthError("haloPSAApi: the token endpoint answered without an access_token")
-    return _with_bearer(o, token)
+        purpose="haloPSAApi", cache_key=cache_key("haloPSAApi", url, *(v for _, v in fields))))
+    return bearer_auth(o, token)
 
 
 NODES: dict[str, NodeAuth] = {

@@ -10,52 +10,12 @@ object (text, a stream) cannot take them and is refused. The nodes whose first r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from fluxnex.n8n.code_auth._context import Context
 from fluxnex.n8n.code_auth._js import CodeAuthError, Options, basic, copy, get, put, text, truthy
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
-
-Creds = Mapping[str, Any]
-_FORM = "application/x-www-form-urlencoded"
-
-
-def headers(o: Options) -> dict[str, Any]:
-    """The request's headers, made writable."""
-    o["headers"] = dict(o.get("headers") or {})
-    return o["headers"]  # type: ignore[no-any-return]
-
-
-def query(o: Options) -> dict[str, Any]:
-    """The request's query (``qs``), made writable."""
-    o["qs"] = dict(o.get("qs") or {})
-    return o["qs"]  # type: ignore[no-any-return]
-
-
-def body_fields(o: Options, what: str, *, form: bool = False) -> dict[str, Any]:
-    """The request's object body, made writable; a request without a body gets an empty one (a form one for the
-    nodes that send ``form``)."""
-    body = o.get("body")
-    if body is None:
-        if form:
-            headers(o)["Content-Type"] = _FORM
-        body = {}
-    if not isinstance(body, dict):
-        raise CodeAuthError(f"{what}: the credentials go in the request's body, which must be a JSON object or a "
-                            "form")
-    o["body"] = dict(body)
-    return o["body"]  # type: ignore[no-any-return]
-
-
-def _header(name: str, value: Any) -> Any:
-    """A node that sets ``name`` to ``value(credentials)`` (basic auth as its header: n8n's request library
-    encodes ``auth`` as UTF-8, where ``requests`` would use Latin-1)."""
-    def authenticate(c: Creds, o: Options, _: Context) -> Options:
-        o = copy(o)
-        put(headers(o), name, value(c))
-        return o
-    return authenticate
+from fluxnex.n8n.code_auth.nodes._parts import Creds, body_fields, field, headers, query, with_bearer, with_headers
 
 
 def _authkey(c: Creds, o: Options, _: Context) -> Options:
@@ -63,10 +23,6 @@ def _authkey(c: Creds, o: Options, _: Context) -> Options:
     o = copy(o)
     put(query(o), "authkey", get(c, "authkey"))
     return o
-
-
-def _bearer(field: str) -> Any:
-    return _header("Authorization", lambda c: f"Bearer {text(get(c, field))}")
 
 
 def mandrill(c: Creds, o: Options, _: Context) -> Options:
@@ -165,41 +121,41 @@ NODES: dict[str, NodeAuth] = {
     "marketstackApi": NodeAuth(
         marketstack, lambda c: f"{'https' if truthy(get(c, 'useHttps')) else 'http'}://api.marketstack.com/v1",
         _GF.format("Marketstack", "marketstackApiRequest")),
-    "matrixApi": NodeAuth(_bearer("accessToken"), lambda c: f"{text(get(c, 'homeserverUrl'))}/_matrix/client/r0",
+    "matrixApi": NodeAuth(with_bearer("accessToken"), lambda c: f"{text(get(c, 'homeserverUrl'))}/_matrix/client/r0",
                           _GF.format("Matrix", "matrixApiRequest")),
     "mediumApi": NodeAuth(medium, lambda c: "https://api.medium.com/v1", _GF.format("Medium", "mediumApiRequest")),
-    "messageBirdApi": NodeAuth(_header("Authorization", lambda c: f"AccessKey {text(get(c, 'accessKey'))}"),
+    "messageBirdApi": NodeAuth(with_headers(("Authorization", lambda c: f"AccessKey {text(get(c, 'accessKey'))}")),
                                lambda c: "https://rest.messagebird.com",
                                _GF.format("MessageBird", "messageBirdApiRequest")),
     "moceanApi": NodeAuth(mocean, lambda c: "https://rest.moceanapi.com", _GF.format("Mocean", "moceanApiRequest")),
-    "monicaCrmApi": NodeAuth(_bearer("apiToken"), _monica_root, _GF.format("MonicaCrm", "monicaCrmApiRequest")),
+    "monicaCrmApi": NodeAuth(with_bearer("apiToken"), _monica_root, _GF.format("MonicaCrm", "monicaCrmApiRequest")),
     "msg91Api": NodeAuth(_authkey, lambda c: "https://api.msg91.com/api", _GF.format("Msg91", "msg91ApiRequest")),
     "oneSimpleApi": NodeAuth(one_simple_api, lambda c: "https://onesimpleapi.com/api",
                              _GF.format("OneSimpleApi", "oneSimpleApiRequest")),
-    "onfleetApi": NodeAuth(_header("Authorization", lambda c: basic(get(c, "apiKey"), "")),
+    "onfleetApi": NodeAuth(with_headers(("Authorization", lambda c: basic(get(c, "apiKey"), ""))),
                            lambda c: "https://onfleet.com/api/v2", _GF.format("Onfleet", "onfleetApiRequest")),
-    "orbitApi": NodeAuth(_bearer("accessToken"), lambda c: "https://app.orbit.love/api/v1",
+    "orbitApi": NodeAuth(with_bearer("accessToken"), lambda c: "https://app.orbit.love/api/v1",
                          _GF.format("Orbit", "orbitApiRequest")),
     "paddleApi": NodeAuth(
         paddle, lambda c: ("https://sandbox-vendors.paddle.com/api" if get(c, "sandbox") is True
                            else "https://vendors.paddle.com/api"), _GF.format("Paddle", "paddleApiRequest")),
     # the API-token variant (``authentication: apiToken``; the other one is OAuth2)
-    "pagerDutyApi": NodeAuth(_header("Authorization", lambda c: f"Token token={text(get(c, 'apiToken'))}"),
+    "pagerDutyApi": NodeAuth(with_headers(("Authorization", lambda c: f"Token token={text(get(c, 'apiToken'))}")),
                              lambda c: "https://api.pagerduty.com",
                              _GF.format("PagerDuty", "pagerDutyApiRequest")),
-    "plivoApi": NodeAuth(_header("Authorization", lambda c: basic(get(c, "authId"), get(c, "authToken"))),
+    "plivoApi": NodeAuth(with_headers(("Authorization", lambda c: basic(get(c, "authId"), get(c, "authToken")))),
                          lambda c: f"https://api.plivo.com/v1/Account/{text(get(c, 'authId'))}",
                          _GF.format("Plivo", "plivoApiRequest")),
-    "profitWellApi": NodeAuth(_header("Authorization", lambda c: get(c, "accessToken")),
+    "profitWellApi": NodeAuth(with_headers(("Authorization", field("accessToken"))),
                               lambda c: "https://api.profitwell.com/v2",
                               _GF.format("ProfitWell", "profitWellApiRequest")),
-    "pushcutApi": NodeAuth(_header("API-Key", lambda c: get(c, "apiKey")), lambda c: "https://api.pushcut.io/v1",
+    "pushcutApi": NodeAuth(with_headers(("API-Key", field("apiKey"))), lambda c: "https://api.pushcut.io/v1",
                            _GF.format("Pushcut", "pushcutApiRequest")),
     "quickbaseApi": NodeAuth(quickbase, lambda c: "https://api.quickbase.com/v1",
                              _GF.format("QuickBase", "quickbaseApiRequest")),
     "salesmateApi": NodeAuth(salesmate, lambda c: "https://apis.salesmate.io",
                              _GF.format("Salesmate", "salesmateApiRequest")),
-    "securityScorecardApi": NodeAuth(_header("Authorization", lambda c: f"Token {text(get(c, 'apiKey'))}"),
+    "securityScorecardApi": NodeAuth(with_headers(("Authorization", lambda c: f"Token {text(get(c, 'apiKey'))}")),
                                      lambda c: "https://api.securityscorecard.io",
                                      _GF.format("SecurityScorecard", "scorecardApiRequest")),
 }

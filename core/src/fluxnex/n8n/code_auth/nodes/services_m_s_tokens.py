@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from fluxnex.n8n.code_auth._context import Context, TokenRequest
 from fluxnex.n8n.code_auth._js import CodeAuthError, Options, basic, copy, get, request_url, text, truthy
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
-from fluxnex.n8n.code_auth.nodes.services_m_s import headers
+from fluxnex.n8n.code_auth.nodes._parts import headers
 from fluxnex.n8n.code_auth.token_exchange import _fetch, _key
 from fluxnex.n8n.expressions import UNDEFINED
 

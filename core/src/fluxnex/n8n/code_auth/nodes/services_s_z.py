@@ -16,46 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from fluxnex.n8n.code_auth._context import AuthFunction, Context
+from fluxnex.n8n.code_auth._context import Context
 from fluxnex.n8n.code_auth._js import Options, basic, copy, get, put, spread, text
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
+from fluxnex.n8n.code_auth.nodes._parts import FORM, Creds, field, headers, prefixed, with_headers, with_query
 from fluxnex.n8n.expressions import UNDEFINED
-
-Creds = Mapping[str, Any]
-_FORM = "application/x-www-form-urlencoded"
-
-
-def headers(o: Options) -> dict[str, Any]:
-    """The request's headers, made writable (the adapter keeps the caller's others)."""
-    o["headers"] = dict(o.get("headers") or {})
-    return o["headers"]  # type: ignore[no-any-return]
-
-
-def _header(name: str, field: str, prefix: str = "") -> AuthFunction:
-    """Header ``name``: the credential's ``field``, after ``prefix`` (a template literal) when there is one."""
-
-    def add(c: Creds, o: Options, _: Context) -> Options:
-        o = copy(o)
-        value = get(c, field)
-        put(headers(o), name, f"{prefix}{text(value)}" if prefix else value)
-        return o
-
-    return add
-
-
-def _query(fields: Mapping[str, str], fixed: Mapping[str, str] | None = None) -> AuthFunction:
-    """Query parameters: each ``name`` the credential's ``field`` (``fields``), then the ``fixed`` ones."""
-
-    def add(c: Creds, o: Options, _: Context) -> Options:
-        o = copy(o)
-        qs = spread(o.get("qs"))
-        for name, field in fields.items():
-            put(qs, name, get(c, field))
-        qs.update(fixed or {})
-        o["qs"] = qs
-        return o
-
-    return add
 
 
 def form_fields(o: Options, first: Mapping[str, Any], last: Mapping[str, Any]) -> Options:
@@ -68,7 +33,7 @@ def form_fields(o: Options, first: Mapping[str, Any], last: Mapping[str, Any]) -
     for key, value in last.items():
         put(fields, key, value)
     o["form"] = fields
-    headers(o)["Content-Type"] = _FORM
+    headers(o)["Content-Type"] = FORM
     return o
 
 
@@ -158,34 +123,34 @@ _G = "nodes/{}/GenericFunctions.js:{}"
 
 NODES: dict[str, NodeAuth] = {
     "sendyApi": NodeAuth(sendy, lambda c: text(get(c, "url")), _G.format("Sendy", "sendyApiRequest")),
-    "stackbyApi": NodeAuth(_header("api-key", "apiKey"), lambda c: "https://stackby.com/api/betav1",
+    "stackbyApi": NodeAuth(with_headers(("api-key", field("apiKey"))), lambda c: "https://stackby.com/api/betav1",
                            "nodes/Stackby/GenericFunction.js:apiRequest"),
-    "storyblokContentApi": NodeAuth(_query({"token": "apiKey"}), lambda c: "https://api.storyblok.com",
+    "storyblokContentApi": NodeAuth(with_query(("token", field("apiKey"))), lambda c: "https://api.storyblok.com",
                                     _G.format("Storyblok", "storyblokApiRequest")),
-    "storyblokManagementApi": NodeAuth(_header("Authorization", "accessToken"),
+    "storyblokManagementApi": NodeAuth(with_headers(("Authorization", field("accessToken"))),
                                        lambda c: "https://mapi.storyblok.com",
                                        _G.format("Storyblok", "storyblokApiRequest")),
-    "surveyMonkeyApi": NodeAuth(_header("Authorization", "accessToken", "bearer "),
+    "surveyMonkeyApi": NodeAuth(with_headers(("Authorization", prefixed("bearer ", "accessToken"))),
                                 lambda c: "https://api.surveymonkey.com/v3",
                                 _G.format("SurveyMonkey", "surveyMonkeyApiRequest")),
-    "syncroMspApi": NodeAuth(_query({"api_key": "apiKey"}),
+    "syncroMspApi": NodeAuth(with_query(("api_key", field("apiKey"))),
                              lambda c: f"https://{text(get(c, 'subdomain'))}.syncromsp.com/api/v1/",
                              "nodes/SyncroMSP/v1/transport/index.js:apiRequest"),
-    "tapfiliateApi": NodeAuth(_header("Api-Key", "apiKey"), lambda c: "https://api.tapfiliate.com/1.6",
+    "tapfiliateApi": NodeAuth(with_headers(("Api-Key", field("apiKey"))), lambda c: "https://api.tapfiliate.com/1.6",
                               _G.format("Tapfiliate", "tapfiliateApiRequest")),
     "travisCiApi": NodeAuth(travis, lambda c: "https://api.travis-ci.com",
                             _G.format("TravisCi", "travisciApiRequest")),
     "unleashedSoftwareApi": NodeAuth(unleashed, lambda c: "https://api.unleashedsoftware.com/",
                                      _G.format("UnleashedSoftware", "unleashedApiRequest")),
-    "upleadApi": NodeAuth(_header("Authorization", "apiKey"), lambda c: "https://api.uplead.com/v2",
+    "upleadApi": NodeAuth(with_headers(("Authorization", field("apiKey"))), lambda c: "https://api.uplead.com/v2",
                           _G.format("Uplead", "upleadApiRequest")),
     "veroApi": NodeAuth(vero, lambda c: "https://api.getvero.com/api/v2", _G.format("Vero", "veroApiRequest")),
     "vonageApi": NodeAuth(vonage, lambda c: "https://rest.nexmo.com", _G.format("Vonage", "vonageApiRequest")),
-    "yourlsApi": NodeAuth(_query({"signature": "signature"}, {"format": "json"}), lambda c: text(get(c, "url")),
-                          _G.format("Yourls", "yourlsApiRequest")),
+    "yourlsApi": NodeAuth(with_query(("signature", field("signature")), fixed={"format": "json"}),
+                          lambda c: text(get(c, "url")), _G.format("Yourls", "yourlsApiRequest")),
     "zammadBasicAuthApi": NodeAuth(zammad_basic, lambda c: f"{trim_slash(get(c, 'baseUrl'))}/api/v1",
                                    _G.format("Zammad", "zammadApiRequest")),
-    "zammadTokenAuthApi": NodeAuth(_header("Authorization", "accessToken", "Token token="),
+    "zammadTokenAuthApi": NodeAuth(with_headers(("Authorization", prefixed("Token token=", "accessToken"))),
                                    lambda c: f"{trim_slash(get(c, 'baseUrl'))}/api/v1",
                                    _G.format("Zammad", "zammadApiRequest")),
     "zulipApi": NodeAuth(zulip, lambda c: f"{text(get(c, 'url')).removesuffix('/')}/api/v1",

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -26,37 +25,18 @@ from requests.utils import requote_uri
 from fluxnex.n8n.code_auth._context import Context, TokenRequest
 from fluxnex.n8n.code_auth._js import CodeAuthError, Options, copy, form_encode, get, spread, text, truthy
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
-from fluxnex.n8n.code_auth.nodes.services_s_z import headers, trim_slash
+from fluxnex.n8n.code_auth.nodes._parts import Creds, bearer_auth, cache_key, login_token
+from fluxnex.n8n.code_auth.nodes.services_s_z import trim_slash
 from fluxnex.n8n.expressions import UNDEFINED
 
-Creds = Mapping[str, Any]
 _JSON = "application/json"
 SIGNL4_WEBHOOK = "https://connect.signl4.com/webhook"
-
-
-def _key(*parts: Any) -> str:
-    return hashlib.sha256("\x00".join(text(p) for p in parts).encode("utf-8")).hexdigest()
 
 
 def _json(fields: Mapping[str, Any]) -> str:
     """``JSON.stringify(fields)`` (``undefined`` fields left out)."""
     return json.dumps({k: v for k, v in fields.items() if v is not UNDEFINED}, separators=(",", ":"),
                       ensure_ascii=False)
-
-
-def _login(ctx: Context, request: TokenRequest, field: str) -> str:
-    if ctx.fetch_token is None:
-        raise CodeAuthError(f"{request.purpose}: logging in needs a token fetcher")
-    token = ctx.fetch_token(request).get(field)
-    if not isinstance(token, str) or not token:
-        raise CodeAuthError(f"{request.purpose}: the login answered without a {field}")
-    return token
-
-
-def _bearer(o: Options, token: str) -> Options:
-    o = copy(o)
-    headers(o)["Authorization"] = f"Bearer {token}"
-    return o
 
 
 def strapi_root(c: Creds) -> str:
@@ -68,9 +48,9 @@ def strapi(c: Creds, o: Options, ctx: Context) -> Options:
     """``getToken``: POST ``{identifier: email, password}`` to ``<root>/auth/local``; ``Bearer <jwt>``."""
     login = f"{strapi_root(c)}/auth/local"
     body = _json({"identifier": get(c, "email"), "password": get(c, "password")})
-    jwt = _login(ctx, TokenRequest(url=login, body=body, headers={"content-type": _JSON}, purpose="strapiApi",
-                                   cache_key=_key("strapiApi", login, body)), "jwt")
-    return _bearer(o, jwt)
+    jwt = login_token(ctx, TokenRequest(url=login, body=body, headers={"content-type": _JSON}, purpose="strapiApi",
+                                   cache_key=cache_key("strapiApi", login, body)), "jwt")
+    return bearer_auth(o, jwt)
 
 
 def taiga_root(c: Creds) -> str:
@@ -83,9 +63,9 @@ def taiga(c: Creds, o: Options, ctx: Context) -> Options:
     ``auth_token``."""
     login = f"{taiga_root(c)}/auth"
     body = _json({"type": "normal", "password": get(c, "password"), "username": get(c, "username")})
-    token = _login(ctx, TokenRequest(url=login, body=body, headers={"Content-Type": _JSON}, purpose="taigaApi",
-                                     cache_key=_key("taigaApi", login, body)), "auth_token")
-    return _bearer(o, token)
+    token = login_token(ctx, TokenRequest(url=login, body=body, headers={"Content-Type": _JSON}, purpose="taigaApi",
+                                     cache_key=cache_key("taigaApi", login, body)), "auth_token")
+    return bearer_auth(o, token)
 
 
 WHATSAPP_TOKEN_URL = "https://graph.facebook.com/v19.0/oauth/access_token"
@@ -95,11 +75,11 @@ def whatsapp(c: Creds, o: Options, ctx: Context) -> Options:
     """``appAccessTokenRead``: client credentials (form) for an app token; ``Bearer <access_token>``."""
     body = form_encode([("client_id", text(get(c, "clientId"))), ("client_secret", text(get(c, "clientSecret"))),
                         ("grant_type", "client_credentials")])
-    token = _login(ctx, TokenRequest(url=WHATSAPP_TOKEN_URL, body=body,
+    token = login_token(ctx, TokenRequest(url=WHATSAPP_TOKEN_URL, body=body,
                                      headers={"content-type": "application/x-www-form-urlencoded"},
-                                     purpose="whatsAppTriggerApi", cache_key=_key("whatsAppTriggerApi", body)),
+                                     purpose="whatsAppTriggerApi", cache_key=cache_key("whatsAppTriggerApi", body)),
                    "access_token")
-    return _bearer(o, token)
+    return bearer_auth(o, token)
 
 
 def wise_root(c: Creds) -> str:
@@ -109,7 +89,7 @@ def wise_root(c: Creds) -> str:
 
 def wise(c: Creds, o: Options, _: Context) -> Options:
     """``Bearer <apiToken>``."""
-    return _bearer(o, text(get(c, "apiToken")))
+    return bearer_auth(o, text(get(c, "apiToken")))
 
 
 def wise_sca(c: Creds, status: int, answer: Mapping[str, str]) -> dict[str, str] | None:
