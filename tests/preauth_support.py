@@ -16,12 +16,10 @@ import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-import pytest
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,8 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from requests.adapters import HTTPAdapter
 
-__all__ = ["CERT", "FLAT_PEM", "KEY", "PEM", "TENANT_GUID", "FakeTokenServer", "LoopbackAdapter", "catalog",
-           "route_to", "storm"]
+__all__ = ["CERT", "FLAT_PEM", "KEY", "PEM", "TENANT_GUID", "FakeTokenServer", "LoopbackAdapter", "route_to",
+           "storm"]
 
 #: An RSA key (PEM, and flattened onto one line as pasted into a one-line field) and a certificate for it.
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -257,14 +255,3 @@ def storm(mgr: Any, url: str, key_spec: str, tenant: Any, resource: str, *, head
         assert p.exitcode == 0
     return out
 
-
-@pytest.fixture
-def catalog(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """n8n's catalog for this process and the processes it spawns (``FLUXNEX_N8N_CATALOG``)."""
-    from fluxnex.contract.plugins import reset_registry
-    from fluxnex.testing.n8n_catalog import catalog_path
-
-    monkeypatch.setenv("FLUXNEX_N8N_CATALOG", str(catalog_path()))
-    reset_registry()
-    yield
-    reset_registry()

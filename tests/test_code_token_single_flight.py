@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from fluxnex.api.manager import CredentialManager
@@ -14,7 +16,7 @@ from fluxnex.api.n8n_export import export_n8n
 from fluxnex.contract.errors import FluxnexError
 from fluxnex.storage.store import Status
 from lifecycle_support import *  # noqa: F403 - fixtures
-from preauth_support import PEM, THREADS, FakeTokenServer, catalog, route_to, storm  # noqa: F401 - catalog
+from preauth_support import PEM, THREADS, FakeTokenServer, route_to, storm
 
 GOOGLE = {"email": "sa@p.iam.gserviceaccount.com", "httpNode": True, "privateKey": PEM, "scopes": "s1"}
 ROLE = {"region": "eu-west-1", "roleArn": "arn:aws:iam::123456789012:role/app", "externalId": "ext",
@@ -28,72 +30,63 @@ CASES = {
 pytestmark = pytest.mark.usefixtures("catalog")
 
 
-@pytest.mark.parametrize("type_name", sorted(CASES))
-def test_fetched_once_across_processes_and_once_again_after_a_401(db_url: str, keys: str,
-                                                                  type_name: str) -> None:
-    data, header, shown = CASES[type_name]
-    with FakeTokenServer(latency=0.2) as server:
+@contextmanager
+def _connected(db_url: str, keys: str, type_name: str = "googleApi",
+               latency: float = 0.0) -> Iterator[tuple[FakeTokenServer, CredentialManager, uuid.UUID]]:
+    """A token server, a manager whose provider session reaches it, and connection "m" of ``type_name``."""
+    with FakeTokenServer(latency=latency) as server:
         mgr = CredentialManager(db_url, keys)
         route_to(mgr.http, server.port)
         tenant = uuid.uuid4()
         try:
-            mgr.create_connection(tenant, type_name, "m", data)
-            resource = server.url + "/2015-03-31/functions"
-            first = storm(mgr, db_url, keys, tenant, resource, header=header, port=server.port)
-            assert server.token_calls == 1  # 24 callers in 3 processes, one token request
-            assert first == [f"200:{shown.format(n=1)}"] * (3 * THREADS)
-            server.revoke()  # the token is refused from now on: every request answers 401 once
-            second = storm(mgr, db_url, keys, tenant, resource, header=header, port=server.port)
-            assert server.token_calls == 2  # one re-fetch for all of them
-            assert second == [f"200:{shown.format(n=2)}"] * (3 * THREADS)
-            row = mgr.store.get(tenant, "m")
-            assert row is not None and "tok-2" not in str(row.data)  # encrypted with the connection
-            (entry,) = mgr.decrypt(row)["codeTokenData"].values()
-            assert "tok-2" in json.dumps(entry["answer"]) and entry["expires_at"] > time.time() + 3000
+            mgr.create_connection(tenant, type_name, "m", CASES[type_name][0])
+            yield server, mgr, tenant
         finally:
             mgr.close()
 
 
-def test_stored_token_is_reused_until_its_expiry_and_kept_out_of_exports(db_url: str,
-                                                                          keys: str) -> None:
-    with FakeTokenServer() as server:
-        server.lifetime = 3600
-        mgr = CredentialManager(db_url, keys)
-        route_to(mgr.http, server.port)
-        tenant = uuid.uuid4()
-        try:
-            mgr.create_connection(tenant, "googleApi", "m", GOOGLE)
-            first = mgr.list_connections(tenant)[0].expires_at
-            assert first is not None and first.timestamp() == 0  # no token yet: due at once
-            for _ in range(3):
-                with mgr.session(tenant, "m") as http:
-                    assert http.get(server.url + "/r").status_code == 200
-            assert server.token_calls == 1
-            info = mgr.list_connections(tenant)[0]
-            assert info.expires_at is not None and info.expires_at.timestamp() > 3000  # the token's own expiry
-            exported = json.dumps(export_n8n(mgr, tenant)[0])
-            assert "tok-1" not in exported and "codeTokenData" not in exported
-            mgr.update_connection(tenant, "m", data={**GOOGLE, "scopes": "s2"})  # new credentials: a new token
+@pytest.mark.parametrize("type_name", sorted(CASES))
+def test_fetched_once_across_processes_and_once_again_after_a_401(db_url: str, keys: str, type_name: str) -> None:
+    _, header, shown = CASES[type_name]
+    with _connected(db_url, keys, type_name, latency=0.2) as (server, mgr, tenant):
+        resource = server.url + "/2015-03-31/functions"
+        first = storm(mgr, db_url, keys, tenant, resource, header=header, port=server.port)
+        assert server.token_calls == 1  # 24 callers in 3 processes, one token request
+        assert first == [f"200:{shown.format(n=1)}"] * (3 * THREADS)
+        server.revoke()  # the token is refused from now on: every request answers 401 once
+        second = storm(mgr, db_url, keys, tenant, resource, header=header, port=server.port)
+        assert server.token_calls == 2  # one re-fetch for all of them
+        assert second == [f"200:{shown.format(n=2)}"] * (3 * THREADS)
+        row = mgr.store.get(tenant, "m")
+        assert row is not None and "tok-2" not in str(row.data)  # encrypted with the connection
+        (entry,) = mgr.decrypt(row)["codeTokenData"].values()
+        assert "tok-2" in json.dumps(entry["answer"]) and entry["expires_at"] > time.time() + 3000
+
+
+def test_stored_token_is_reused_until_its_expiry_and_kept_out_of_exports(db_url: str, keys: str) -> None:
+    with _connected(db_url, keys) as (server, mgr, tenant):
+        first = mgr.list_connections(tenant)[0].expires_at
+        assert first is not None and first.timestamp() == 0  # no token yet: due at once
+        for _ in range(3):
             with mgr.session(tenant, "m") as http:
                 assert http.get(server.url + "/r").status_code == 200
-            assert server.token_calls == 2
-        finally:
-            mgr.close()
+        assert server.token_calls == 1
+        info = mgr.list_connections(tenant)[0]
+        assert info.expires_at is not None and info.expires_at.timestamp() > time.time() + 3000  # its own expiry
+        exported = json.dumps(export_n8n(mgr, tenant)[0])
+        assert "tok-1" not in exported and "codeTokenData" not in exported
+        mgr.update_connection(tenant, "m", data={**GOOGLE, "scopes": "s2"})  # new credentials: a new token
+        with mgr.session(tenant, "m") as http:
+            assert http.get(server.url + "/r").status_code == 200
+        assert server.token_calls == 2
 
 
 def test_refused_credentials_expire_the_connection_and_store_nothing(db_url: str, keys: str) -> None:
-    with FakeTokenServer() as server:
+    with _connected(db_url, keys) as (server, mgr, tenant):
         server.status = 401
-        mgr = CredentialManager(db_url, keys)
-        route_to(mgr.http, server.port)
-        tenant = uuid.uuid4()
-        try:
-            mgr.create_connection(tenant, "googleApi", "m", GOOGLE)
-            with pytest.raises(FluxnexError, match="answered 401") as err, mgr.session(tenant, "m") as http:
-                http.get(server.url + "/r")
-            assert PEM.splitlines()[1] not in str(err.value)
-            row = mgr.store.get(tenant, "m")
-            assert row is not None and row.status == Status.EXPIRED and "codeTokenData" not in mgr.decrypt(row)
-            assert server.token_calls == 0 and len(server.requests) == 1  # refused once, not retried
-        finally:
-            mgr.close()
+        with pytest.raises(FluxnexError, match="answered 401") as err, mgr.session(tenant, "m") as http:
+            http.get(server.url + "/r")
+        assert PEM.splitlines()[1] not in str(err.value)
+        row = mgr.store.get(tenant, "m")
+        assert row is not None and row.status == Status.EXPIRED and "codeTokenData" not in mgr.decrypt(row)
+        assert server.token_calls == 0 and len(server.requests) == 1  # refused once, not retried

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from fluxnex.api.manager import CredentialManager
 from lifecycle_support import *  # noqa: F403 - fixtures
-from preauth_support import THREADS, FakeTokenServer, catalog, storm  # noqa: F401 - catalog is a fixture
+from preauth_support import THREADS, FakeTokenServer, storm
 
 pytestmark = pytest.mark.usefixtures("catalog")
 
