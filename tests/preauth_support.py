@@ -114,6 +114,8 @@ class FakeTokenServer:
             return 200, {}, {"id": "u1", "token": token, "tokenExpires": expires}
         if path.endswith("/api/v1/authenticatedSession"):
             return 200, {"Set-Cookie": f"JSESSIONID={token}; Path=/; Secure; HttpOnly"}, {"authType": "ADMIN"}
+        if path == "/v3/access_tokens":  # Cisco Secure Endpoint (after SecureX's client credentials)
+            return 200, {}, {"access_token": token, "expires_in": self.lifetime, "token_type": "bearer"}
         if path.endswith("/access_tokens"):
             expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + self.lifetime))
             return 201, {}, {"token": token, "expires_at": expires}

@@ -21,10 +21,12 @@ from preauth_support import PEM, THREADS, FakeTokenServer, route_to, storm
 GOOGLE = {"email": "sa@p.iam.gserviceaccount.com", "httpNode": True, "privateKey": PEM, "scopes": "s1"}
 ROLE = {"region": "eu-west-1", "roleArn": "arn:aws:iam::123456789012:role/app", "externalId": "ext",
         "stsAccessKeyId": "AKIAMASTER", "stsSecretAccessKey": "MASTERSECRET"}
+CISCO = {"region": "eu.amp", "clientId": "cid", "clientSecret": "csecret"}
 CASES = {
-    # type, data, the request header that carries the token, what it holds for token n
-    "googleApi": (GOOGLE, "Authorization", "Bearer tok-{n}"),
-    "awsAssumeRole": (ROLE, "x-amz-security-token", "session-tok-{n}"),
+    # type: data, the request header that carries the token, what it holds for token n, token requests per fetch
+    "googleApi": (GOOGLE, "Authorization", "Bearer tok-{n}", 1),
+    "awsAssumeRole": (ROLE, "x-amz-security-token", "session-tok-{n}", 1),
+    "ciscoSecureEndpointApi": (CISCO, "Authorization", "Bearer tok-{n}", 2),  # SecureX, then Secure Endpoint
 }
 
 pytestmark = pytest.mark.usefixtures("catalog")
@@ -47,20 +49,22 @@ def _connected(db_url: str, keys: str, type_name: str = "googleApi",
 
 @pytest.mark.parametrize("type_name", sorted(CASES))
 def test_fetched_once_across_processes_and_once_again_after_a_401(db_url: str, keys: str, type_name: str) -> None:
-    _, header, shown = CASES[type_name]
+    _, header, shown, per_fetch = CASES[type_name]
     with _connected(db_url, keys, type_name, latency=0.2) as (server, mgr, tenant):
         resource = server.url + "/2015-03-31/functions"
         first = storm(mgr, db_url, keys, tenant, resource, header=header, port=server.port)
-        assert server.token_calls == 1  # 24 callers in 3 processes, one token request
-        assert first == [f"200:{shown.format(n=1)}"] * (3 * THREADS)
+        assert server.token_calls == per_fetch  # 24 callers in 3 processes, one fetch
+        assert first == [f"200:{shown.format(n=per_fetch)}"] * (3 * THREADS)
         server.revoke()  # the token is refused from now on: every request answers 401 once
         second = storm(mgr, db_url, keys, tenant, resource, header=header, port=server.port)
-        assert server.token_calls == 2  # one re-fetch for all of them
-        assert second == [f"200:{shown.format(n=2)}"] * (3 * THREADS)
+        assert server.token_calls == 2 * per_fetch  # one re-fetch for all of them
+        newest = f"tok-{2 * per_fetch}"
+        assert second == [f"200:{shown.format(n=2 * per_fetch)}"] * (3 * THREADS)
         row = mgr.store.get(tenant, "m")
-        assert row is not None and "tok-2" not in str(row.data)  # encrypted with the connection
-        (entry,) = mgr.decrypt(row)["codeTokenData"].values()
-        assert "tok-2" in json.dumps(entry["answer"]) and entry["expires_at"] > time.time() + 3000
+        assert row is not None and newest not in str(row.data)  # encrypted with the connection
+        entries = mgr.decrypt(row)["codeTokenData"].values()
+        assert len(entries) == per_fetch and newest in json.dumps([e["answer"] for e in entries])
+        assert all(e["expires_at"] > time.time() + 3000 for e in entries)
 
 
 def test_stored_token_is_reused_until_its_expiry_and_kept_out_of_exports(db_url: str, keys: str) -> None:
@@ -90,3 +94,17 @@ def test_refused_credentials_expire_the_connection_and_store_nothing(db_url: str
         row = mgr.store.get(tenant, "m")
         assert row is not None and row.status == Status.EXPIRED and "codeTokenData" not in mgr.decrypt(row)
         assert server.token_calls == 0 and len(server.requests) == 1  # refused once, not retried
+
+
+def test_a_known_expiry_fetches_again_shortly_before_it(db_url: str, keys: str) -> None:
+    with _connected(db_url, keys) as (server, mgr, tenant):
+        server.lifetime = 5  # due with a fifth of its life left: reused for 4 s, then fetched once more
+        for _ in range(3):
+            with mgr.session(tenant, "m") as http:
+                assert http.get(server.url + "/r").status_code == 200
+        assert server.token_calls == 1
+        time.sleep(4.2)
+        for _ in range(3):
+            with mgr.session(tenant, "m") as http:
+                assert http.get(server.url + "/r").request.headers["Authorization"] == "Bearer tok-2"
+        assert server.token_calls == 2

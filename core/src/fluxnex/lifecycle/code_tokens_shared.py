@@ -102,7 +102,9 @@ def expires_at(ct: CredentialType, data: Mapping[str, Any], *, now: float | None
     except _Missing:
         return True, 0.0
     except (CodeAuthError, FluxnexError, ValueError, TypeError, KeyError):
-        return bool(used), None  # the credentials cannot authenticate a request: nothing to schedule
+        if not used:
+            return False, None  # the credentials cannot authenticate a request: nothing to schedule
+        # the probe failed after its token requests (the probe URL, not the tokens): their expiries still hold
     expiries = [float(e["expires_at"]) for e in used if isinstance(e.get("expires_at"), int | float)]
     return bool(used), (min(expiries) if expiries else None)
 
