@@ -1,14 +1,18 @@
 """Connect service benchmark: ``GET .../credentials`` over keep-alive HTTP beside a bare Starlette endpoint.
 
-Run: ``python benchmarks/bench_service.py [--requests 3000] [--clients 4] [--rounds 5] [--postgres]``.
-One uvicorn process serves the endpoints of one application: the service's ``GET /api/v1/tenants/{t}/
-connections/{c}/credentials`` (API key checked against its hash in the database, tenant check, the connection
-read and decrypted, JSON out); ``GET /bare``, a plain Starlette endpoint answering JSON of exactly the same
-bytes; and ``GET /bare-thread``, the same plus one hop to the thread pool (where the service runs the manager's
-blocking calls), which shows how much of the gap is that hop alone. The client (this process) keeps
+Run: ``python benchmarks/bench_service.py [--requests 3000] [--clients 4] [--rounds 5] [--postgres]
+[--no-loop-reads]``. One uvicorn process serves the endpoints of one application: the service's
+``GET /api/v1/tenants/{t}/connections/{c}/credentials`` (API key checked against its hash in the database,
+tenant check, the connection read and decrypted, JSON out; on the event loop, key and connection read in one
+statement, on PostgreSQL too, where it is opt-in, unless ``--no-loop-reads`` sends it to the thread pool as
+every other endpoint); ``GET /bare``, a
+plain Starlette endpoint answering JSON of exactly the same bytes; and ``GET /bare-thread``, the same plus one
+hop to the thread pool (where the service runs the manager's blocking calls, and credentials with
+``--no-loop-reads``), which shows how much of a gap that hop alone makes. The client (this process) keeps
 ``--clients`` keep-alive connections busy; the endpoints alternate round by round, so none gets a warmer
-server. Prints requests/s, p50 and p99 latency of each (medians over the rounds) and the throughput ratios.
-Goal: credentials at least 0.5 of the bare endpoint.
+server. Prints requests/s, p50 and p99 latency of each (medians over the rounds) and the throughput ratios, and
+(on Linux) the server process's CPU time per request, whose ratio shifts less than throughput's when other
+processes share the cores. Goal: credentials at least 0.5 of the bare endpoint.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ DATA: dict[str, Any] = {
 }
 
 
-def serve(url: str, keys: str, port: int, body_file: str) -> None:
+def serve(url: str, keys: str, port: int, body_file: str, loop_reads: bool) -> None:
     """The server process: the service app plus /bare, on one uvicorn worker."""
     import uvicorn
     from fluxnex.api.manager import CredentialManager
@@ -58,7 +62,8 @@ def serve(url: str, keys: str, port: int, body_file: str) -> None:
         return Response(await run_in_threadpool(same_body), media_type="application/json")
 
     manager = CredentialManager(url, keys)
-    app = create_app(manager, ServiceConfig(public_url=f"http://127.0.0.1:{port}", rate_limit=(10**9, 1.0)),
+    app = create_app(manager, ServiceConfig(public_url=f"http://127.0.0.1:{port}", rate_limit=(10**9, 1.0),
+                                               loop_reads=loop_reads),
                      routes=[Route("/bare", bare), Route("/bare-thread", bare_thread)])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
@@ -98,6 +103,15 @@ def _load(port: int, path: str, headers: dict[str, str], total: int, clients: in
     return len(flat) / elapsed, flat
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) from /proc; 0.0 where there is no /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
@@ -110,10 +124,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--postgres", action="store_true",
                         help="on a throw-away database of FLUXNEX_BENCH_POSTGRES_URL (or FLUXNEX_TEST_POSTGRES_URL)")
-    parser.add_argument("--serve", nargs=4, metavar=("URL", "KEYS", "PORT", "BODY"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-loop-reads", action="store_true",
+                        help="credentials in the thread pool (ServiceConfig.loop_reads=False), as before loop reads")
+    parser.add_argument("--serve", nargs=5, metavar=("URL", "KEYS", "PORT", "BODY", "LOOP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve[0], args.serve[1], int(args.serve[2]), args.serve[3])
+        serve(args.serve[0], args.serve[1], int(args.serve[2]), args.serve[3], args.serve[4] == "loop")
         return
     from _bulk import pg_database, pg_url
     from fluxnex.api.manager import CredentialManager
@@ -139,7 +155,8 @@ def main() -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = subprocess.Popen([sys.executable, __file__, "--serve", url, keys, str(port), str(body_file)],
+        server = subprocess.Popen([sys.executable, __file__, "--serve", url, keys, str(port), str(body_file),
+                                   "pool" if args.no_loop_reads else "loop"],
                                   env={**os.environ, "FLUXNEX_ENCRYPTION_KEYS": keys})
         try:
             deadline = time.monotonic() + 60
@@ -158,30 +175,35 @@ def main() -> None:
             served = conn.getresponse().read()
             conn.close()
             assert len(served) == len(body.encode()), (len(served), len(body.encode()))
-            results: dict[str, list[tuple[float, float, float]]] = {"bare": [], "bare-thread": [], "credentials": []}
+            results: dict[str, list[tuple[float, float, float, float]]] = {
+                "bare": [], "bare-thread": [], "credentials": []}
             _load(port, "/bare", {}, args.requests // 5, args.clients)  # warm-up
             _load(port, creds, auth, args.requests // 5, args.clients)
             for _ in range(args.rounds):
                 for name, path, headers in (("bare", "/bare", {}), ("bare-thread", "/bare-thread", {}),
                                             ("credentials", creds, auth)):
+                    cpu = _cpu_seconds(server.pid)
                     rate, lat = _load(port, path, headers, args.requests, args.clients)
-                    results[name].append((rate, _pct(lat, 0.5), _pct(lat, 0.99)))
+                    cpu_us = (_cpu_seconds(server.pid) - cpu) / len(lat) * 1e6
+                    results[name].append((rate, _pct(lat, 0.5), _pct(lat, 0.99), cpu_us))
         finally:
             server.terminate()
             server.wait(20)
     backend = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"connect service on {backend}, {args.clients} keep-alive clients, {args.requests} requests x "
+    where = "thread pool" if args.no_loop_reads else "loop reads"
+    print(f"connect service on {backend} ({where}), {args.clients} keep-alive clients, {args.requests} requests x "
           f"{args.rounds} rounds, body {len(body)} bytes")
-    medians = {}
+    medians, cpus = {}, {}
     for name, rows in results.items():
-        rate = statistics.median(r[0] for r in rows)
-        p50 = statistics.median(r[1] for r in rows)
-        p99 = statistics.median(r[2] for r in rows)
-        medians[name] = rate
-        print(f"  {name:<12} {rate:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+        rate, p50, p99, cpu_us = (statistics.median(r[i] for r in rows) for i in range(4))
+        medians[name], cpus[name] = rate, cpu_us
+        print(f"  {name:<12} {rate:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
+              f"server CPU {cpu_us:5.0f} us/req")
     ratio = medians["credentials"] / medians["bare"]
     print(f"  ratio credentials/bare: {ratio:.2f} (goal >= 0.5); bare-thread/bare: "
           f"{medians['bare-thread'] / medians['bare']:.2f} (the cost of leaving the event loop once)")
+    if cpus["credentials"] > 0:
+        print(f"  server CPU per request, bare/credentials: {cpus['bare'] / cpus['credentials']:.2f}")
 
 
 if __name__ == "__main__":

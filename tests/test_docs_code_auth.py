@@ -5,14 +5,23 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fluxnex.n8n.code_auth import api_keys, aws, azure, by_request, implemented, jwt_auth, templated, token_exchange
+from fluxnex.n8n.code_auth import (
+    api_keys,
+    aws,
+    azure,
+    by_request,
+    implemented,
+    jwt_auth,
+    templated,
+    token_exchange,
+)
 from fluxnex.n8n.code_auth.aws import SYSTEM_CREDENTIALS_ENV
 from fluxnex.n8n.code_auth.azure import CUSTOM_ENDPOINTS_ENV
 from n8n_engine.code_auth_cases import CODE_AUTHENTICATED
 
 ROOT = Path(__file__).resolve().parents[1]
 N8N = (ROOT / "docs" / "n8n.md").read_text(encoding="utf-8")
-SECTION = N8N[N8N.index("## Code-authenticated types"):N8N.index("## Which values are expressions")]
+SECTION = N8N[N8N.index("## Code-authenticated types"):N8N.index("## Node-code types")]
 FAMILIES = {"api_keys": api_keys, "by_request": by_request, "templated": templated, "jwt_auth": jwt_auth,
             "azure": azure, "aws": aws, "token_exchange": token_exchange}
 

@@ -52,7 +52,7 @@ def test_every_catalog_type_appears_once_with_one_kind(tool: ModuleType, registr
     assert kinds["mailchimpApi"] == ("declarative", "declarative")
     assert kinds["hubspotOAuth2Api"] == ("OAuth2", "OAuth2")
     assert kinds["postgres"] == ("none", "not HTTP")
-    assert kinds["acuitySchedulingApi"] == ("node code", "needs a plugin")
+    assert kinds["acuitySchedulingApi"] == ("node code", "code")
     assert kinds["httpBasicAuth"] == ("none", "code")  # core's built-in hook answers for it
     for name in tool.NOT_HTTP:  # the one list in the tool: protocol credentials, no request authentication
         assert name in catalog and not catalog[name].get("authenticate") and kinds[name][0] == "none"

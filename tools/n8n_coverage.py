@@ -9,7 +9,8 @@ Every type of ``n8n-nodes-base``'s catalog gets one kind, the first that applies
 1. pre-authentication: it has an ``expirable`` hidden field that n8n's ``preAuthentication`` fills, and FluxNex
    implements that type's token request;
 2. code: n8n authenticates it with a function (``authenticate: {}`` in the catalog), or with no block at all in
-   its generic HTTP node (``httpBasicAuth``...), and FluxNex implements the same in Python;
+   its generic HTTP node (``httpBasicAuth``...), or in the code of the node that uses it (``node code``: the
+   credential declares no authentication), and FluxNex implements the same in Python;
 3. OAuth2 (it extends ``oAuth2Api``) and OAuth1 (it extends ``oAuth1Api``, when FluxNex signs OAuth1);
 4. declarative: a generic ``authenticate`` block, which FluxNex applies;
 5. not HTTP: a credential for another protocol (databases, SSH, mail, queues; the list below);
@@ -41,6 +42,7 @@ IMPLEMENTED: dict[str, str] = {
     "code": "fluxnex.n8n.code_auth:implemented",
     "pre-authentication": "fluxnex.n8n.preauth:implemented",
     "OAuth1": "fluxnex.lifecycle.oauth1:implemented",
+    "node code": "fluxnex.n8n.code_auth.nodes:implemented",
 }
 
 #: Catalog types that are not for HTTP requests (their nodes speak another protocol).
@@ -98,10 +100,16 @@ def n8n_kind(registry: Any, name: str) -> str:
 
 
 def _builtin_answers(registry: Any, name: str) -> bool:
-    """Whether core's built-in ``authenticate`` hook authenticates a request for the type (n8n's HTTP node types)."""
+    """Whether core's built-in ``authenticate`` hook authenticates a request for the type (n8n's HTTP node types).
+
+    The types of ``fluxnex.n8n.code_auth`` are not probed: the hook-up sets say whether they are implemented (and a
+    probe of one that fetches a token first would go to its provider)."""
     import requests
     from fluxnex.lifecycle import builtin
+    from fluxnex.n8n.code_auth import get_implementation
 
+    if get_implementation(name) is not None:
+        return False
     ct = registry.get(name)
     data = {p.name: "x" for p in ct.properties if p.type in ("string", "password")}
     request = requests.Request("GET", "https://api.example.invalid/v1").prepare()
@@ -120,6 +128,8 @@ def classify(registry: Any, name: str, implemented: dict[str, set[str]]) -> tupl
         return theirs, "OAuth1" if lineage & implemented.get("OAuth1", set()) else "needs a plugin"
     if theirs in ("OAuth2", "declarative"):
         return theirs, theirs
+    if name in implemented.get("node code", set()):
+        return "node code", "code"
     if name in implemented.get("code", set()) or _builtin_answers(registry, name):
         return "none", "code"
     if name in NOT_HTTP:

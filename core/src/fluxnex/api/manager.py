@@ -127,19 +127,27 @@ class CredentialManager(ManagerParts):
 
     def read_row(self, row: ConnectionRow) -> tuple[ConnectionRow, dict[str, Any]]:
         """``read_connection`` of a row the caller already read (the service looks connections up by id)."""
-        _check_usable(row)
-        if row.expires_at is not None:
-            now = time.time()
-            if due(row, self.leeway_for(row.type), now):
-                if backing_off(row, now):  # the provider asked to wait: the current token, if it lasts
-                    if lapsing(row, now):
-                        raise lapsing_error(row, now)
-                    return row, self.decrypt(row)
-                try:
-                    return row, self.refresher.ensure_fresh(row)
-                except NotRefreshable:
-                    pass  # a static credential with a known expiry: hand it over as it is
+        data = self.ready_data(row)
+        if data is not None:
+            return row, data
+        now = time.time()
+        if backing_off(row, now):  # the provider asked to wait: the current token, if it lasts
+            if lapsing(row, now):
+                raise lapsing_error(row, now)
+            return row, self.decrypt(row)
+        try:
+            return row, self.refresher.ensure_fresh(row)
+        except NotRefreshable:
+            pass  # a static credential with a known expiry: hand it over as it is
         return row, self.decrypt(row)
+
+    def ready_data(self, row: ConnectionRow) -> dict[str, Any] | None:
+        """What ``read_row`` returns when that takes no refresh (its token is not due): decrypted, with no
+        provider call, lease or wait; None when the token is due (``read_row`` then refreshes it)."""
+        _check_usable(row)
+        if row.expires_at is not None and due(row, self.leeway_for(row.type), time.time()):
+            return None
+        return self.decrypt(row)
 
     def _usable_row(self, tenant_id: uuid.UUID | str, name: str) -> ConnectionRow:
         row = self._row(tenant_id, name)
@@ -274,17 +282,29 @@ class CredentialManager(ManagerParts):
         """A ``requests.Session`` that authenticates every request with the connection's fresh credentials.
 
         Credentials never follow a redirect to another origin; relative URLs resolve against ``base_url``.
+        Without one, a type whose n8n node builds its API root from the credentials (an n8n "node code" type,
+        :mod:`fluxnex.n8n.code_auth.nodes`) resolves them against that root, read once here.
         """
         from fluxnex.api.session import BoundConnection, ConnectionSession
 
         tenant = parse_tenant(tenant_id)
-        self._row(tenant, name)  # fail now, not at the first request, when there is no such connection
+        row = self._row(tenant, name)  # fail now, not at the first request, when there is no such connection
+        if base_url is None:
+            base_url = self._node_base_url(tenant, name, row.type)
         bound = BoundConnection(
             tenant, name, self.registry,
             read=lambda: self.read_connection(tenant, name),
             refresh=lambda row: self.refresher.ensure_fresh(row, force=True),
         )
         return ConnectionSession(bound, base_url=base_url)
+
+    def _node_base_url(self, tenant: uuid.UUID, name: str, type_name: str) -> str | None:
+        from fluxnex.n8n.code_auth import nodes
+
+        entry = nodes.get(type_name)
+        if entry is None or entry.base_url is None:
+            return None
+        return entry.base_url(self.registry.get(type_name).effective_data(self.get_connection(tenant, name)))
 
 
 def _pre_authenticated(ct: CredentialType) -> bool:

@@ -155,9 +155,15 @@ def remove_app(type_name: str, tenant: str | None, as_json: bool) -> None:
 @click.option("--frame-ancestors", default="'none'", show_default=True,
               help="CSP frame-ancestors of the connect pages (e.g. 'self' https://app.example.com).")
 @click.option("--rate-limit", default="600/60", show_default=True, metavar="N/SECONDS",
-              help="Requests per API key per window.")
+              help="Requests per API key per window, counted in this process (N processes admit N times as many).")
+@click.option("--session-ttl", default=1800, show_default=True, type=click.IntRange(60, 86_400), metavar="SECONDS",
+              help="How long a connect session's link stays usable.")
+@click.option("--loop-reads/--no-loop-reads", default=None,
+              help="Answer credential and connection reads that need no refresh on the event loop, over a "
+                   "connection of its own (one more than the pool) whose statements give up after 50 ms "
+                   "[default: on for SQLite, off for PostgreSQL].")
 def serve_command(host: str, port: int, public_url: str | None, allowed: tuple[str, ...], frame_ancestors: str,
-                  rate_limit: str) -> None:
+                  rate_limit: str, session_ttl: int, loop_reads: bool | None) -> None:
     """Run the connect service (HTTP API and hosted connect pages) on uvicorn."""
     from fluxnex.contract.errors import FluxnexError
 
@@ -175,7 +181,8 @@ def serve_command(host: str, port: int, public_url: str | None, allowed: tuple[s
         raise FluxnexError(f"--rate-limit takes N/SECONDS, got {rate_limit!r}")
     config = ServiceConfig(
         public_url=public_url or f"http://{host}:{port}", allowed_return_urls=(*allowed, *env),
-        frame_ancestors=frame_ancestors, rate_limit=(int(count), float(window)),
+        frame_ancestors=frame_ancestors, rate_limit=(int(count), float(window)), session_ttl=float(session_ttl),
+        loop_reads=loop_reads,
     )
     mgr = manager()
     app = create_app(mgr, config)

@@ -99,8 +99,10 @@ def send_token(session: requests.Session, request: TokenRequest, *, timeout: flo
 
     host = urlsplit(request.url).hostname or "the token endpoint"
     try:
-        response = session.post(request.url, data=request.body.encode("utf-8"), headers=dict(request.headers),
-                                auth=request.auth, timeout=timeout, allow_redirects=False)
+        response = session.request(request.method, request.url,
+                                   data=request.body.encode("utf-8") if request.body else None,
+                                   headers=dict(request.headers), auth=request.auth, timeout=timeout,
+                                   allow_redirects=False)
     except requests.RequestException as exc:
         raise TokenFetchError(f"{request.purpose}: token request to {host} failed: {type(exc).__name__}") from None
     with response:

@@ -1,8 +1,11 @@
 """The back-end API under ``/api/v1``: one ``Endpoint`` per operation, from which the routes and the OpenAPI
 document (``_openapi``) are both built, so the document cannot drift from what is served.
 
-Every handler runs the manager's blocking calls in the thread pool. Secrets appear in no response but
-``GET .../credentials``.
+Every handler runs the manager's blocking calls in the thread pool, but for the reads marked ``on_loop``
+(a connection by id, its credentials): those are first tried on the event loop over the service's
+``PromptReader``, and go to the thread pool only when it cannot answer at once (``Busy``: its connection in
+use, closed or over its timeout) or the token is due (a refresh waits on the provider and leases). Secrets appear
+in no response but ``GET .../credentials``.
 """
 
 from __future__ import annotations
@@ -21,14 +24,16 @@ from starlette.responses import JSONResponse, Response
 from fluxnex.api.connection_info import ConnectionInfo
 from fluxnex.contract.errors import FluxnexError, UnknownCredentialType
 from fluxnex.n8n.validation import check_connection_name
-from fluxnex.storage.store._service import ApiKey
+from fluxnex.storage.store._prompt import Busy
+from fluxnex.storage.store._service import ApiKey, hash_secret
 
-from ._auth import authenticate, check_tenant
+from ._auth import authenticate, bearer_token, check_tenant
 from ._problems import Problem
 from ._types_json import describe_type, type_summary
 
 if TYPE_CHECKING:
     from fluxnex.storage.store import ConnectionRow
+    from fluxnex.storage.store._prompt import PromptRead
 
     from ._service import Service
 
@@ -39,12 +44,14 @@ PREFIX = "/api/v1"
 
 @attrs.frozen
 class Call:
-    """One authenticated request: the service, the request, the key (None on public endpoints)."""
+    """One authenticated request: the service, the request, the key (None on public endpoints), and on the
+    event loop what the ``PromptReader`` read for it (None in the thread pool)."""
 
     service: Service
     request: Request
     key: ApiKey | None
     body: bytes = b""
+    prompt: PromptRead | None = None
 
     def path_uuid(self, name: str, what: str) -> uuid.UUID:
         """A UUID path parameter; 404 when it is not one (nothing can exist there)."""
@@ -65,10 +72,20 @@ class Call:
         """The path's connection of the path's tenant; 404 for any other tenant's."""
         tenant = self.tenant()
         connection_id = self.path_uuid("connection_id", "connection")
-        row = self.service.manager.store.get_by_id(connection_id)
+        row = (self.prompt or self.service.manager.store).get_by_id(connection_id)
         if row is None or row.tenant_id != tenant:
             raise Problem(404, f"connection {connection_id} not found for tenant {tenant}", kind="not-found")
         return row
+
+    def data(self, row: ConnectionRow) -> dict[str, Any]:
+        """``read_row``'s data of ``row``; on the event loop ``Busy`` instead of a refresh (the pool refreshes)."""
+        manager = self.service.manager
+        if self.prompt is None:
+            return manager.read_row(row)[1]
+        data = manager.ready_data(row)
+        if data is None:
+            raise Busy("the token is due: its refresh waits in the thread pool")
+        return data
 
     def json_object(self) -> dict[str, Any]:
         """The body as a JSON object; 422 otherwise."""
@@ -98,6 +115,7 @@ class Endpoint:
     response: str | None = None  # component schema name of the success body (None: no body)
     request: str | None = None  # component schema name of the JSON body
     query: tuple[tuple[str, str], ...] = ()  # (name, description)
+    on_loop: bool = False  # a read the event loop may answer (the handler raises Busy to go to the pool)
 
 
 def _bad_field(field: str, message: str) -> Problem:
@@ -187,8 +205,7 @@ def refresh_connection(call: Call) -> Response:
 
 
 def get_credentials(call: Call) -> Response:
-    row = call.connection()
-    data = call.service.manager.read_row(row)[1]  # get_connection of the row just read by id
+    data = call.data(call.connection())  # get_connection of the row just read by id
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
@@ -253,7 +270,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/tenants/{tenant_id}/connections", "createConnection", "Create a connection",
              "connections:write", create_connection, ok=201, response="Connection", request="ConnectionCreate"),
     Endpoint("GET", "/tenants/{tenant_id}/connections/{connection_id}", "getConnection",
-             "A connection's metadata (no secrets)", "connections:read", get_connection, response="Connection"),
+             "A connection's metadata (no secrets)", "connections:read", get_connection, response="Connection",
+             on_loop=True),
     Endpoint("PATCH", "/tenants/{tenant_id}/connections/{connection_id}", "updateConnection",
              "Replace the data and/or rename", "connections:write", update_connection, response="Connection",
              request="ConnectionPatch"),
@@ -266,7 +284,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Refresh the token now", "connections:write", refresh_connection, response="Connection"),
     Endpoint("GET", "/tenants/{tenant_id}/connections/{connection_id}/credentials", "getCredentials",
              "The fresh credential data (refreshed first when due), as get_connection returns it",
-             "credentials:read", get_credentials, response="Credentials"),
+             "credentials:read", get_credentials, response="Credentials", on_loop=True),
     Endpoint("POST", "/connect-sessions", "createConnectSession",
              "A single-use link to the hosted connect page", "connect:create", create_connect_session, ok=201,
              response="ConnectSession", request="ConnectSessionCreate"),
@@ -275,24 +293,52 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return None if value is None else uuid.UUID(value)
+    except ValueError:
+        return None  # the handler answers 404 before it looks anything up
+
+
 def wrap(service: Service, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint: the body is read, then authentication, the scope check and the handler run in one
-    hop to the thread pool (the manager blocks); library errors become problems."""
+    hop to the thread pool (the manager blocks); library errors become problems. An ``on_loop`` endpoint tries
+    all of it on the event loop first, over the service's ``PromptReader``; on ``Busy`` the thread pool carries on
+    from where the loop stopped (a key already checked and counted is not checked again), and so it does when the
+    key's last use is due to be recorded (a write)."""
+    prompt = service.prompt if endpoint.on_loop else None
 
-    def run_sync(request: Request, body: bytes) -> Response:
-        key = None
-        if endpoint.scope is not None:
-            key = authenticate(request, service.rows, service.limiter, endpoint.scope)
-            if service.touch_due(key.id, time.monotonic()):
-                service.rows.touch_api_key(key.id)
+    def respond(request: Request, key: ApiKey | None, body: bytes, reads: PromptRead | None) -> Response:
         try:
-            return endpoint.handler(Call(service, request, key, body))
+            return endpoint.handler(Call(service, request, key, body, reads))
         except FluxnexError as exc:
             raise service.problem(exc) from None
 
+    def run_sync(request: Request, body: bytes, key: ApiKey | None, touch: bool) -> Response:
+        if key is None and endpoint.scope is not None:
+            key = authenticate(request, service.rows, service.limiter, endpoint.scope)
+            touch = service.touch_due(key.id, time.monotonic())
+        if touch and key is not None:
+            service.rows.touch_api_key(key.id)
+        response = respond(request, key, body, None)
+        if prompt is not None:
+            prompt.open()  # after a failure, once RETRY_AFTER has passed (it may wait: this is a worker thread)
+        return response
+
     async def run(request: Request) -> Response:
         body = await request.body() if endpoint.request else b""
-        return await run_in_threadpool(run_sync, request, body)
+        key, touch = None, False
+        token = bearer_token(request)
+        if prompt is not None and prompt.is_open and token is not None and endpoint.scope is not None:
+            try:
+                reads = prompt.read(hash_secret(token), _uuid_or_none(request.path_params.get("connection_id")))
+                key = authenticate(request, service.rows, service.limiter, endpoint.scope, reads)
+                touch = service.touch_due(key.id, time.monotonic())
+                if not touch:
+                    return respond(request, key, body, reads)
+            except Busy:
+                pass
+        return await run_in_threadpool(run_sync, request, body, key, touch)
 
     run.__name__ = endpoint.operation_id
     return run

@@ -6,6 +6,7 @@ import math
 import threading
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
@@ -13,7 +14,10 @@ from fluxnex.storage.store._service import ApiKey, ServiceStore
 
 from ._problems import Problem
 
-__all__ = ["RateLimiter", "authenticate", "check_tenant"]
+if TYPE_CHECKING:
+    from fluxnex.storage.store._prompt import PromptRead
+
+__all__ = ["RateLimiter", "authenticate", "bearer_token", "check_tenant"]
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="fluxnex"'}
 
@@ -43,14 +47,23 @@ class RateLimiter:
                 self._windows = {k: v for k, v in self._windows.items() if now - v[0] < self.window}
 
 
-def authenticate(request: Request, rows: ServiceStore, limiter: RateLimiter, scope: str) -> ApiKey:
-    """The request's live key holding ``scope``: 401 when missing or bad, 403 without the scope, 429 when over."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+def bearer_token(request: Request) -> str | None:
+    """The request's ``Authorization: Bearer`` token, or None when it sends none."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def authenticate(request: Request, rows: ServiceStore, limiter: RateLimiter, scope: str,
+                 prompt: PromptRead | None = None) -> ApiKey:
+    """The request's live key holding ``scope``: 401 when missing or bad, 403 without the scope, 429 when over.
+
+    With ``prompt`` the key is the row it read (``Busy``, before anything is counted, when it read another).
+    """
+    token = bearer_token(request)
+    if token is None:
         raise Problem(401, "missing API key: send Authorization: Bearer <key>", kind="unauthorized",
                       headers=_CHALLENGE)
-    key = rows.authenticate(token.strip())
+    key = rows.authenticate(token, prompt)
     if key is None:
         raise Problem(401, "invalid or revoked API key", kind="unauthorized", headers=_CHALLENGE)
     limiter.check(key.id)

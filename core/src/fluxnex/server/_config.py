@@ -18,7 +18,12 @@ class ServiceConfig:
     ``allowed_return_urls``: prefixes a connect session's ``return_url`` must start with (no open redirects;
     a prefix matches only up to a path, query or fragment boundary, so ``https://app.example`` does not admit
     ``https://app.example.evil``). ``frame_ancestors``: CSP ``frame-ancestors`` of the pages (``'none'`` unless
-    the pages are embedded). ``rate_limit``: (requests, seconds) per API key per process.
+    the pages are embedded). ``rate_limit``: (requests, seconds) per API key per process (N processes admit
+    up to N times as many). ``session_ttl``: seconds a connect session's link stays usable. ``loop_reads``: serve
+    ``GET .../credentials`` and ``GET .../connections/{id}`` of a connection needing no refresh on the event loop,
+    on one connection of its own whose statements give up after ``loop_read_timeout`` seconds (then, and for a
+    due token, the request goes to the thread pool as every other does); None (the default) turns them on for
+    SQLite and off for PostgreSQL, whose round trip the loop would wait out (docs/service.md weighs it).
     """
 
     public_url: str = "http://127.0.0.1:8080"
@@ -27,6 +32,8 @@ class ServiceConfig:
     rate_limit: tuple[int, float] = (600, 60.0)
     session_ttl: float = 1800.0
     state_ttl: float = 600.0
+    loop_reads: bool | None = None
+    loop_read_timeout: float = 0.05
 
     def __attrs_post_init__(self) -> None:
         parts = urlsplit(self.public_url)
@@ -37,8 +44,17 @@ class ServiceConfig:
                 raise ConfigurationError(f"allowed return URL prefix must be an http(s) URL, got {prefix!r}")
         if self.rate_limit[0] < 1 or self.rate_limit[1] <= 0:
             raise ConfigurationError(f"rate limit must be at least 1 request per window, got {self.rate_limit!r}")
+        if not self.session_ttl > 0:
+            raise ConfigurationError(f"session TTL must be a positive number of seconds, got {self.session_ttl!r}")
+        if not 0 < self.loop_read_timeout <= 5:
+            raise ConfigurationError(f"loop read timeout must be over 0 and at most 5 seconds, got "
+                                     f"{self.loop_read_timeout!r}")
         if any(c in self.frame_ancestors for c in ";,\r\n"):
             raise ConfigurationError("frame-ancestors must be a source list without ';' or ','")
+
+    def loop_reads_on(self, dialect: str) -> bool:
+        """Whether reads run on the event loop over a database of ``dialect`` (``loop_reads``, else SQLite's)."""
+        return self.loop_reads if self.loop_reads is not None else dialect == "sqlite"
 
     @property
     def base(self) -> str:

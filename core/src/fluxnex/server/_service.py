@@ -16,6 +16,7 @@ from fluxnex.storage.store._service import ServiceStore
 
 if TYPE_CHECKING:
     from fluxnex.api.manager import CredentialManager
+    from fluxnex.storage.store._prompt import PromptReader
 
 __all__ = ["Service"]
 
@@ -35,6 +36,13 @@ class Service:
         self._touched: dict[uuid.UUID, float] = {}
         self._sessions_made = 0
         self.rows.purge_expired()  # sessions and states that expired over a day ago
+        #: the event loop's own connection for reads that need no refresh (None: every request takes a thread)
+        self.prompt: PromptReader | None = None
+        if config.loop_reads_on(manager.store.dialect):
+            from fluxnex.storage.store._prompt import PromptReader
+
+            self.prompt = PromptReader(manager.store, config.loop_read_timeout)
+            self.prompt.open()
 
     def session_made(self) -> None:
         """Count a new connect session; every 500th also purges long-expired sessions and states."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fluxnex.n8n.code_auth import api_keys, aws, azure, by_request, jwt_auth, templated, token_exchange
+from fluxnex.n8n.code_auth import api_keys, aws, azure, by_request, jwt_auth, nodes, templated, token_exchange
 from fluxnex.n8n.code_auth._context import AuthFunction, Context, TokenFetcher, TokenRequest
 from fluxnex.n8n.code_auth._js import CodeAuthError, Options
 
@@ -43,10 +43,18 @@ def implemented() -> set[str]:
 
 
 def get_implementation(type_name: str) -> AuthFunction | None:
-    """The function for ``type_name``, or None when it is not a code-authenticated type FluxNex implements."""
-    return _REGISTRY.get(type_name)
+    """The function for ``type_name``, or None when FluxNex implements neither its n8n ``authenticate`` code nor
+    (for a type that declares no authentication) its node's (:mod:`fluxnex.n8n.code_auth.nodes`)."""
+    function = _REGISTRY.get(type_name)
+    if function is None:
+        entry = nodes.get(type_name)
+        function = None if entry is None else entry.authenticate
+    return function
 
 
 def authenticate_options(type_name: str, credentials: Mapping[str, Any], options: Options, ctx: Context) -> Options:
-    """Authenticate n8n-shaped request ``options`` for a type in :func:`implemented` (KeyError otherwise)."""
-    return _REGISTRY[type_name](credentials, options, ctx)
+    """Authenticate n8n-shaped request ``options`` for a type :func:`get_implementation` knows (KeyError otherwise)."""
+    function = get_implementation(type_name)
+    if function is None:
+        raise KeyError(type_name)
+    return function(credentials, options, ctx)

@@ -127,9 +127,10 @@ def _decode_run(match: re.Match[str]) -> str:
         return match.group(0)
 
 
-def s3_pathname(path: str) -> str:
-    """``uriEncodeS3Pathname``: each segment decoded then strictly encoded; ``%2F`` back to ``/``."""
+def s3_pathname(path: str, *, preserve_encoded_slashes: bool = False) -> str:
+    """``uriEncodeS3Pathname``: each segment decoded then strictly encoded; ``%2F`` back to ``/`` unless
+    ``preserve_encoded_slashes``."""
     encoded = "/".join(
         re.sub(r"[!'()*]", lambda m: f"%{ord(m.group(0)):X}", encode_uri_component(_ESCAPE_RUN.sub(_decode_run, s)))
         for s in path.split("/"))
-    return encoded.replace("%2F", "/")
+    return encoded if preserve_encoded_slashes else encoded.replace("%2F", "/")

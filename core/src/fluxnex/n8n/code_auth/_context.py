@@ -12,7 +12,8 @@ from fluxnex.n8n.code_auth._js import Options
 
 @attrs.frozen
 class TokenRequest:
-    """A token POST that n8n's code sends before the request itself (form body, optional basic auth)."""
+    """A token request that n8n's code sends before the request itself: a POST (a form body, or JSON with its
+    ``Content-Type``; optional basic auth) or, with ``method``, a GET (no body)."""
 
     url: str = attrs.field(repr=False)
     body: str = attrs.field(repr=False)
@@ -25,6 +26,8 @@ class TokenRequest:
     #: how the answer reads: ``json`` (an OAuth token response) or ``aws_sts`` (STS XML: the answer is
     #: ``{AccessKeyId, SecretAccessKey, SessionToken, expires_in}``)
     answer: str = "json"
+    #: the HTTP method (``GET`` sends no body)
+    method: str = "POST"
 
 
 #: Sends a ``TokenRequest`` and returns the provider's JSON answer (given by the lifecycle layer: cached, shared).

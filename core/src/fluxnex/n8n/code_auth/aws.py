@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fluxnex.n8n.code_auth import _aws_endpoints as ep
@@ -110,9 +110,14 @@ def _header_text(value: Any) -> str:
     return ",".join(text(v) for v in value) if isinstance(value, list) else text(value)
 
 
-def sign(o: Options, sign_opts: dict[str, Any], keys: Mapping[str, Any], url: str, method: Any, now: float
-         ) -> Options:
-    """``signOptions`` (the smithy signer): the request's headers replaced by the signed ones."""
+def _smithy_signable(name: str) -> bool:
+    return name not in _UNSIGNABLE and not name.startswith(("proxy-", "sec-"))
+
+
+def sign(o: Options, sign_opts: dict[str, Any], keys: Mapping[str, Any], url: str, method: Any, now: float, *,
+         signable: Callable[[str], bool] = _smithy_signable) -> Options:
+    """``signOptions`` (the smithy signer): the request's headers replaced by the signed ones. ``signable`` says
+    which (lower-case) header names are signed (smithy's rule unless given: the ``aws4`` library's differs)."""
     path_query = sign_opts["path"] or "/"
     path, _, raw_query = path_query.partition("?")
     query: dict[str, Any] = {}
@@ -146,8 +151,7 @@ def sign(o: Options, sign_opts: dict[str, Any], keys: Mapping[str, Any], url: st
             hashlib.sha256(content.encode("utf-8")).hexdigest() if isinstance(content, str) else "UNSIGNED-PAYLOAD")
         if is_s3:
             headers["x-amz-content-sha256"] = payload_hash
-    canonical = {k: re.sub(r"\s+", " ", headers[k].strip()) for k in sorted(headers)
-                 if k not in _UNSIGNABLE and not k.startswith(("proxy-", "sec-"))}
+    canonical = {k: re.sub(r"\s+", " ", headers[k].strip()) for k in sorted(headers) if signable(k)}
     names = sorted(canonical)
     scope = f"{stamp[:8]}/{region}/{service}/aws4_request"
     canonical_request = "\n".join([verb, path if is_s3 else _canonical_path(path), _canonical_query(query),

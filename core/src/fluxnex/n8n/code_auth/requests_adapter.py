@@ -4,17 +4,19 @@ The request becomes ``{method, uri, qs, headers, body | form}`` (the HTTP Reques
 as ``qs``, a JSON body as an object, a form body as an object (``form`` for the AWS types, whose code signs
 ``form`` as n8n's AWS nodes send it), any other text body as a string. ``Content-Length`` is left out, as n8n's
 options never hold it (the HTTP client adds it after signing); Azure Storage, whose signature covers it, is given
-the body's length as n8n's Azure nodes give it. What the type's code returns is applied as follows:
+the body's length as n8n's Azure nodes give it, and ``s3`` its length and SHA-256 (its node signs the bytes sent).
+What the type's code returns is applied as follows:
 
 - headers it sets are set; headers of the request it does not return are kept (several n8n classes build a new
   headers object, which in n8n drops the node's other headers: the credential's own headers are the same, the
   caller's are not lost);
 - a changed query, URL (AWS signs one with its query inside) or body replaces the request's; a body it removes
-  (``discourseApi`` on GET) is removed; ``auth`` becomes HTTP Basic.
+  (``discourseApi`` on GET) is removed; ``auth`` becomes HTTP Basic (UTF-8, as n8n sends it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 _FORM_TYPES = frozenset({"aws", "awsAssumeRole"})
 _BODY_SIGNED = frozenset({"aws", "awsAssumeRole"})
 _LENGTH_SIGNED = frozenset({"azureStorageSharedKeyApi"})
+#: signed over the body's own bytes: given their SHA-256 (``x-amz-content-sha256``, unless the caller set one) and
+#: length, whatever the body is (text, JSON, binary)
+_PAYLOAD_HASHED = frozenset({"s3"})
 _NO_BODY = object()
 
 
@@ -51,9 +56,14 @@ def to_options(type_name: str, request: requests.PreparedRequest) -> tuple[Optio
     if raw is None or raw in (b"", ""):
         return options, _NO_BODY
     if not isinstance(raw, str | bytes):
-        if type_name in _BODY_SIGNED:
+        if type_name in _BODY_SIGNED or type_name in _PAYLOAD_HASHED:
             raise CodeAuthError(f"{type_name}: a streamed body cannot be signed; pass bytes or a string")
         return options, raw
+    if type_name in _PAYLOAD_HASHED:
+        data = raw.encode("utf-8") if isinstance(raw, str) else raw
+        if not any(k.lower() == "x-amz-content-sha256" for k in headers):
+            headers["x-amz-content-sha256"] = hashlib.sha256(data).hexdigest()
+        headers["content-length"] = str(len(data))
     try:
         body_text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
@@ -90,7 +100,8 @@ def apply_options(request: requests.PreparedRequest, before: Options, after: Opt
     auth = after.get("auth")
     if isinstance(auth, Mapping):
         user = auth.get("username", auth.get("user", ""))
-        basic = requests.auth.HTTPBasicAuth(text(user), text(auth.get("password", "")))
+        # UTF-8, as n8n's HTTP client encodes it (requests would encode a str as Latin-1)
+        basic = requests.auth.HTTPBasicAuth(text(user).encode("utf-8"), text(auth.get("password", "")).encode("utf-8"))
         return basic(request)  # type: ignore[no-any-return]
     return request
 

@@ -22,6 +22,7 @@ import attrs
 import sqlalchemy as sa
 
 from fluxnex.storage.store._models import UTCDateTime
+from fluxnex.storage.store._prompt import KEY_COLUMNS, PromptRead
 from fluxnex.storage.store._repository import ConnectionStore
 
 __all__ = [
@@ -91,8 +92,7 @@ oauth_app_table = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 K, S, ST, A = api_key_table, connect_session_table, oauth_state_table, oauth_app_table
-_AUTH_SQL = ("SELECT id, name, prefix, key_hash, tenant_id, scopes, created_at, last_used_at, revoked_at "
-             "FROM api_key WHERE key_hash = ?")
+_AUTH_SQL = f"SELECT {', '.join(KEY_COLUMNS)} FROM api_key WHERE key_hash = ?"  # noqa: S608 - fixed names
 
 
 def new_secret(prefix: str = "") -> str:
@@ -209,18 +209,22 @@ class ServiceStore:
                         values["created_at"], None, None)
         return record, key
 
-    def authenticate(self, key: str) -> ApiKey | None:
+    def authenticate(self, key: str, prompt: PromptRead | None = None) -> ApiKey | None:
         """The live key whose hash matches ``key`` (hashes compared in constant time), else None.
 
-        Every API request asks this: one prepared SELECT on a pooled DBAPI connection (the store's hot path).
+        Every API request asks this: one prepared SELECT on a pooled DBAPI connection (the store's hot path), or
+        the row ``prompt`` already read (``Busy`` when it read another key's).
         """
         from fluxnex.storage.store._raw import _pg_dt, _sqlite_dt
 
         digest = hash_secret(key)
         raw = self.store._raw
-        sql = _AUTH_SQL.replace("?", "?" if raw.sqlite else "%s")
-        with raw.errors.translated(), raw.borrow() as conn:
-            found = conn.execute(sql, (digest,)).fetchone()
+        if prompt is not None:
+            found = prompt.api_key_row(digest)
+        else:
+            sql = _AUTH_SQL.replace("?", "?" if raw.sqlite else "%s")
+            with raw.errors.translated(), raw.borrow() as conn:
+                found = conn.execute(sql, (digest,)).fetchone()
         if found is None or not hmac.compare_digest(str(found[3]), digest):
             return None
         when = _sqlite_dt if raw.sqlite else _pg_dt
