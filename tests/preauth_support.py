@@ -3,9 +3,10 @@
 ``FakeTokenServer`` answers each token path with a fresh token (``tok-<n>``), in the shape the type's provider
 uses (a JSON field, an ``x-jwt-token`` header, a ``JSESSIONID`` cookie), records every request (method, Host,
 path, headers, body) and counts them; ``GET /resource`` answers 200 only to the newest token, 401 otherwise
-(``revoke()`` makes the current one stale). Types with a fixed provider host (``https://api.umbrella.com``)
-reach it through ``LoopbackAdapter``: mounted on a ``requests.Session``, it sends every request to the server
-over real HTTP, the original host kept in ``Host``, as a resolver override would.
+(``revoke()`` makes the current one stale); STS's ``POST /`` answers AssumeRole XML whose AccessKeyId is the
+token. Types with a fixed provider host (``https://api.umbrella.com``) reach it through ``LoopbackAdapter``:
+mounted on a ``requests.Session``, it sends every request to the server over real HTTP, the original host kept
+in ``Host``, as a resolver override would. ``storm`` sends one request from many threads in three processes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from requests.adapters import HTTPAdapter
 
-__all__ = ["CERT", "FLAT_PEM", "KEY", "PEM", "TENANT_GUID", "FakeTokenServer", "LoopbackAdapter", "route_to"]
+__all__ = ["CERT", "FLAT_PEM", "KEY", "PEM", "TENANT_GUID", "FakeTokenServer", "LoopbackAdapter", "route_to",
+           "storm"]
 
 #: An RSA key (PEM, and flattened onto one line as pasted into a one-line field) and a certificate for it.
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -38,6 +40,12 @@ CERT = (x509.CertificateBuilder().subject_name(_NAME).issuer_name(_NAME).public_
         .serial_number(1).not_valid_before(dt.datetime(2020, 1, 1)).not_valid_after(dt.datetime(2040, 1, 1))
         .sign(KEY, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode())
 TENANT_GUID = "0b7a6c1e-1111-4222-8333-944455556666"
+
+
+_STS = ("<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials>"
+        "<AccessKeyId>{key}</AccessKeyId><SecretAccessKey>secret-{key}</SecretAccessKey>"
+        "<SessionToken>session-{key}</SessionToken><Expiration>{expires}</Expiration>"
+        "</Credentials></AssumeRoleResult></AssumeRoleResponse>")
 
 
 def _jwt(exp: float, n: int) -> str:
@@ -106,11 +114,16 @@ class FakeTokenServer:
             return 200, {}, {"id": "u1", "token": token, "tokenExpires": expires}
         if path.endswith("/api/v1/authenticatedSession"):
             return 200, {"Set-Cookie": f"JSESSIONID={token}; Path=/; Secure; HttpOnly"}, {"authType": "ADMIN"}
+        if path == "/v3/access_tokens":  # Cisco Secure Endpoint (after SecureX's client credentials)
+            return 200, {}, {"access_token": token, "expires_in": self.lifetime, "token_type": "bearer"}
         if path.endswith("/access_tokens"):
             expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + self.lifetime))
             return 201, {}, {"token": token, "expires_at": expires}
         if path.endswith("/services/oauth2/token"):
             return 200, {}, {"access_token": token, "instance_url": self.url, "token_type": "Bearer"}
+        if path == "/":  # STS AssumeRole (awsAssumeRole): the new key pair's id is the token
+            expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + self.lifetime))
+            return 200, {}, _STS.format(key=token, expires=expires)
         if path.endswith("/vedauth/authorize/oauth"):
             return 200, {}, {"access_token": token, "expires": int(now + self.lifetime), "token_type": "Bearer"}
         return 200, {}, {"access_token": token, "expires_in": self.lifetime, "token_type": "bearer"}
@@ -123,9 +136,9 @@ class FakeTokenServer:
                 return
 
             def _reply(self, status: int, headers: dict[str, str], body: Any) -> None:
-                raw = json.dumps(body).encode()
+                raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/xml" if isinstance(body, str) else "application/json")
                 self.send_header("Content-Length", str(len(raw)))
                 for key, value in headers.items():
                     self.send_header(key, value)
@@ -182,3 +195,65 @@ def route_to(session: requests.Session, port: int) -> None:
     adapter = LoopbackAdapter(port)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+
+
+THREADS = 8
+
+
+def _reader(url: str, key_spec: str, tenant: str, resource: str, header: str, port: int | None, start: Any,
+            results: Any) -> None:
+    """A process: THREADS threads wait for ``start``, then each GETs ``resource`` through the session."""
+    from fluxnex.api.manager import CredentialManager
+
+    mgr = CredentialManager(url, key_spec)
+    if port is not None:
+        route_to(mgr.http, port)
+    results.put(_threads(mgr, tenant, resource, header, start))
+    mgr.close()
+
+
+def _threads(mgr: Any, tenant: Any, resource: str, header: str, start: Any) -> list[str]:
+    out: list[str] = []
+
+    def run() -> None:
+        start.wait(30)
+        response = mgr.session(tenant, "m").get(resource)
+        out.append(f"{response.status_code}:{response.request.headers.get(header)}")
+
+    threads = [threading.Thread(target=run) for _ in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return out
+
+
+def storm(mgr: Any, url: str, key_spec: str, tenant: Any, resource: str, *, header: str,
+          port: int | None = None) -> list[str]:
+    """THREADS threads here and THREADS in each of 2 processes GET ``resource`` (connection "m") at one instant.
+
+    Each answer as ``"<status>:<the request's header>"``; ``port`` routes the processes' provider sessions to
+    the server (``route_to``: for types whose token host is fixed).
+    """
+    from lifecycle_support import SPAWN
+
+    start, results = SPAWN.Event(), SPAWN.Queue()
+    procs = [SPAWN.Process(target=_reader, args=(url, key_spec, str(tenant), resource, header, port, start, results))
+             for _ in range(2)]
+    for p in procs:
+        p.start()
+    local = threading.Event()
+    out: list[str] = []
+    here = threading.Thread(target=lambda: out.extend(_threads(mgr, tenant, resource, header, local)))
+    here.start()
+    time.sleep(2.0)  # let the processes import and connect: the race starts together, not when they are ready
+    start.set()
+    local.set()
+    here.join(90)
+    for _ in procs:
+        out.extend(results.get(timeout=60))
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    return out
+

@@ -47,7 +47,7 @@ def test_the_oauth1_differential_count_is_the_test_s() -> None:
 
 
 def test_the_stated_number_of_concurrent_callers_is_the_test_s() -> None:
-    source = (ROOT / "tests" / "test_preauth_single_flight.py").read_text()
+    source = (ROOT / "tests" / "preauth_support.py").read_text()  # its storm: THREADS in each of 3 processes
     threads = re.search(r"^THREADS = (\d+)$", source, re.M)
     flat = " ".join(PREAUTH.split())
     assert threads is not None and f"{3 * int(threads.group(1))} callers in three processes" in flat

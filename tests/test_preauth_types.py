@@ -13,7 +13,6 @@ import jwt
 import pytest
 from fluxnex.api.manager import CredentialManager
 from fluxnex.contract.errors import ConnectionExpired
-from fluxnex.contract.plugins import reset_registry
 from fluxnex.n8n import preauth
 from fluxnex.n8n.preauth._specs import SPECS
 from fluxnex.storage.crypto import generate_key_line
@@ -100,14 +99,6 @@ def _check_basic(headers: dict[str, str], user: str, password: str) -> None:
 
     assert headers["authorization"] == "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
     assert headers["content-type"] == "x-www-form-urlencoded"  # n8n's header, typo included
-
-
-@pytest.fixture
-def catalog(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("FLUXNEX_N8N_CATALOG", str(catalog_path()))
-    reset_registry()
-    yield
-    reset_registry()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The hosted connect pages in a real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium):
 an API-key type with a validation error then success, QuickBooks through the sandbox's consent page ending with
-realmId stored, an EXPIRED HubSpot connection reconnected in place, a displayOptions field appearing when an
-option changes, and the page's displayOptions rules equal to ``fluxnex.display_options`` case by case.
+realmId stored, an EXPIRED HubSpot connection reconnected in place, an OAuth1 connection through the oauthlib
+provider (the form's 303 to its authorize page, its redirect to the callback), a displayOptions field appearing
+when an option changes, and the page's displayOptions rules equal to ``fluxnex.display_options`` case by case.
 
 Skipped only when Chromium is absent outside CI; under CI=true a missing browser fails the run. Screenshots go to
 ``$FLUXNEX_TEST_ARTIFACTS`` (else a pytest temporary directory).
@@ -175,6 +176,26 @@ def test_reconnect_an_expired_hubspot_connection_in_place(driver: Any, service: 
     assert back["connection_id"] == str(info.id) and back["status"] == "ACTIVE"
     after = service.manager.get_connection_info(TENANT, "HubSpot")
     assert after.id == info.id and after.status == Status.ACTIVE and after.created_at == info.created_at
+
+
+def test_oauth1_connect_through_the_provider(driver: Any, service: LiveService, artifacts: Path) -> None:
+    from oauth1_provider import OAuth1Provider
+    from selenium.webdriver.common.by import By
+
+    with OAuth1Provider() as provider:
+        driver.get(link(service, type="oAuth1Api", name="OAuth1"))
+        _wait(driver, "#connect-form")
+        for name, value in provider.settings().items():
+            if name != "signatureMethod":  # HMAC-SHA1, the form's default
+                driver.find_element(By.NAME, name).send_keys(value)
+        driver.save_screenshot(str(artifacts / "oauth1-form.png"))
+        driver.find_element(By.ID, "submit").click()  # request token, the provider approves, the callback
+        back = _returned(driver)
+        assert back["status"] == "ACTIVE" and provider.calls["/access_token"] == 1
+        info = service.manager.get_connection_info(TENANT, "OAuth1")
+        assert str(info.id) == back["connection_id"]
+        with service.manager.session(TENANT, "OAuth1") as http:
+            assert http.get(provider.url + "/resource").status_code == 200
 
 
 def test_display_options_field_appears_when_an_option_changes(

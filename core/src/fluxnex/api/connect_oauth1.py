@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fluxnex.api.connect import reconnect_target, store_connected
 from fluxnex.api.connection_info import parse_tenant
 from fluxnex.contract.errors import FluxnexError
-from fluxnex.lifecycle.oauth1 import OAUTH1_BASE, authorize
+from fluxnex.lifecycle.oauth1 import OAUTH1_BASE, authorize, effective_data
 from fluxnex.n8n.validation import validate
 
 if TYPE_CHECKING:
@@ -52,9 +52,6 @@ def connect_oauth1(
     if not manager.registry.is_a(ct.name, OAUTH1_BASE):
         raise FluxnexError(f"credential type {ct.name!r} is not OAuth1 (it does not extend {OAUTH1_BASE})")
     settings = validate(ct, {k: v for k, v in data.items() if k != "oauthTokenData"})
-    effective = ct.effective_data(settings)
-    if settings.get("privateKey") and "privateKey" not in effective:
-        effective["privateKey"] = settings["privateKey"]
-    token = authorize(effective, http=manager.http, http_timeout=manager.http_timeout, open_url=open_url,
-                      timeout=timeout, port=port)
+    token = authorize(effective_data(ct, settings), http=manager.http, http_timeout=manager.http_timeout,
+                      open_url=open_url, timeout=timeout, port=port)
     return store_connected(manager, tenant, name, ct, existing, {**settings, "oauthTokenData": token["oauthTokenData"]})

@@ -2,7 +2,8 @@
 
 Each request reads the connection through ``get_connection`` (so an expiring token is refreshed first) and
 adds its credentials. On a 401 (or the type's ``tokenExpiredStatusCode``) from an OAuth2 connection, or from a
-type n8n pre-authenticates (its session token is fetched again, :mod:`fluxnex.lifecycle.preauth`), it
+type n8n pre-authenticates (its session token is fetched again, :mod:`fluxnex.lifecycle.preauth`) or a
+code-authenticated type holding the tokens its code fetched (:mod:`fluxnex.lifecycle.code_tokens_shared`), it
 refreshes once through the same single flight and retries once, unless the body is a stream or a generator
 that cannot be sent twice. A node-code type whose n8n node answers a challenge (Wise's Strong Customer
 Authentication: a 403 with a one-time token to sign) sends the request once more with the signed headers. A
@@ -35,6 +36,7 @@ import attrs
 import requests
 from requests.utils import resolve_proxies
 
+from fluxnex.lifecycle.code_tokens_shared import renews_on_401
 from fluxnex.n8n.authenticate import apply_authentication
 from fluxnex.n8n.domains import check_request_domain, origin
 
@@ -134,7 +136,7 @@ class ConnectionSession(requests.Session):
             response.close()
             original.headers.update(again)
             response = self._exchange(original.copy(), row.type, data, allow_redirects, kwargs)
-        if self._renews_on_expiry(row.type):
+        if self._renews_on_expiry(row.type) or renews_on_401(data):
             expired_status = int(data.get("tokenExpiredStatusCode") or 401)
             if response.status_code == expired_status and replayable:
                 response.close()

@@ -14,10 +14,12 @@ __all__ = ["BUILTIN_EXTRAS", "BUILTIN_PLUGIN", "CATALOG_SOURCE", "N8N_SEMANTICS"
 
 #: The built-in plugin: n8n's base types, the generic OAuth2 refresher and revoker, code-authenticated types.
 BUILTIN_PLUGIN: Final = "fluxnex.lifecycle.builtin"
-#: More built-in plugins (name, module), registered after it: n8n's pre-authentication and OAuth1 signing.
+#: More built-in plugins (name, module), registered after it: n8n's pre-authentication, OAuth1 signing and
+#: the tokens code-authenticated types fetch first.
 BUILTIN_EXTRAS: Final = (
     ("builtin-preauth", "fluxnex.lifecycle.preauth"),
     ("builtin-oauth1", "fluxnex.lifecycle.oauth1"),
+    ("builtin-code-tokens", "fluxnex.lifecycle.code_tokens_shared"),
 )
 #: Registers n8n's credential catalog when ``FLUXNEX_N8N_CATALOG`` names one.
 CATALOG_SOURCE: Final = "fluxnex.n8n.catalog:register_catalog"

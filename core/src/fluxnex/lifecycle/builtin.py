@@ -4,8 +4,8 @@ It goes through the same hooks as third-party plugins (``fluxnex.hookimpl``). n8
 authenticates ``httpBasicAuth``, ``httpDigestAuth``, ``httpQueryAuth`` and ``httpCustomAuth`` in code rather
 than with a declarative ``authenticate`` block; the ``authenticate`` hook below does the same, and applies the
 catalog types whose ``authenticate`` is code (``fluxnex.n8n.code_auth``), with the tokens some of them fetch first
-cached and shared (``fluxnex.lifecycle.code_tokens``). ``httpSslAuth`` adds nothing to the request: its client
-certificate is the session's transport (``fluxnex.api.session``).
+stored with the connection and shared through its lease (``fluxnex.lifecycle.code_tokens_shared``). ``httpSslAuth``
+adds nothing to the request: its client certificate is the session's transport (``fluxnex.api.session``).
 """
 
 from __future__ import annotations
@@ -94,10 +94,12 @@ def authenticate(credential_type: Any, data: dict[str, Any], request: Any) -> An
 
     name = credential_type.name
     if get_implementation(name) is not None:
+        from fluxnex.lifecycle.code_tokens_shared import fetcher
         from fluxnex.n8n.code_auth.requests_adapter import authenticate_request
 
         credentials = credential_type.effective_data(data)
-        context = Context(now=time.time(), fetch_token=code_tokens().fetch)
+        now = time.time()  # the tokens stored with the connection first, the process cache for any other
+        context = Context(now=now, fetch_token=fetcher(data, code_tokens().fetch, now=now))
         return authenticate_request(name, credentials, request, context)
     if name == "httpBasicAuth":
         return requests.auth.HTTPBasicAuth(str(data.get("user", "")), str(data.get("password", "")))(request)

@@ -23,11 +23,23 @@ if TYPE_CHECKING:
 
     from fluxnex.n8n.code_auth import TokenRequest
 
-__all__ = ["CodeTokenCache", "TokenFetchError"]
+__all__ = ["CodeTokenCache", "TokenFetchError", "send_token", "token_key"]
 
 
 class TokenFetchError(FluxnexError):
-    """A token POST of a code-authenticated type failed (the message names the host and status, never a secret)."""
+    """A token POST of a code-authenticated type failed (the message names the host and status, never a secret).
+
+    ``status`` is the HTTP status the token endpoint answered (None when no answer came or it could not be read).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def token_key(request: TokenRequest) -> str:
+    """What identifies ``request``'s answer: its ``cache_key``, else its URL and body."""
+    return request.cache_key or f"{request.url}\n{request.body}"
 
 
 class CodeTokenCache:
@@ -47,7 +59,7 @@ class CodeTokenCache:
 
     def fetch(self, request: TokenRequest) -> Mapping[str, Any]:
         """The provider's answer to ``request``: cached while fresh, else fetched once for every waiting caller."""
-        key = request.cache_key or f"{request.url}\n{request.body}"
+        key = token_key(request)
         cached = self._fresh(key)
         if cached is not None:
             return cached
@@ -57,7 +69,8 @@ class CodeTokenCache:
             cached = self._fresh(key)
             if cached is not None:
                 return cached
-            answer = self._send(request)
+            self.fetches += 1
+            answer = send_token(self._session(), request, timeout=self._timeout, clock=self._clock)
             expires_in = answer.get("expires_in")
             if not isinstance(expires_in, int | float) or isinstance(expires_in, bool):
                 expires_in = request.keep_for  # a session login: no expiry in the answer, a known idle timeout
@@ -78,46 +91,54 @@ class CodeTokenCache:
             return None
         return entry[1]
 
-    def _send(self, request: TokenRequest) -> Mapping[str, Any]:
-        import requests
 
-        host = urlsplit(request.url).hostname or "the token endpoint"
-        self.fetches += 1
-        try:
-            response = self._session().request(
-                request.method, request.url, data=request.body.encode("utf-8") if request.body else None,
-                headers=dict(request.headers), auth=request.auth, timeout=self._timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            raise TokenFetchError(f"{request.purpose}: token request to {host} failed: {type(exc).__name__}") from None
-        with response:
-            if not 200 <= response.status_code < 300:
-                raise TokenFetchError(f"{request.purpose}: token request to {host} answered {response.status_code}")
-            if request.answer == "aws_sts":
-                return self._sts_credentials(request, host, response.content)
-            try:
-                answer = response.json()
-            except ValueError:
-                raise TokenFetchError(f"{request.purpose}: token request to {host} did not answer JSON") from None
-        if not isinstance(answer, dict):
-            raise TokenFetchError(f"{request.purpose}: token request to {host} did not answer a JSON object")
-        return answer
+def send_token(session: requests.Session, request: TokenRequest, *, timeout: float | None,
+               clock: Callable[[], float] = time.time) -> Mapping[str, Any]:
+    """Send ``request`` with ``session`` and read its answer (a JSON object, or STS's credentials).
 
-    def _sts_credentials(self, request: TokenRequest, host: str, content: bytes) -> Mapping[str, Any]:
-        """An STS ``AssumeRole`` XML answer as ``{AccessKeyId, SecretAccessKey, SessionToken, expires_in}``."""
-        import datetime as dt
-        from xml.etree import ElementTree
+    Failures raise ``TokenFetchError`` (naming the host and status, never a secret).
+    """
+    import requests
 
+    host = urlsplit(request.url).hostname or "the token endpoint"
+    try:
+        response = session.request(request.method, request.url,
+                                   data=request.body.encode("utf-8") if request.body else None,
+                                   headers=dict(request.headers), auth=request.auth, timeout=timeout,
+                                   allow_redirects=False)
+    except requests.RequestException as exc:
+        raise TokenFetchError(f"{request.purpose}: token request to {host} failed: {type(exc).__name__}") from None
+    with response:
+        if not 200 <= response.status_code < 300:
+            raise TokenFetchError(f"{request.purpose}: token request to {host} answered {response.status_code}",
+                                  response.status_code)
+        if request.answer == "aws_sts":
+            return _sts_credentials(request, host, response.content, clock())
         try:
-            root = ElementTree.fromstring(content)  # noqa: S314 (STS's answer, no DTD or entities in it)
-        except ElementTree.ParseError:
-            raise TokenFetchError(f"{request.purpose}: {host} did not answer STS XML") from None
-        found = {el.tag.rsplit("}", 1)[-1]: (el.text or "").strip() for el in root.iter()}
-        if not found.get("AccessKeyId") or not found.get("SecretAccessKey"):
-            raise TokenFetchError(f"{request.purpose}: {host} answered without credentials")
-        answer: dict[str, Any] = {k: found.get(k, "") for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
-        try:
-            expiration = dt.datetime.fromisoformat(found.get("Expiration", "").replace("Z", "+00:00"))
-            answer["expires_in"] = expiration.timestamp() - self._clock()
+            answer = response.json()
         except ValueError:
-            pass  # no known expiry: used once, not kept
-        return answer
+            raise TokenFetchError(f"{request.purpose}: token request to {host} did not answer JSON") from None
+    if not isinstance(answer, dict):
+        raise TokenFetchError(f"{request.purpose}: token request to {host} did not answer a JSON object")
+    return answer
+
+
+def _sts_credentials(request: TokenRequest, host: str, content: bytes, now: float) -> Mapping[str, Any]:
+    """An STS ``AssumeRole`` XML answer as ``{AccessKeyId, SecretAccessKey, SessionToken, expires_in}``."""
+    import datetime as dt
+    from xml.etree import ElementTree
+
+    try:
+        root = ElementTree.fromstring(content)  # noqa: S314 (STS's answer, no DTD or entities in it)
+    except ElementTree.ParseError:
+        raise TokenFetchError(f"{request.purpose}: {host} did not answer STS XML") from None
+    found = {el.tag.rsplit("}", 1)[-1]: (el.text or "").strip() for el in root.iter()}
+    if not found.get("AccessKeyId") or not found.get("SecretAccessKey"):
+        raise TokenFetchError(f"{request.purpose}: {host} answered without credentials")
+    answer: dict[str, Any] = {k: found.get(k, "") for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
+    try:
+        expiration = dt.datetime.fromisoformat(found.get("Expiration", "").replace("Z", "+00:00"))
+        answer["expires_in"] = expiration.timestamp() - now
+    except ValueError:
+        pass  # no known expiry: not kept by the cache (reused until a 401 when stored with the connection)
+    return answer

@@ -9,7 +9,9 @@ of n8n's ``HMAC-SHA1``, ``HMAC-SHA256``, ``HMAC-SHA512``; a plugin type may also
 
 The flow (``authorize``): a request token is asked for with the loopback callback (``oauth_callback``), the person
 approves at ``authUrl?oauth_token=...``, the provider redirects to 127.0.0.1 with ``oauth_token`` and
-``oauth_verifier``, and the access token request is signed with the request token and the verifier.
+``oauth_verifier``, and the access token request is signed with the request token and the verifier. Its legs
+(``request_token``, ``callback_problem``, ``access_token``) also serve the connect service's hosted pages
+(``fluxnex.server``), whose callback is the service's own ``/oauth/callback``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from fluxnex.contract.hookspecs import hookimpl
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["OAUTH1_BASE", "SIGNATURE_METHODS", "authenticate", "authorize", "implemented", "sign", "signer"]
+__all__ = ["OAUTH1_BASE", "SIGNATURE_METHODS", "OAuth1FlowError", "access_token", "authenticate", "authorization_url",
+           "authorize", "callback_problem", "effective_data", "implemented", "request_token", "sign", "signer"]
 
 OAUTH1_BASE: Final = "oAuth1Api"
 #: What ``signatureMethod`` may name (n8n's options first).
@@ -72,8 +75,9 @@ def sign(client: Any, request: requests.PreparedRequest) -> requests.PreparedReq
     return request
 
 
-def _effective(credential_type: Any, data: dict[str, Any]) -> dict[str, Any]:
-    effective: dict[str, Any] = credential_type.effective_data(data)
+def effective_data(credential_type: Any, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``credential_type``'s effective data for ``data``; a ``privateKey`` (RSA-SHA1) kept if it declares none."""
+    effective: dict[str, Any] = credential_type.effective_data(dict(data))
     if credential_type.get_property("privateKey") is None and data.get("privateKey"):
         effective["privateKey"] = data["privateKey"]
     return effective
@@ -91,7 +95,7 @@ def authenticate(credential_type: Any, data: dict[str, Any], request: Any) -> An
     token = data.get("oauthTokenData")
     if not isinstance(token, Mapping) or not token.get("oauth_token"):
         raise FluxnexError(f"this {name} connection has no OAuth1 access token (oauthTokenData.oauth_token)")
-    return sign(signer(_effective(credential_type, data), token=token), request)
+    return sign(signer(effective_data(credential_type, data), token=token), request)
 
 
 # -- the three-legged flow --------------------------------------------------------------------------------
@@ -127,26 +131,45 @@ def authorization_url(auth_url: str, request_token: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def request_token(effective: Mapping[str, Any], callback_uri: str, *, http: requests.Session,
+                  timeout: float) -> dict[str, str]:
+    """The first leg: a request token (``oauth_token``, ``oauth_token_secret``) for ``callback_uri``."""
+    return _post_signed(signer(effective, callback_uri=callback_uri), str(effective.get("requestTokenUrl")), http,
+                        timeout, "request token")
+
+
+def callback_problem(params: Mapping[str, str], request_token: str) -> str | None:
+    """Why the callback ``params`` cannot finish the flow of ``request_token`` (None when they can)."""
+    if "denied" in params or "error" in params:
+        return "the provider did not grant access: nothing was stored"
+    if params.get("oauth_token") != request_token:
+        return "the callback's oauth_token is not this flow's request token: nothing was stored"
+    if not params.get("oauth_verifier"):
+        return "the callback carried no oauth_verifier: nothing was stored"
+    return None
+
+
+def access_token(effective: Mapping[str, Any], temporary: Mapping[str, str], verifier: str, *,
+                 http: requests.Session, timeout: float) -> dict[str, str]:
+    """The last leg: the access token response, for the request token ``temporary`` and the ``verifier``."""
+    client = signer(effective, token=temporary, verifier=verifier)
+    return _post_signed(client, str(effective.get("accessTokenUrl")), http, timeout, "access token")
+
+
 def authorize(effective: Mapping[str, Any], *, http: requests.Session, http_timeout: float,
               open_url: Callable[[str], object] | None, timeout: float, port: int) -> dict[str, Any]:
     """Run the three-legged flow through a loopback callback; the access token response as ``oauthTokenData``."""
     from fluxnex.lifecycle.connect import loopback
 
     with loopback(port, name="fluxnex-oauth1") as (callback_uri, callback):
-        temporary = _post_signed(signer(effective, callback_uri=callback_uri), str(effective.get("requestTokenUrl")),
-                                 http, http_timeout, "request token")
+        temporary = request_token(effective, callback_uri, http=http, timeout=http_timeout)
         if open_url is not None:
             open_url(authorization_url(str(effective.get("authUrl")), temporary["oauth_token"]))
         if not callback.done.wait(timeout):
             raise OAuth1FlowError(f"no authorization arrived within {timeout:g} s: nothing was stored")
     params = callback.params or {}
-    if "denied" in params or "error" in params:
-        raise OAuth1FlowError("the provider did not grant access: nothing was stored")
-    if params.get("oauth_token") != temporary["oauth_token"]:
-        raise OAuth1FlowError("the callback's oauth_token is not this flow's request token: nothing was stored")
-    verifier = params.get("oauth_verifier")
-    if not verifier:
-        raise OAuth1FlowError("the callback carried no oauth_verifier: nothing was stored")
-    client = signer(effective, token=temporary, verifier=verifier)
-    access = _post_signed(client, str(effective.get("accessTokenUrl")), http, http_timeout, "access token")
+    problem = callback_problem(params, temporary["oauth_token"])
+    if problem is not None:
+        raise OAuth1FlowError(problem)
+    access = access_token(effective, temporary, params["oauth_verifier"], http=http, timeout=http_timeout)
     return {"oauthTokenData": access}

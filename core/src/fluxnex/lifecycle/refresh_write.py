@@ -36,6 +36,7 @@ import attrs
 
 from fluxnex.contract.errors import ConcurrentUpdateError, DatabaseError, DecryptionError, FluxnexError
 from fluxnex.lifecycle.recovery import RecoveryFiles
+from fluxnex.n8n.validation import CODE_TOKENS_FIELD
 from fluxnex.storage.store import ConnectionRow, Status
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ def generation(data: Mapping[str, Any]) -> str:
     pair = [token.get("access_token"), token.get("refresh_token")] if isinstance(token, Mapping) else [None, None]
     if data.get("preAuthTokenData") is not None:  # a pre-authentication fetch (fluxnex.lifecycle.preauth)
         pair.append(data["preAuthTokenData"])
+    if data.get(CODE_TOKENS_FIELD) is not None:  # tokens a code-authenticated type fetched (code_tokens_shared)
+        pair.append(data[CODE_TOKENS_FIELD])
     return hashlib.sha256(json.dumps(pair, default=str).encode()).hexdigest()
 
 

@@ -43,10 +43,14 @@ class TokenPolicy:
 
     def expires_at_for(self, ct: CredentialType, data: Mapping[str, Any]) -> dt.datetime | None:
         """Expiry of the access token in ``data``: from the token response, else from a plugin hook."""
+        from fluxnex.lifecycle import code_tokens_shared
         from fluxnex.n8n import preauth
 
         if preauth.handles(ct):  # n8n's pre-authentication: empty field -> due now; known expiry; else none
             when = preauth.expires_at(ct, data)
+            return None if when is None else dt.datetime.fromtimestamp(max(0.0, when), UTC)
+        fetches, when = code_tokens_shared.expires_at(ct, data)  # the same rule for tokens code fetches first
+        if fetches:
             return None if when is None else dt.datetime.fromtimestamp(max(0.0, when), UTC)
         expiry = token_expiry(data)
         if expiry is not None or not isinstance(data.get("oauthTokenData"), Mapping):

@@ -9,7 +9,8 @@ credential but once when a node runs, so not even an expression that yields the 
 ``n8n_data`` reports those fields instead of exporting something n8n would change. Importing the result again
 gives the same data. Token fields FluxNex derives (``expires_at``,
 ``refresh_token_expires_at``) and its OAuth server metadata stay: n8n keeps ``oauthTokenData`` as an opaque
-object and ignores fields no property declares.
+object and ignores fields no property declares. The tokens a code-authenticated type fetched first
+(``codeTokenData``, ``fluxnex.lifecycle.code_tokens_shared``) are not exported: n8n fetches its own.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fluxnex.n8n.expression_marks import EXPRESSIONS_KEY, Expression
+from fluxnex.n8n.validation import CODE_TOKENS_FIELD
 
 __all__ = ["n8n_data", "n8n_entry"]
 
@@ -29,7 +31,7 @@ def n8n_data(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     out: dict[str, Any] = {}
     literals: list[str] = []
     for key, value in data.items():
-        if key == EXPRESSIONS_KEY:
+        if key in (EXPRESSIONS_KEY, CODE_TOKENS_FIELD):  # marks, and FluxNex's own store of fetched tokens
             continue
         if isinstance(value, str) and value.startswith("=") and not isinstance(value, Expression):
             literals.append(key)

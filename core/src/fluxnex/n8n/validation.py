@@ -25,13 +25,15 @@ from fluxnex.n8n.domains import DOMAIN_FIELDS, check_domain_fields
 from fluxnex.n8n.expression_marks import EXPRESSIONS_KEY, as_expression, check_marks, literalise
 
 __all__ = [
-    "MANAGED_FIELDS", "MAX_DATA_BYTES", "MAX_LIFETIME_SECONDS", "MAX_VALUE_BYTES", "OPTIONAL_WHEN",
+    "CODE_TOKENS_FIELD", "MANAGED_FIELDS", "MAX_DATA_BYTES", "MAX_LIFETIME_SECONDS", "MAX_VALUE_BYTES", "OPTIONAL_WHEN",
     "check_connection_name", "is_required", "text_problem", "token_lifetime_problem", "unstorable", "validate",
     "visible_properties",
 ]
 
-#: Fields the framework writes itself (OAuth2 token responses, as n8n stores them).
-MANAGED_FIELDS: Final = frozenset({"oauthTokenData", "oauthServer", "preAuthTokenData"})
+#: The tokens code-authenticated types fetched before their requests (``fluxnex.lifecycle.code_tokens_shared``).
+CODE_TOKENS_FIELD: Final = "codeTokenData"
+#: Fields the framework writes itself (OAuth2 token responses, as n8n stores them; fetched tokens).
+MANAGED_FIELDS: Final = frozenset({"oauthTokenData", "oauthServer", "preAuthTokenData", CODE_TOKENS_FIELD})
 #: A required property that is optional when another field has one of the values: name -> (field, values).
 OPTIONAL_WHEN: Final[dict[str, tuple[str, frozenset[str]]]] = {"clientSecret": ("grantType", frozenset({"pkce"}))}
 MAX_VALUE_BYTES: Final = 64 * 1024

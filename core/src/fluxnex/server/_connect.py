@@ -5,7 +5,12 @@ be stored, so a validation error leaves the link usable. OAuth2 types: the form'
 browser goes to the provider with a fresh ``state`` (32 random bytes, stored hashed, single use, 10 minutes,
 bound to this browser by an HttpOnly SameSite=Lax cookie) and PKCE S256; the callback exchanges the code, runs
 the plugins' token-response checks (``check_token_response``: QuickBooks' realmId, Salesforce's instance_url)
-and stores the connection (a reconnect keeps its id). Every failure shows a page and stores nothing.
+and stores the connection (a reconnect keeps its id). OAuth1 types (``oAuth1Api`` and the types extending it):
+the server asks for a request token with ``oauth_callback`` = ``/oauth/callback``, keeps the request token's
+secret and the form's values encrypted exactly as an OAuth2 state (the request token, hashed, is its key; single
+use, 10 minutes, the same browser cookie), sends the browser to ``authUrl?oauth_token=...``, and the callback
+(``oauth_token`` and ``oauth_verifier``) exchanges them for the access token (``fluxnex.lifecycle.oauth1``).
+Every failure shows a page and stores nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ __all__ = ["callback_page", "connect_page"]
 CSRF_COOKIE = "fluxnex_csrf"
 BROWSER_COOKIE = "fluxnex_oauth"
 OAUTH2_BASE = "oAuth2Api"
+OAUTH1_BASE = "oAuth1Api"
 
 
 class PageError(Exception):
@@ -85,6 +91,7 @@ class _Flow:
         self.service, self.session = service, session
         self.ct: CredentialType = manager.credential_type(session.type)
         self.oauth = manager.registry.is_a(self.ct.name, OAUTH2_BASE)
+        self.oauth1 = manager.registry.is_a(self.ct.name, OAUTH1_BASE)
         self.app = manager.oauth_apps.settings_for(self.ct.name, session.tenant_id)
         self.stored: dict[str, Any] = {}
         if session.connection_id is not None:
@@ -101,15 +108,15 @@ class _Flow:
         fields = build_fields(self.ct, self.app, shown_values, errors, secrets_stored)
         hidden = hidden_values(self.ct, form_properties(self.ct, self.app), {**self.app, **shown_values})
         hidden = {k: v for k, v in hidden.items() if k not in self.app}  # the operator's settings stay private
-        response = page(self.service, "connect.html", status, form_targets=self._targets(),
+        response = page(self.service, "connect.html", status, form_targets=self.targets(),
                         type_display=self.ct.display_name, name=self.name, reconnect=bool(self.stored),
-                        oauth=self.oauth, token=token, csrf=csrf, fields=fields, general_errors=general,
+                        oauth=self.oauth or self.oauth1, token=token, csrf=csrf, fields=fields, general_errors=general,
                         hidden_values_json=json.dumps(hidden, default=str))
         return response
 
-    def _targets(self) -> tuple[str, ...]:
+    def targets(self) -> tuple[str, ...]:
         targets = [self.session.return_url]
-        if self.oauth:
+        if self.oauth or self.oauth1:  # the form's 303 goes on to the provider: form-action must allow it
             auth_url = inherit(self.app, {**self.ct.defaults(), **self.stored}, self.ct).get("authUrl")
             if isinstance(auth_url, str) and auth_url:
                 targets.append(auth_url)
@@ -188,6 +195,8 @@ def _submit(service: Service, token: str, form: Any, csrf_cookie: str | None) ->
             csrf = csrf_cookie or ""
             return flow.render(token, csrf, values, errors, general or ["Please correct the fields marked below."],
                                status=422)
+        if flow.oauth1:
+            return _start_oauth1(service, session, flow, values)
         if flow.oauth and not _client_credentials(flow, values):
             return _start_oauth(service, session, flow, values)
         if flow.oauth:
@@ -220,7 +229,6 @@ def _client_credentials_token(service: Service, flow: _Flow, values: dict[str, A
 def _start_oauth(service: Service, session: ConnectSession, flow: _Flow, values: dict[str, Any]) -> Response:
     from fluxnex.lifecycle import oauth2
 
-    manager = service.manager
     settings = service.manager.validated(flow.ct, session.tenant_id, values)
     effective = flow.ct.effective_data(inherit(flow.app, settings, flow.ct))
     redirect_uri = f"{service.config.base}/oauth/callback"
@@ -228,16 +236,44 @@ def _start_oauth(service: Service, session: ConnectSession, flow: _Flow, values:
         request = oauth2.authorization_url(effective, redirect_uri)
     except FluxnexError as exc:
         raise PageError(400, "Not configured", "This connection cannot be authorized.", str(exc)[:300]) from None
-    state, browser = new_secret(), new_secret()
+    state = new_secret()
     parts = urlsplit(request.url)
     query = [(k, state if k == "state" else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     url = urlunsplit(parts._replace(query=urlencode(query)))
+    return _park(service, flow, state, {"verifier": request.code_verifier, "values": values}, url)
+
+
+def _start_oauth1(service: Service, session: ConnectSession, flow: _Flow, values: dict[str, Any]) -> Response:
+    """OAuth1's first leg with the service's callback; the request token's secret waits encrypted, like a state."""
+    from fluxnex.lifecycle import oauth1
+
+    manager = service.manager
+    settings = manager.validated(flow.ct, session.tenant_id, values)
+    effective = oauth1.effective_data(flow.ct, inherit(flow.app, settings, flow.ct))
+    try:
+        temporary = oauth1.request_token(effective, f"{service.config.base}/oauth/callback", http=manager.http,
+                                         timeout=manager.http_timeout)
+    except FluxnexError as exc:
+        raise PageError(502, "The provider refused", "The provider did not start the authorization.",
+                        str(exc)[:300]) from None
+    url = oauth1.authorization_url(str(effective.get("authUrl") or ""), temporary["oauth_token"])
+    return _park(service, flow, temporary["oauth_token"], {"oauth1": temporary, "values": values}, url)
+
+
+def _park(service: Service, flow: _Flow, state: str, payload: dict[str, Any], url: str) -> Response:
+    """Store ``payload`` encrypted under ``state`` (hashed, single use, expiring, bound to a new browser cookie)
+    and send the browser to the provider's ``url``: a 303 when the form's ``form-action`` named its origin, else
+    (an authorization URL typed into the form) a page that moves on by itself, which no form-action restricts."""
+    manager = service.manager
+    browser = new_secret()
     manager.key_guard.check(manager.store, manager.keyring)
-    payload = json.dumps({"verifier": request.code_verifier, "values": values}, default=str).encode()
-    envelope = manager.keyring.encrypt(payload, _state_aad(state))
-    service.rows.create_state(state=state, session_id=session.id, browser=browser, envelope=envelope,
+    envelope = manager.keyring.encrypt(json.dumps(payload, default=str).encode(), _state_aad(state))
+    service.rows.create_state(state=state, session_id=flow.session.id, browser=browser, envelope=envelope,
                               ttl_seconds=service.config.state_ttl)
-    response = RedirectResponse(url, status_code=303)
+    if _origin(url) in {_origin(t) for t in flow.targets()}:
+        response: Response = RedirectResponse(url, status_code=303)
+    else:
+        response = page(service, "continue.html", url=url)
     response.set_cookie(BROWSER_COOKIE, browser, max_age=int(service.config.state_ttl),
                         path=f"{service.config.path}/oauth/callback",
                         httponly=True, samesite="lax", secure=service.config.secure_cookies)
@@ -254,7 +290,8 @@ def _callback(service: Service, params: dict[str, str], browser: str | None) -> 
 
     manager = service.manager
     try:
-        state = params.get("state") or ""
+        # OAuth2 comes back with its state; OAuth1 with the request token (X's denial: denied=<request token>)
+        state = params.get("state") or params.get("oauth_token") or params.get("denied") or ""
         taken = service.rows.take_state(state) if state else None
         if taken is None:
             raise PageError(400, "Authorization not recognised",
@@ -267,6 +304,8 @@ def _callback(service: Service, params: dict[str, str], browser: str | None) -> 
         flow = _Flow(service, session)
         payload = json.loads(manager.keyring.decrypt(taken.data, _state_aad(state), what="an OAuth state"))
         values: dict[str, Any] = payload["values"]
+        if "oauth1" in payload:
+            return _finish_oauth1(service, session, flow, payload["oauth1"], values, params)
         if "error" in params:
             reason = params.get("error_description") or params["error"]
             title = "Access denied" if params["error"] == "access_denied" else "Authorization failed"
@@ -298,6 +337,30 @@ def _callback(service: Service, params: dict[str, str], browser: str | None) -> 
     except FluxnexError as exc:
         return message(service, PageError(400, "Could not connect", "The connection could not be stored.",
                                           str(exc)[:300]))
+
+
+def _finish_oauth1(service: Service, session: ConnectSession, flow: _Flow, temporary: dict[str, str],
+                   values: dict[str, Any], params: dict[str, str]) -> Response:
+    """OAuth1's last leg: the verifier exchanged for the access token, then stored as the OAuth2 path stores."""
+    from fluxnex.lifecycle import oauth1
+
+    manager = service.manager
+    problem = oauth1.callback_problem(params, temporary["oauth_token"])
+    if problem is not None:
+        denied = "denied" in params or "error" in params
+        raise PageError(400, "Access denied" if denied else "Authorization failed",
+                        "The provider did not grant access." if denied else "The provider's answer was incomplete.",
+                        problem)
+    settings = manager.validated(flow.ct, session.tenant_id, values)
+    effective = oauth1.effective_data(flow.ct, inherit(flow.app, settings, flow.ct))
+    try:
+        access = oauth1.access_token(effective, temporary, params["oauth_verifier"], http=manager.http,
+                                     timeout=manager.http_timeout)
+    except FluxnexError as exc:
+        raise PageError(502, "Connection failed", "The provider did not issue an access token.",
+                        str(exc)[:300]) from None
+    final = strip_inherited(flow.app, settings, {**settings, "oauthTokenData": access}, flow.ct)
+    return _finish(service, session, flow, final)
 
 
 async def connect_page(request: Request) -> Response:

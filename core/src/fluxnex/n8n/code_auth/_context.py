@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-from fluxnex.n8n.code_auth._js import Options
+from fluxnex.n8n.code_auth._js import CodeAuthError, Options, text
 
 
 @attrs.frozen
@@ -46,3 +47,25 @@ class Context:
 
 
 AuthFunction = Callable[[Mapping[str, Any], Options, Context], Options]
+
+
+def cache_key(*parts: Any) -> str:
+    """A :attr:`TokenRequest.cache_key` naming the credentials a token is fetched with (hashed: no secret in the
+    clear)."""
+    return hashlib.sha256("\x00".join(text(p) for p in parts).encode("utf-8")).hexdigest()
+
+
+def fetch(ctx: Context, request: TokenRequest) -> Mapping[str, Any]:
+    """The answer to a token or login request, through the context's (caching, shared) fetcher."""
+    if ctx.fetch_token is None:
+        raise CodeAuthError(f"{request.purpose}: fetching a token needs a token fetcher")
+    return ctx.fetch_token(request)
+
+
+def fetch_token_field(ctx: Context, request: TokenRequest, name: str = "access_token") -> str:
+    """The ``name`` field of the answer, which must be a non-empty string (n8n would send ``Bearer undefined``;
+    FluxNex says what is missing)."""
+    token = fetch(ctx, request).get(name)
+    if not isinstance(token, str) or not token:
+        raise CodeAuthError(f"{request.purpose}: the token request answered without a {name}")
+    return token

@@ -9,32 +9,17 @@ decides what is asked and where the answer goes, as n8n's code does.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from fluxnex.n8n.code_auth._context import AuthFunction, Context, TokenRequest
+from fluxnex.n8n.code_auth._context import AuthFunction, Context, TokenRequest, cache_key, fetch_token_field
 from fluxnex.n8n.code_auth._js import CodeAuthError, Options, copy, form_encode, get, spread, text, truthy
 from fluxnex.n8n.code_auth._jws import sign_rs256
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 _SCOPE_SPLIT = re.compile(r"[,\s\n]+")
 _FORM = "application/x-www-form-urlencoded"
-
-
-def _key(*parts: Any) -> str:
-    return hashlib.sha256("\x00".join(text(p) for p in parts).encode("utf-8")).hexdigest()
-
-
-def _fetch(ctx: Context, request: TokenRequest) -> str:
-    if ctx.fetch_token is None:
-        raise CodeAuthError(f"{request.purpose}: fetching an access token needs a token fetcher")
-    answer = ctx.fetch_token(request)
-    token = answer.get("access_token")
-    if not isinstance(token, str) or not token:
-        raise CodeAuthError(f"{request.purpose}: the token endpoint answered without an access_token")
-    return token
 
 
 def google_assertion(c: Mapping[str, Any], now: float) -> str:
@@ -62,8 +47,8 @@ def google_api(c: Mapping[str, Any], o: Options, ctx: Context) -> Options:
         return o
     body = form_encode([("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
                         ("assertion", google_assertion(c, ctx.now))])
-    identity = _key("googleApi", get(c, "email"), get(c, "delegatedEmail"), get(c, "scopes"), get(c, "privateKey"))
-    token = _fetch(ctx, TokenRequest(url=GOOGLE_TOKEN_URL, body=body, headers={"Content-Type": _FORM},
+    identity = cache_key("googleApi", get(c, "email"), get(c, "delegatedEmail"), get(c, "scopes"), get(c, "privateKey"))
+    token = fetch_token_field(ctx, TokenRequest(url=GOOGLE_TOKEN_URL, body=body, headers={"Content-Type": _FORM},
                                      purpose="googleApi", cache_key=identity))
     o = copy(o)
     o["headers"] = {**spread(o.get("headers")), "Authorization": f"Bearer {token}"}
@@ -74,15 +59,15 @@ def cisco_secure_endpoint(c: Mapping[str, Any], o: Options, ctx: Context) -> Opt
     """A SecureX token (client credentials, basic auth), exchanged for a Secure Endpoint token, as a Bearer."""
     region = text(get(c, "region"))
     body = form_encode([("grant_type", "client_credentials")])
-    securex = _fetch(ctx, TokenRequest(
+    securex = fetch_token_field(ctx, TokenRequest(
         url=f"https://visibility.{region}.cisco.com/iroh/oauth2/token", body=body,
         headers={"Content-Type": _FORM, "Accept": "application/json"},
         auth=(text(get(c, "clientId")), text(get(c, "clientSecret"))), purpose="ciscoSecureEndpointApi",
-        cache_key=_key("securex", region, get(c, "clientId"), get(c, "clientSecret"))))
-    endpoint = _fetch(ctx, TokenRequest(
+        cache_key=cache_key("securex", region, get(c, "clientId"), get(c, "clientSecret"))))
+    endpoint = fetch_token_field(ctx, TokenRequest(
         url=f"https://api.{region}.cisco.com/v3/access_tokens", body=body,
         headers={"Content-Type": _FORM, "Accept": "application/json", "Authorization": f"Bearer {securex}"},
-        purpose="ciscoSecureEndpointApi", cache_key=_key("secure-endpoint", region, securex)))
+        purpose="ciscoSecureEndpointApi", cache_key=cache_key("secure-endpoint", region, securex)))
     o = copy(o)
     o["headers"] = {**spread(o.get("headers")), "Authorization": f"Bearer {endpoint}"}
     return o

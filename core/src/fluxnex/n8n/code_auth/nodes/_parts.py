@@ -1,5 +1,6 @@
 """The building blocks the node-code families share: the writable parts of a request and the common shapes of
-"put the credential there" (a header, basic auth, the query), plus logins through the context's token fetcher.
+"put the credential there" (a header, basic auth, the query). Logins go through the context's token fetcher
+(:func:`fluxnex.n8n.code_auth._context.fetch`, ``fetch_token_field`` and ``cache_key``).
 
 Request options are n8n-shaped dicts (see :mod:`fluxnex.n8n.code_auth._js`); the adapter keeps the caller's other
 headers when a node builds a new headers object.
@@ -7,11 +8,10 @@ headers when a node builds a new headers object.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fluxnex.n8n.code_auth._context import AuthFunction, Context, TokenRequest
+from fluxnex.n8n.code_auth._context import AuthFunction, Context
 from fluxnex.n8n.code_auth._js import CodeAuthError, Options, copy, get, put, text
 
 Creds = Mapping[str, Any]
@@ -112,24 +112,3 @@ def bearer_auth(o: Options, token: str) -> Options:
     o = copy(o)
     headers(o)["Authorization"] = f"Bearer {token}"
     return o
-
-
-def cache_key(*parts: Any) -> str:
-    """A token cache key naming the credentials it was fetched with (hashed: never a secret in the clear)."""
-    return hashlib.sha256("\x00".join(text(p) for p in parts).encode("utf-8")).hexdigest()
-
-
-def login(ctx: Context, request: TokenRequest) -> Mapping[str, Any]:
-    """The answer to a node's login or token request, through the context's (caching) fetcher."""
-    if ctx.fetch_token is None:
-        raise CodeAuthError(f"{request.purpose}: logging in needs a token fetcher")
-    return ctx.fetch_token(request)
-
-
-def login_token(ctx: Context, request: TokenRequest, name: str = "access_token") -> str:
-    """The ``name`` field of the login's answer, which must be a non-empty string (n8n would send
-    ``Bearer undefined``; FluxNex says what is missing)."""
-    token = login(ctx, request).get(name)
-    if not isinstance(token, str) or not token:
-        raise CodeAuthError(f"{request.purpose}: the login answered without a {name}")
-    return token

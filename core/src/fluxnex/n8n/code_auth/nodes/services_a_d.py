@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
-from fluxnex.n8n.code_auth._context import Context, TokenRequest
+from fluxnex.n8n.code_auth._context import Context, TokenRequest, cache_key, fetch_token_field
 from fluxnex.n8n.code_auth._js import CodeAuthError, Options, copy, form_encode, get, hostname, text
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
 from fluxnex.n8n.code_auth.nodes._parts import (
@@ -21,9 +21,7 @@ from fluxnex.n8n.code_auth.nodes._parts import (
     Creds,
     bearer,
     bearer_auth,
-    cache_key,
     field,
-    login_token,
     with_basic,
     with_headers,
     with_query,
@@ -84,7 +82,7 @@ def bitwarden(c: Creds, o: Options, ctx: Context) -> Options:
               ("deviceType", 2), ("deviceIdentifier", "n8n")]
     body = form_encode([(k, text(v)) for k, v in fields if v is not UNDEFINED])
     identity = cache_key("bitwardenApi", url, get(c, "clientId"), get(c, "clientSecret"))
-    token = login_token(ctx, TokenRequest(url=url, body=body, headers={"Content-Type": FORM},
+    token = fetch_token_field(ctx, TokenRequest(url=url, body=body, headers={"Content-Type": FORM},
                                           purpose="bitwardenApi", cache_key=identity))
     return bearer_auth(o, token)
 

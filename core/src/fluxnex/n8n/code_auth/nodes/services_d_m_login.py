@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from fluxnex.n8n.code_auth._context import Context, TokenRequest
+from fluxnex.n8n.code_auth._context import Context, TokenRequest, cache_key, fetch, fetch_token_field
 from fluxnex.n8n.code_auth._js import CodeAuthError, Options, basic, form_encode, get, text
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
-from fluxnex.n8n.code_auth.nodes._parts import Creds, bearer_auth, cache_key, login, login_token
+from fluxnex.n8n.code_auth.nodes._parts import Creds, bearer_auth
 
 #: FileMaker Server ends a Data API session after 15 minutes without a call; the cache keeps it a little less
 FILEMAKER_SESSION_SECONDS = 14 * 60.0
@@ -31,7 +31,7 @@ def filemaker(c: Creds, o: Options, ctx: Context) -> Options:
     host, user, password = get(c, "host"), get(c, "login"), get(c, "password")
     source = {k: v for k, v in (("database", host), ("username", user), ("password", password))
               if v is not get({}, "")}  # JSON.stringify leaves undefined out
-    answer = login(ctx, TokenRequest(
+    answer = fetch(ctx, TokenRequest(
         url=f"{filemaker_root(c)}/sessions",
         body=json.dumps({"fmDataSource": [source]}, ensure_ascii=False, separators=(",", ":")),
         headers={"Content-Type": "application/json", "Accept": "application/json",
@@ -58,7 +58,7 @@ def halo_psa(c: Creds, o: Options, ctx: Context) -> Options:
     fields = [(k, text(get(c, k))) for k in ("client_id", "client_secret")]
     fields += [("grant_type", "client_credentials"), ("scope", text(get(c, "scope")))]
     url = halo_auth_url(c)
-    token = login_token(ctx, TokenRequest(
+    token = fetch_token_field(ctx, TokenRequest(
         url=url, body=form_encode(fields), headers={"Content-Type": "application/x-www-form-urlencoded"},
         purpose="haloPSAApi", cache_key=cache_key("haloPSAApi", url, *(v for _, v in fields))))
     return bearer_auth(o, token)

@@ -17,11 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from fluxnex.n8n.code_auth._context import Context, TokenRequest
+from fluxnex.n8n.code_auth._context import Context, TokenRequest, cache_key, fetch_token_field
 from fluxnex.n8n.code_auth._js import CodeAuthError, Options, basic, copy, get, request_url, text, truthy
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
 from fluxnex.n8n.code_auth.nodes._parts import headers
-from fluxnex.n8n.code_auth.token_exchange import _fetch, _key
 from fluxnex.n8n.expressions import UNDEFINED
 
 Creds = Mapping[str, Any]
@@ -41,10 +40,10 @@ def pay_pal(c: Creds, o: Options, ctx: Context) -> Options:
     """``getAccessToken`` (client credentials, basic auth) then ``Authorization: Bearer``."""
     root = _paypal_root(c)
     client, secret = get(c, "clientId"), get(c, "secret")
-    token = _fetch(ctx, TokenRequest(
+    token = fetch_token_field(ctx, TokenRequest(
         url=f"{root}/v1/oauth2/token", body="grant_type=client_credentials",
         headers={"Authorization": basic(client, secret), "Content-Type": "application/x-www-form-urlencoded"},
-        purpose="payPalApi", cache_key=_key("payPalApi", root, client, secret)))
+        purpose="payPalApi", cache_key=cache_key("payPalApi", root, client, secret)))
     o = copy(o)
     headers(o)["Authorization"] = f"Bearer {token}"
     return o
@@ -95,7 +94,7 @@ def odoo(c: Creds, o: Options, ctx: Context) -> Options:
         raise CodeAuthError("odooApi: logging in needs a token fetcher")
     answer = ctx.fetch_token(TokenRequest(
         url=f"{root}/jsonrpc", body=json.dumps(login, separators=(",", ":"), ensure_ascii=False),
-        headers=dict(_RPC_HEADERS), purpose="odooApi", cache_key=_key("odooApi", root, db, username, password)))
+        headers=dict(_RPC_HEADERS), purpose="odooApi", cache_key=cache_key("odooApi", root, db, username, password)))
     error = answer.get("error")
     if error:
         data = error.get("data") if isinstance(error, dict) else None
@@ -139,7 +138,7 @@ def sea_table(c: Creds, o: Options, ctx: Context) -> Options:
     api_token = text(get(c, "token"))
     base = ctx.fetch_token(TokenRequest(
         url=f"{root}/api/v2.1/dtable/app-access-token/", body="", headers={"Authorization": f"Token {api_token}"},
-        purpose="seaTableApi", cache_key=_key("seaTableApi", root, api_token), method="GET"))
+        purpose="seaTableApi", cache_key=cache_key("seaTableApi", root, api_token), method="GET"))
     url = request_url(o)
     endpoint = url[len(root):] if url.startswith(root) else urlsplit(url).path
 

@@ -22,10 +22,10 @@ from urllib.parse import urlencode, urlsplit
 
 from requests.utils import requote_uri
 
-from fluxnex.n8n.code_auth._context import Context, TokenRequest
+from fluxnex.n8n.code_auth._context import Context, TokenRequest, cache_key, fetch_token_field
 from fluxnex.n8n.code_auth._js import CodeAuthError, Options, copy, form_encode, get, spread, text, truthy
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
-from fluxnex.n8n.code_auth.nodes._parts import Creds, bearer_auth, cache_key, login_token
+from fluxnex.n8n.code_auth.nodes._parts import Creds, bearer_auth
 from fluxnex.n8n.code_auth.nodes.services_s_z import trim_slash
 from fluxnex.n8n.expressions import UNDEFINED
 
@@ -48,8 +48,9 @@ def strapi(c: Creds, o: Options, ctx: Context) -> Options:
     """``getToken``: POST ``{identifier: email, password}`` to ``<root>/auth/local``; ``Bearer <jwt>``."""
     login = f"{strapi_root(c)}/auth/local"
     body = _json({"identifier": get(c, "email"), "password": get(c, "password")})
-    jwt = login_token(ctx, TokenRequest(url=login, body=body, headers={"content-type": _JSON}, purpose="strapiApi",
-                                   cache_key=cache_key("strapiApi", login, body)), "jwt")
+    request = TokenRequest(url=login, body=body, headers={"content-type": _JSON}, purpose="strapiApi",
+                           cache_key=cache_key("strapiApi", login, body))
+    jwt = fetch_token_field(ctx, request, "jwt")
     return bearer_auth(o, jwt)
 
 
@@ -63,8 +64,9 @@ def taiga(c: Creds, o: Options, ctx: Context) -> Options:
     ``auth_token``."""
     login = f"{taiga_root(c)}/auth"
     body = _json({"type": "normal", "password": get(c, "password"), "username": get(c, "username")})
-    token = login_token(ctx, TokenRequest(url=login, body=body, headers={"Content-Type": _JSON}, purpose="taigaApi",
-                                     cache_key=cache_key("taigaApi", login, body)), "auth_token")
+    request = TokenRequest(url=login, body=body, headers={"Content-Type": _JSON}, purpose="taigaApi",
+                           cache_key=cache_key("taigaApi", login, body))
+    token = fetch_token_field(ctx, request, "auth_token")
     return bearer_auth(o, token)
 
 
@@ -75,7 +77,7 @@ def whatsapp(c: Creds, o: Options, ctx: Context) -> Options:
     """``appAccessTokenRead``: client credentials (form) for an app token; ``Bearer <access_token>``."""
     body = form_encode([("client_id", text(get(c, "clientId"))), ("client_secret", text(get(c, "clientSecret"))),
                         ("grant_type", "client_credentials")])
-    token = login_token(ctx, TokenRequest(url=WHATSAPP_TOKEN_URL, body=body,
+    token = fetch_token_field(ctx, TokenRequest(url=WHATSAPP_TOKEN_URL, body=body,
                                      headers={"content-type": "application/x-www-form-urlencoded"},
                                      purpose="whatsAppTriggerApi", cache_key=cache_key("whatsAppTriggerApi", body)),
                    "access_token")
