@@ -10,8 +10,6 @@ import hmac
 import json
 import threading
 import uuid
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,56 +22,10 @@ from fluxnex.lifecycle.code_tokens import CodeTokenCache, TokenFetchError
 from fluxnex.n8n.code_auth import Context, TokenRequest, authenticate_options, implemented
 from fluxnex.n8n.code_auth.requests_adapter import to_options
 from fluxnex.testing.n8n_catalog import catalog_path
+from http_recorder import *  # noqa: F403 - the server fixture
+from http_recorder import RecordingServer, ToLocal
 
 TENANT = uuid.UUID("00000000-0000-0000-0000-00000000000c")
-
-
-class _Server:
-    """A local HTTP server recording every request; ``answers[path] = (status, json)``."""
-
-    def __init__(self) -> None:
-        self.seen: list[dict[str, Any]] = []
-        self.answers: dict[str, tuple[int, Any]] = {}
-        self.raw: dict[str, str] = {}
-        self.gate = threading.Event()
-        self.gate.set()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                outer.seen.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                   "body": body})
-                outer.gate.wait(5)
-                status, payload = outer.answers.get(urlsplit(self.path).path, (200, {"ok": True}))
-                raw = outer.raw.get(urlsplit(self.path).path)
-                data = raw.encode() if raw is not None else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def server() -> Iterator[_Server]:
-    srv = _Server()
-    yield srv
-    srv.close()
 
 
 def _b64url_json(segment: str) -> Any:
@@ -81,7 +33,7 @@ def _b64url_json(segment: str) -> Any:
 
 
 def test_ghost_admin_jwt_reaches_the_server_signed_and_connection_test_passes(manager: CredentialManager,
-                                                                            server: _Server) -> None:
+                                                                            server: RecordingServer) -> None:
     secret = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
     manager.create_connection(TENANT, "ghostAdminApi", "g", {"url": server.url, "apiKey": f"kid1:{secret}"})
     result = manager.test_connection(TENANT, "g")
@@ -98,7 +50,7 @@ def test_ghost_admin_jwt_reaches_the_server_signed_and_connection_test_passes(ma
 
 
 def test_datadog_replaces_headers_in_n8n_but_the_session_keeps_the_callers(manager: CredentialManager,
-                                                                          server: _Server) -> None:
+                                                                          server: RecordingServer) -> None:
     manager.create_connection(TENANT, "datadogApi", "d", {"apiKey": "API", "appKey": "APP"})
     with manager.session(TENANT, "d") as http:
         http.post(f"{server.url}/api/v1/series?x=1", json={"series": [1]}, headers={"X-Trace": "t"}).raise_for_status()
@@ -108,7 +60,8 @@ def test_datadog_replaces_headers_in_n8n_but_the_session_keeps_the_callers(manag
     assert seen["path"] == "/api/v1/series?x=1"
 
 
-def test_woocommerce_basic_auth_or_credentials_in_the_query(manager: CredentialManager, server: _Server) -> None:
+def test_woocommerce_basic_auth_or_credentials_in_the_query(manager: CredentialManager,
+                                                            server: RecordingServer) -> None:
     manager.create_connection(TENANT, "wooCommerceApi", "w", {"consumerKey": "ck", "consumerSecret": "cs",
                                                               "url": server.url})
     manager.create_connection(TENANT, "wooCommerceApi", "wq", {"consumerKey": "ck", "consumerSecret": "cs",
@@ -123,7 +76,7 @@ def test_woocommerce_basic_auth_or_credentials_in_the_query(manager: CredentialM
     assert parse_qs(urlsplit(seen["path"]).query) == {"page": ["2"], "consumer_key": ["ck"], "consumer_secret": ["cs"]}
 
 
-def test_pushover_token_joins_a_form_body(manager: CredentialManager, server: _Server) -> None:
+def test_pushover_token_joins_a_form_body(manager: CredentialManager, server: RecordingServer) -> None:
     manager.create_connection(TENANT, "pushoverApi", "p", {"apiKey": "TOKEN"})
     with manager.session(TENANT, "p") as http:
         http.post(f"{server.url}/1/messages.json", data={"user": "u", "message": "hi there"})
@@ -132,7 +85,7 @@ def test_pushover_token_joins_a_form_body(manager: CredentialManager, server: _S
     assert int(seen["headers"]["Content-Length"]) == len(seen["body"])
 
 
-def test_aws_sends_exactly_the_request_it_signed(manager: CredentialManager, server: _Server) -> None:
+def test_aws_sends_exactly_the_request_it_signed(manager: CredentialManager, server: RecordingServer) -> None:
     data = {"accessKeyId": "AKID", "secretAccessKey": "SECRET", "region": "eu-west-1"}
     manager.create_connection(TENANT, "aws", "a", data)
     with manager.session(TENANT, "a") as http:
@@ -156,19 +109,6 @@ def test_aws_sends_exactly_the_request_it_signed(manager: CredentialManager, ser
     assert int(seen["headers"]["Content-Length"]) == len(seen["body"])
 
 
-class _ToLocal(requests.adapters.HTTPAdapter):
-    """Sends every request to the local server instead (the token hosts of these types are fixed)."""
-
-    def __init__(self, target: str) -> None:
-        super().__init__()
-        self.target = target
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        parts = urlsplit(request.url or "")
-        request.url = self.target + parts.path + (f"?{parts.query}" if parts.query else "")
-        return super().send(request, **kwargs)
-
-
 def _rsa() -> tuple[str, Any]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -180,14 +120,14 @@ def _rsa() -> tuple[str, Any]:
 
 
 def test_google_service_account_token_is_fetched_once_and_used_as_bearer(manager: CredentialManager,
-                                                                        server: _Server,
+                                                                        server: RecordingServer,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
 
     pem, public = _rsa()
     token_http = requests.Session()
-    token_http.mount("https://", _ToLocal(server.url))
+    token_http.mount("https://", ToLocal(server.url))
     cache = CodeTokenCache(lambda: token_http)
     monkeypatch.setattr(builtin, "_tokens", cache)
     server.answers["/token"] = (200, {"access_token": "ya29.local", "expires_in": 3599, "token_type": "Bearer"})
@@ -213,10 +153,11 @@ _STS_XML = """<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-1
 <Expiration>2999-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>"""
 
 
-def test_aws_assume_role_calls_sts_once_and_signs_with_the_temporary_keys(manager: CredentialManager, server: _Server,
+def test_aws_assume_role_calls_sts_once_and_signs_with_the_temporary_keys(manager: CredentialManager,
+                                                                         server: RecordingServer,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     sts_http = requests.Session()
-    sts_http.mount("https://", _ToLocal(server.url))
+    sts_http.mount("https://", ToLocal(server.url))
     cache = CodeTokenCache(lambda: sts_http)
     monkeypatch.setattr(builtin, "_tokens", cache)
     server.raw["/"] = _STS_XML
@@ -240,7 +181,7 @@ def test_aws_assume_role_calls_sts_once_and_signs_with_the_temporary_keys(manage
     assert "MASTERSECRET" not in json.dumps([s["headers"] for s in server.seen])
 
 
-def test_token_cache_single_flight_expiry_and_errors(server: _Server) -> None:
+def test_token_cache_single_flight_expiry_and_errors(server: RecordingServer) -> None:
     clock = [1000.0]
     http = requests.Session()
     cache = CodeTokenCache(lambda: http, clock=lambda: clock[0], leeway=60)
@@ -289,7 +230,7 @@ def test_token_requests_and_errors_do_not_show_secrets() -> None:
     assert "SECRET" not in str(err.value)
 
 
-def test_trello_keeps_repeated_query_parameters_grouped(manager: CredentialManager, server: _Server) -> None:
+def test_trello_keeps_repeated_query_parameters_grouped(manager: CredentialManager, server: RecordingServer) -> None:
     manager.create_connection(TENANT, "trelloApi", "t", {"apiKey": "K", "apiToken": "T"})
     with manager.session(TENANT, "t") as http:
         http.get(f"{server.url}/1/members/me/boards", params=[("f", "a"), ("g", "1"), ("f", "b")])

@@ -8,7 +8,6 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,29 +19,23 @@ from fluxnex.lifecycle.code_tokens import CodeTokenCache
 from fluxnex.n8n.code_auth import Context, TokenRequest, nodes
 from fluxnex.n8n.code_auth._js import CodeAuthError
 from fluxnex.n8n.code_auth.nodes.services_d_m_login import FILEMAKER_SESSION_SECONDS
-from test_code_auth_session import _Server, _ToLocal
+from http_recorder import *  # noqa: F403 - the server fixture
+from http_recorder import RecordingServer, ToLocal
 
 TENANT = uuid.UUID("00000000-0000-0000-0000-0000000000d6")
-
-
-@pytest.fixture
-def server() -> Iterator[_Server]:
-    srv = _Server()
-    yield srv
-    srv.close()
 
 
 def _cache(monkeypatch: pytest.MonkeyPatch, target: str | None = None, clock: list[float] | None = None
            ) -> CodeTokenCache:
     http = requests.Session()
     if target is not None:
-        http.mount("https://", _ToLocal(target))
+        http.mount("https://", ToLocal(target))
     cache = CodeTokenCache(lambda: http, clock=(lambda: clock[0]) if clock else time.time)
     monkeypatch.setattr(builtin, "_tokens", cache)
     return cache
 
 
-def test_halo_psa_fetches_its_client_credentials_token_once(manager: CredentialManager, server: _Server,
+def test_halo_psa_fetches_its_client_credentials_token_once(manager: CredentialManager, server: RecordingServer,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     cache = _cache(monkeypatch)
     server.answers["/auth/token"] = (200, {"access_token": "halo-tok", "expires_in": 3600})
@@ -63,7 +56,7 @@ def test_halo_psa_fetches_its_client_credentials_token_once(manager: CredentialM
 
 
 def test_filemaker_session_is_opened_once_and_kept_for_its_idle_timeout(manager: CredentialManager,
-                                                                      server: _Server,
+                                                                      server: RecordingServer,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
     cache = _cache(monkeypatch, target=server.url, clock=clock)
@@ -73,7 +66,7 @@ def test_filemaker_session_is_opened_once_and_kept_for_its_idle_timeout(manager:
     root = nodes.base_url("fileMaker", manager.get_connection(TENANT, "fm"))
     assert root == "https://fm.example.com/fmi/data/v1/databases/Sales"
     with manager.session(TENANT, "fm") as http:
-        http.mount("https://", _ToLocal(server.url))
+        http.mount("https://", ToLocal(server.url))
         http.get(f"{root}/layouts").raise_for_status()
         http.get(f"{root}/scripts").raise_for_status()
         clock[0] += FILEMAKER_SESSION_SECONDS  # past keep_for less the leeway: a new session
@@ -99,7 +92,7 @@ def test_filemaker_login_without_a_token_is_a_clear_error() -> None:
         entry.authenticate(creds, {"method": "GET", "uri": "https://h/x", "headers": {}}, Context(0, fetch))
 
 
-def test_hunter_and_jenkins_as_their_nodes_send_them(manager: CredentialManager, server: _Server) -> None:
+def test_hunter_and_jenkins_as_their_nodes_send_them(manager: CredentialManager, server: RecordingServer) -> None:
     manager.create_connection(TENANT, "hunterApi", "hu", {"apiKey": "k&1"})
     manager.create_connection(TENANT, "jenkinsApi", "je", {"username": "ü", "apiKey": "t0k",
                                                            "baseUrl": f"{server.url}/"})

@@ -23,16 +23,15 @@ from catalog_fixtures import *  # noqa: F403 - the manager fixture
 from fluxnex.api.manager import CredentialManager
 from fluxnex.lifecycle import builtin
 from fluxnex.n8n.code_auth import nodes
-from test_code_auth_session import _Server
-from test_code_auth_session import server as _recording_server
+from http_recorder import *  # noqa: F403 - the server fixture
+from http_recorder import RecordingServer
 
 TENANT = uuid.UUID("00000000-0000-0000-0000-0000000000d4")
 TOKEN = "123456:SeCrEt-Bot_Token"
-server = _recording_server  # the local server recording every request (shared with test_code_auth_session)
 
 
 def test_telegram_token_goes_into_the_path_and_nowhere_the_caller_sees(
-        manager: CredentialManager, server: _Server, caplog: pytest.LogCaptureFixture) -> None:
+        manager: CredentialManager, server: RecordingServer, caplog: pytest.LogCaptureFixture) -> None:
     manager.create_connection(TENANT, "telegramApi", "tg", {"accessToken": TOKEN, "baseUrl": server.url})
     base = nodes.base_url("telegramApi", {"baseUrl": server.url})
     assert base == server.url and TOKEN not in base
@@ -72,7 +71,7 @@ def test_telegram_connection_errors_and_foreign_hosts_name_no_token(manager: Cre
     assert not any(TOKEN in r.getMessage() for r in caplog.records)
 
 
-def test_strapi_logs_in_with_json_and_sends_the_jwt(manager: CredentialManager, server: _Server) -> None:
+def test_strapi_logs_in_with_json_and_sends_the_jwt(manager: CredentialManager, server: RecordingServer) -> None:
     builtin.code_tokens().forget()
     server.answers["/api/auth/local"] = (200, {"jwt": "J.W.T", "user": {"id": 1}})
     manager.create_connection(TENANT, "strapiApi", "s", {"url": server.url + "/", "email": "é@example.com",
@@ -89,7 +88,7 @@ def test_strapi_logs_in_with_json_and_sends_the_jwt(manager: CredentialManager, 
 
 
 def test_unleashed_signs_the_query_and_zulip_sends_utf8_basic_auth_and_a_form(manager: CredentialManager,
-                                                                             server: _Server) -> None:
+                                                                             server: RecordingServer) -> None:
     manager.create_connection(TENANT, "unleashedSoftwareApi", "u", {"apiId": "id-1", "apiKey": "k3y"})
     manager.create_connection(TENANT, "zulipApi", "z", {"url": server.url + "/", "email": "é@example.com",
                                                         "apiKey": "k:y"})

@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import uuid
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
@@ -21,45 +17,15 @@ from fluxnex.api.manager import CredentialManager
 from fluxnex.lifecycle import builtin
 from fluxnex.lifecycle.code_tokens import CodeTokenCache
 from fluxnex.n8n.code_auth import CodeAuthError, nodes
+from http_recorder import *  # noqa: F403 - the server fixture
+from http_recorder import RecordingServer
 
 TENANT = uuid.UUID("00000000-0000-0000-0000-0000000000d1")
 
 
-class _Recorder(ThreadingHTTPServer):
-    """Records ``(method, path with query, headers, body)`` of each request; answers ``replies[path]`` as JSON."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
-        self.replies: dict[str, Any] = {}
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def handle_one(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                recorder.requests.append((self.command, self.path, dict(self.headers), body))
-                payload = json.dumps(recorder.replies.get(urlsplit(self.path).path, {})).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_DELETE = handle_one
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.root = f"http://127.0.0.1:{self.server_address[1]}"
-
-
-@pytest.fixture
-def local() -> Iterator[_Recorder]:
-    recorder = _Recorder()
-    threading.Thread(target=recorder.serve_forever, daemon=True).start()
-    yield recorder
-    recorder.shutdown()
-    recorder.server_close()
+def _sent(recorder: RecordingServer) -> list[tuple[str, str, dict[str, str], bytes]]:
+    """``(method, path with query, headers, body)`` of each request the server saw."""
+    return [(s["method"], s["path"], s["headers"], s["body"]) for s in recorder.seen]
 
 
 def _basic(user: str, password: str) -> str:
@@ -67,42 +33,43 @@ def _basic(user: str, password: str) -> str:
 
 
 def test_agile_crm_basic_auth_is_utf8_and_the_callers_request_is_kept(manager: CredentialManager,
-                                                                      local: _Recorder) -> None:
+                                                                      server: RecordingServer) -> None:
     manager.create_connection(TENANT, "agileCrmApi", "agile", {"email": "zoë@example.com", "apiKey": "kéy",
                                                                "subdomain": "acme"})
     with manager.session(TENANT, "agile") as http:
-        http.post(f"{local.root}/dev/api/contacts?x=1", json={"a": "b"}, headers={"X-Trace": "t"}).raise_for_status()
-    method, path, headers, body = local.requests[-1]
+        http.post(f"{server.url}/dev/api/contacts?x=1", json={"a": "b"}, headers={"X-Trace": "t"}).raise_for_status()
+    method, path, headers, body = _sent(server)[-1]
     # n8n's HTTP client encodes basic auth as UTF-8 (requests alone would send Latin-1)
     assert headers["Authorization"] == _basic("zoë@example.com", "kéy")
     assert (method, path, headers["X-Trace"], json.loads(body)) == ("POST", "/dev/api/contacts?x=1", "t", {"a": "b"})
     assert nodes.base_url("agileCrmApi", {"subdomain": "acme"}) == "https://acme.agilecrm.com/dev/"
 
 
-def test_cockpit_token_joins_the_query_of_a_relative_path(manager: CredentialManager, local: _Recorder) -> None:
-    data = {"url": local.root, "accessToken": "t0k"}
+def test_cockpit_token_joins_the_query_of_a_relative_path(manager: CredentialManager, server: RecordingServer) -> None:
+    data = {"url": server.url, "accessToken": "t0k"}
     manager.create_connection(TENANT, "cockpitApi", "cockpit", data)
-    assert nodes.base_url("cockpitApi", data) == f"{local.root}/api"
+    assert nodes.base_url("cockpitApi", data) == f"{server.url}/api"
     with manager.session(TENANT, "cockpit") as http:  # relative paths resolve against the node's API root
         http.get("/collections/get/posts", params={"limit": "2"}).raise_for_status()
-    _, path, headers, _ = local.requests[-1]
+    _, path, headers, _ = _sent(server)[-1]
     assert urlsplit(path).path == "/api/collections/get/posts"
     assert parse_qs(urlsplit(path).query) == {"limit": ["2"], "token": ["t0k"]}
     assert "t0k" not in json.dumps(headers)
 
 
-def test_bitwarden_fetches_its_token_once_and_sends_it_as_bearer(manager: CredentialManager, local: _Recorder,
+def test_bitwarden_fetches_its_token_once_and_sends_it_as_bearer(manager: CredentialManager, server: RecordingServer,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     cache = CodeTokenCache(requests.Session)
     monkeypatch.setattr(builtin, "_tokens", cache)
-    local.replies["/identity/connect/token"] = {"access_token": "bw-1", "expires_in": 3600, "token_type": "Bearer"}
+    server.answers["/identity/connect/token"] = (200, {"access_token": "bw-1", "expires_in": 3600,
+                                                       "token_type": "Bearer"})
     manager.create_connection(TENANT, "bitwardenApi", "bw", {"clientId": "organization.1", "clientSecret": "s3c",
-                                                             "environment": "selfHosted", "domain": local.root})
+                                                             "environment": "selfHosted", "domain": server.url})
     with manager.session(TENANT, "bw") as http:  # self-hosted: <domain>/api
         for _ in range(3):
             http.get("/public/collections").raise_for_status()
-    tokens = [r for r in local.requests if r[1] == "/identity/connect/token"]
-    calls = [r for r in local.requests if r[1] == "/api/public/collections"]
+    tokens = [r for r in _sent(server) if r[1] == "/identity/connect/token"]
+    calls = [r for r in _sent(server) if r[1] == "/api/public/collections"]
     assert len(tokens) == 1 and cache.fetches == 1 and len(calls) == 3
     assert tokens[0][0] == "POST" and dict(parse_qsl(tokens[0][3].decode())) == {
         "client_id": "organization.1", "client_secret": "s3c", "grant_type": "client_credentials",
@@ -110,22 +77,22 @@ def test_bitwarden_fetches_its_token_once_and_sends_it_as_bearer(manager: Creden
     assert all(r[2]["Authorization"] == "Bearer bw-1" for r in calls)
 
 
-def test_discord_webhook_requests_go_to_the_webhook_uri(manager: CredentialManager, local: _Recorder) -> None:
-    hook = f"{local.root}/api/webhooks/1/abc?thread_id=9"
+def test_discord_webhook_requests_go_to_the_webhook_uri(manager: CredentialManager, server: RecordingServer) -> None:
+    hook = f"{server.url}/api/webhooks/1/abc?thread_id=9"
     manager.create_connection(TENANT, "discordWebhookApi", "hook", {"webhookUri": hook})
-    assert nodes.base_url("discordWebhookApi", {"webhookUri": hook}) == f"{local.root}/api/webhooks/1/abc"
+    assert nodes.base_url("discordWebhookApi", {"webhookUri": hook}) == f"{server.url}/api/webhooks/1/abc"
     with manager.session(TENANT, "hook") as http:
         http.post("", json={"content": "hi"}, params={"wait": "true"}).raise_for_status()  # the node's request
         http.post(hook, json={"content": "again"}).raise_for_status()  # addressed to the webhook itself
-        http.post(f"{local.root}/api/v10/channels/1/messages", json={"content": "x"}).raise_for_status()
-    assert [r[1] for r in local.requests] == ["/api/webhooks/1/abc?thread_id=9&wait=true",
+        http.post(f"{server.url}/api/v10/channels/1/messages", json={"content": "x"}).raise_for_status()
+    assert [r[1] for r in _sent(server)] == ["/api/webhooks/1/abc?thread_id=9&wait=true",
                                              "/api/webhooks/1/abc?thread_id=9", "/api/webhooks/1/abc?thread_id=9"]
-    assert json.loads(local.requests[0][3]) == {"content": "hi"}
+    assert json.loads(_sent(server)[0][3]) == {"content": "hi"}
 
 
 def test_discord_webhook_without_an_absolute_uri_is_refused_before_sending(manager: CredentialManager,
-                                                                          local: _Recorder) -> None:
+                                                                          server: RecordingServer) -> None:
     manager.create_connection(TENANT, "discordWebhookApi", "bad", {"webhookUri": "discord.com/api/webhooks/1/abc"})
     with manager.session(TENANT, "bad") as http, pytest.raises(CodeAuthError, match="not an absolute http"):
-        http.post(f"{local.root}/x", json={})
-    assert local.requests == []
+        http.post(f"{server.url}/x", json={})
+    assert _sent(server) == []

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlsplit
 
@@ -21,16 +20,10 @@ from fluxnex.api.manager import CredentialManager
 from fluxnex.lifecycle import builtin
 from fluxnex.lifecycle.code_tokens import CodeTokenCache
 from fluxnex.n8n.code_auth import CodeAuthError
-from test_code_auth_session import _Server, _ToLocal
+from http_recorder import *  # noqa: F403 - the server fixture
+from http_recorder import RecordingServer, ToLocal
 
 TENANT = uuid.UUID("00000000-0000-0000-0000-00000000000d")
-
-
-@pytest.fixture(name="server")
-def _local_server() -> Iterator[_Server]:
-    srv = _Server()
-    yield srv
-    srv.close()
 
 
 def _tokens(monkeypatch: pytest.MonkeyPatch, http: requests.Session) -> CodeTokenCache:
@@ -40,9 +33,9 @@ def _tokens(monkeypatch: pytest.MonkeyPatch, http: requests.Session) -> CodeToke
 
 
 def test_paypal_fetches_one_client_credentials_token_and_sends_it_as_bearer(
-        manager: CredentialManager, server: _Server, monkeypatch: pytest.MonkeyPatch) -> None:
+        manager: CredentialManager, server: RecordingServer, monkeypatch: pytest.MonkeyPatch) -> None:
     token_http = requests.Session()
-    token_http.mount("https://", _ToLocal(server.url))  # the sandbox token host is fixed
+    token_http.mount("https://", ToLocal(server.url))  # the sandbox token host is fixed
     cache = _tokens(monkeypatch, token_http)
     server.answers["/v1/oauth2/token"] = (200, {"access_token": "A21.local", "expires_in": 32400})
     manager.create_connection(TENANT, "payPalApi", "pp", {"clientId": "clïent", "secret": "s3cret", "env": "sanbox"})
@@ -64,7 +57,7 @@ def _rpc(model: str, method: str, *args: Any) -> dict[str, Any]:
 
 
 def test_odoo_logs_in_then_puts_db_uid_and_password_in_front_of_the_arguments(
-        manager: CredentialManager, server: _Server, monkeypatch: pytest.MonkeyPatch) -> None:
+        manager: CredentialManager, server: RecordingServer, monkeypatch: pytest.MonkeyPatch) -> None:
     _tokens(monkeypatch, requests.Session())
     server.answers["/jsonrpc"] = (200, {"jsonrpc": "2.0", "id": 41, "result": 7})
     manager.create_connection(TENANT, "odooApi", "o", {"url": server.url + "/", "db": "prod", "username": "bot",
@@ -79,7 +72,7 @@ def test_odoo_logs_in_then_puts_db_uid_and_password_in_front_of_the_arguments(
 
 
 def test_odoo_refused_login_sends_nothing_else_and_names_no_secret(
-        manager: CredentialManager, server: _Server, monkeypatch: pytest.MonkeyPatch) -> None:
+        manager: CredentialManager, server: RecordingServer, monkeypatch: pytest.MonkeyPatch) -> None:
     _tokens(monkeypatch, requests.Session())
     server.answers["/jsonrpc"] = (200, {"jsonrpc": "2.0", "id": 41, "result": False})
     manager.create_connection(TENANT, "odooApi", "o", {"url": server.url, "db": "prod", "username": "bot",
@@ -114,7 +107,8 @@ def _verify_sigv4(seen: dict[str, Any], secret: str) -> str:
     return fields["SignedHeaders"]
 
 
-def test_s3_signs_the_bytes_it_sends_binary_bodies_included(manager: CredentialManager, server: _Server) -> None:
+def test_s3_signs_the_bytes_it_sends_binary_bodies_included(manager: CredentialManager,
+                                                            server: RecordingServer) -> None:
     manager.create_connection(TENANT, "s3", "s", {"endpoint": server.url, "region": "eu-west-1", "accessKeyId": "AK",
                                                   "secretAccessKey": " S3CRET ", "forcePathStyle": True})
     payload = bytes(range(256)) * 4  # not UTF-8
