@@ -5,6 +5,7 @@
 // stdin: {now: epoch ms, cases: [{type, credentials, options}]}
 // stdout: [{ok: true, value, tokenRequests} | {ok: false, error, tokenRequests}]
 'use strict';
+const { freezeClock, runMain } = require('./_harness.cjs');
 const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
@@ -15,20 +16,6 @@ if (!engine) {
   process.exit(2);
 }
 const credentialsDir = path.join(engine, 'n8n-nodes-base', 'dist', 'credentials');
-
-function freezeClock(now) {
-  const RealDate = Date;
-  class FrozenDate extends RealDate {
-    constructor(...args) {
-      if (args.length === 0) super(now);
-      else super(...args);
-    }
-    static now() {
-      return now;
-    }
-  }
-  global.Date = FrozenDate;
-}
 
 let tokenRequests = [];
 function fakeTokenClient() {
@@ -151,12 +138,4 @@ async function main(input) {
   process.stdout.write(JSON.stringify(results));
 }
 
-let input = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => { input += chunk; });
-process.stdin.on('end', () => {
-  main(input).catch((error) => {
-    console.error(error);
-    process.exit(1);
-  });
-});
+runMain(main);

@@ -8,6 +8,7 @@
 // stdin: {catalog: [...credential types...], cases: [{type, data}]}; stdout: [{properties, effective,
 // authenticate, test}] where each part is {ok: true, value} or {ok: false, error}.
 'use strict';
+const { runMain } = require('./_harness.cjs');
 const path = require('path');
 const Module = require('module');
 
@@ -99,7 +100,4 @@ async function main(input) {
   process.stdout.write(JSON.stringify(results));
 }
 
-let input = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => { input += chunk; });
-process.stdin.on('end', () => main(input).catch((error) => { console.error(error); process.exit(1); }));
+runMain(main);

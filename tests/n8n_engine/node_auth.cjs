@@ -10,6 +10,7 @@
 //   params: what getNodeParameter answers (by name); responses: the answers to successive requests ({} after).
 // stdout: [{ok: true, requests: [{via, credentialType, options}]} | {ok: false, error, requests}]
 'use strict';
+const { freezeClock, runMain } = require('./_harness.cjs');
 const path = require('path');
 
 const engine = process.env.N8N_CODE_ENGINE_DIR;
@@ -18,20 +19,6 @@ if (!engine) {
   process.exit(2);
 }
 const dist = path.join(engine, 'n8n-nodes-base', 'dist');
-
-function freezeClock(now) {
-  const RealDate = Date;
-  class FrozenDate extends RealDate {
-    constructor(...args) {
-      if (args.length === 0) super(now);
-      else super(...args);
-    }
-    static now() {
-      return now;
-    }
-  }
-  global.Date = FrozenDate;
-}
 
 function fixRandomness() {
   // n8n-workflow's randomInt (a JSON-RPC id, say) reads crypto.getRandomValues: zeros, so runs compare
@@ -119,12 +106,4 @@ async function main(input) {
   process.stdout.write(JSON.stringify(results));
 }
 
-let input = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => { input += chunk; });
-process.stdin.on('end', () => {
-  main(input).catch((error) => {
-    console.error(error);
-    process.exit(1);
-  });
-});
+runMain(main);
