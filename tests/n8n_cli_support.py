@@ -108,4 +108,8 @@ def _install(build: Path, log: object) -> None:
 
 
 if __name__ == "__main__":  # the CI prefetch: install (or wait for one) and say where
+    import signal
+
+    # .ci/run stops an unfinished prefetch with SIGTERM: exit through subprocess.run, which then kills npm too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(n8n_cli_dir(log=sys.stdout), flush=True)
