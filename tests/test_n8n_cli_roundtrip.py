@@ -75,12 +75,13 @@ class N8n:
 
     def __init__(self, install: Path, env: dict[str, str], home: Path) -> None:
         self.install, self.env, self.home = install, env, home
-        self.config = home / ".n8n" / "config"  # n8n writes {"encryptionKey": ...} here on first start
+        self.config = home / ".n8n" / "config"  # n8n writes {"encryptionKey": ...} here on its first start
 
     def run(self, *args: str) -> str:
         done = subprocess.run([str(self.install / "bin" / "node"), str(self.install / "node_modules/n8n/bin/n8n"),
                                *args], cwd=self.home, env=self.env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, f"n8n {' '.join(args)} exited {done.returncode}: {done.stderr[-3000:]}"
+        assert done.returncode == 0, f"n8n {' '.join(args)} exited {done.returncode}: " \
+            f"{done.stdout[-2000:]}{done.stderr[-2000:]}"  # n8n reports some errors on stdout
         return done.stdout
 
     def import_file(self, path: Path, count: int) -> None:
@@ -113,7 +114,10 @@ def n8n(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N8n]:
                "DB_POSTGRESDB_HOST": url.host or "127.0.0.1", "DB_POSTGRESDB_PORT": str(url.port or 5432),
                "DB_POSTGRESDB_USER": url.username or "postgres", "DB_POSTGRESDB_PASSWORD": url.password or "",
                "N8N_DIAGNOSTICS_ENABLED": "false", "N8N_VERSION_NOTIFICATIONS_ENABLED": "false"}
-        yield N8n(install, env, home)
+        instance = N8n(install, env, home)
+        instance.run("list:workflow")  # the first start: n8n's migrations, and its config file with the key
+        assert json.loads(instance.config.read_text())["encryptionKey"] == N8N_KEY
+        yield instance
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -169,7 +173,6 @@ def test_fluxnex_export_is_what_n8n_imports(n8n: N8n, tmp_path: Path, encrypted:
             if v[1] == "quickBooksOAuth2Api"} == {"QuickBooks": "9130347596"}
     out = tmp_path / "to-n8n.json"
     if encrypted:
-        n8n.run("export:credentials", "--all", f"--output={tmp_path / 'warm-up.json'}")  # writes n8n's config
         flux.run("export", "n8n", "--tenant", str(tenant), "--output", str(out), "--encrypt-with-n8n-key",
                  str(n8n.config))
     else:
