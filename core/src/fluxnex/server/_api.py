@@ -331,7 +331,7 @@ def wrap(service: Service, endpoint: Endpoint) -> Callable[[Request], Awaitable[
         token = bearer_token(request)
         if prompt is not None and prompt.is_open and token is not None and endpoint.scope is not None:
             try:
-                reads = await prompt.aread(hash_secret(token), _uuid_or_none(request.path_params.get("connection_id")))
+                reads = prompt.read(hash_secret(token), _uuid_or_none(request.path_params.get("connection_id")))
                 key = authenticate(request, service.rows, service.limiter, endpoint.scope, reads)
                 touch = service.touch_due(key.id, time.monotonic())
                 if not touch:

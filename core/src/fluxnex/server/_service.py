@@ -17,7 +17,6 @@ from fluxnex.storage.store._service import ServiceStore
 if TYPE_CHECKING:
     from fluxnex.api.manager import CredentialManager
     from fluxnex.storage.store._prompt import PromptReader
-    from fluxnex.storage.store._prompt_async import AsyncPromptReader
 
 __all__ = ["Service"]
 
@@ -38,17 +37,11 @@ class Service:
         self._sessions_made = 0
         self.rows.purge_expired()  # sessions and states that expired over a day ago
         #: the event loop's own connection for reads that need no refresh (None: every request takes a thread)
-        #: (SQLite: one connection read from the loop; PostgreSQL: a few, whose reads the loop awaits)
-        self.prompt: PromptReader | AsyncPromptReader | None = None
+        self.prompt: PromptReader | None = None
         if config.loop_reads_on(manager.store.dialect):
-            if manager.store.dialect == "sqlite":
-                from fluxnex.storage.store._prompt import PromptReader
+            from fluxnex.storage.store._prompt import PromptReader
 
-                self.prompt = PromptReader(manager.store, config.loop_read_timeout)
-            else:
-                from fluxnex.storage.store._prompt_async import AsyncPromptReader
-
-                self.prompt = AsyncPromptReader(manager.store, config.loop_read_timeout, int(__import__("os").environ.get("SVC3_SIZE", "2")))
+            self.prompt = PromptReader(manager.store, config.loop_read_timeout)
             self.prompt.open()
 
     def session_made(self) -> None:

@@ -25,11 +25,9 @@ import attrs
 
 if TYPE_CHECKING:
     from fluxnex.storage.store._models import ConnectionRow
-    from fluxnex.storage.store._raw import RawAccess
     from fluxnex.storage.store._repository import ConnectionStore
 
-__all__ = ["KEY_COLUMNS", "RETRY_AFTER", "Busy", "PromptRead", "PromptReader", "prompt_params", "prompt_read",
-           "prompt_sql"]
+__all__ = ["KEY_COLUMNS", "RETRY_AFTER", "Busy", "PromptRead", "PromptReader"]
 
 #: what ``ServiceStore.authenticate`` reads of an API key (``PromptReader.read`` reads the same)
 KEY_COLUMNS: Final = ("id", "name", "prefix", "key_hash", "tenant_id", "scopes", "created_at", "last_used_at",
@@ -64,32 +62,6 @@ class PromptRead:
         return self.connection
 
 
-def prompt_sql(sqlite: bool) -> str:
-    """The one statement of a prompt read: the key by its hash, the connection by its id (two placeholders)."""
-    from fluxnex.storage.store._models import COLUMNS
-
-    mark = "?" if sqlite else "%s"
-    return (  # one row whatever matches: the outer joins fill what is missing with NULLs
-        f"SELECT {', '.join('k.' + c for c in KEY_COLUMNS)}, {', '.join('c.' + c for c in COLUMNS)} "  # noqa: S608
-        f"FROM (SELECT 1) AS one LEFT JOIN api_key AS k ON k.key_hash = {mark} "
-        f"LEFT JOIN connection AS c ON c.id = {mark}"
-    )
-
-
-def prompt_params(raw: RawAccess, digest: str, connection_id: uuid.UUID | None) -> tuple[Any, Any]:
-    """The parameters of ``prompt_sql`` for ``digest`` and ``connection_id``."""
-    return digest, None if connection_id is None else raw.uuid_param(connection_id)
-
-
-def prompt_read(raw: RawAccess, digest: str, connection_id: uuid.UUID | None,
-                found: Sequence[Any] | None) -> PromptRead:
-    """The ``PromptRead`` of the row ``prompt_sql`` gave."""
-    assert found is not None  # the outer joins give one row, matched or not
-    n = len(KEY_COLUMNS)
-    return PromptRead(digest, connection_id, None if found[0] is None else found[:n],
-                      None if found[n] is None else raw.decode(found[n:]))
-
-
 class PromptReader:
     """One connection for reads that answer within ``timeout`` seconds or raise ``Busy`` (thread-safe)."""
 
@@ -105,7 +77,15 @@ class PromptReader:
         self._conn: Any = None
         self._pid = 0
         self._retry_at = 0.0
-        self._sql = prompt_sql(self._raw.sqlite)
+        from fluxnex.storage.store._models import COLUMNS
+
+        mark = "?" if self._raw.sqlite else "%s"
+        self._key_width = len(KEY_COLUMNS)
+        self._sql = (  # one row whatever matches: the outer joins fill what is missing with NULLs
+            f"SELECT {', '.join('k.' + c for c in KEY_COLUMNS)}, {', '.join('c.' + c for c in COLUMNS)} "  # noqa: S608
+            f"FROM (SELECT 1) AS one LEFT JOIN api_key AS k ON k.key_hash = {mark} "
+            f"LEFT JOIN connection AS c ON c.id = {mark}"
+        )
         import sqlalchemy as sa
 
         sa.event.listen(store.engine, "engine_disposed", lambda _engine: self.close())  # closes with the store
@@ -172,12 +152,12 @@ class PromptReader:
     def read(self, digest: str, connection_id: uuid.UUID | None) -> PromptRead:
         """The API key of hash ``digest`` and the connection ``connection_id`` (None: no connection), in one
         statement; ``Busy`` when it cannot."""
-        found = self.fetch(self._sql, prompt_params(self._raw, digest, connection_id))
-        return prompt_read(self._raw, digest, connection_id, found)
-
-    async def aread(self, digest: str, connection_id: uuid.UUID | None) -> PromptRead:
-        """``read`` for a caller that awaits (the same reader as ``AsyncPromptReader``'s)."""
-        return self.read(digest, connection_id)
+        raw = self._raw
+        found = self.fetch(self._sql, (digest, None if connection_id is None else raw.uuid_param(connection_id)))
+        assert found is not None  # the outer joins give one row, matched or not
+        n = self._key_width
+        return PromptRead(digest, connection_id, None if found[0] is None else found[:n],
+                          None if found[n] is None else raw.decode(found[n:]))
 
     def close(self) -> None:
         """Close the connection for good (a later ``open`` may open it again)."""
