@@ -3,7 +3,9 @@
 ``read(digest, connection_id)`` answers what a request for a connection asks first, an API key by its hash and
 a connection by its id, in one statement (``PromptRead``). It runs on one database connection of its own,
 outside the store's pool (one connection more than the pool's), whose statements give up after ``timeout``
-seconds (SQLite: ``busy_timeout``; PostgreSQL: ``statement_timeout`` and ``lock_timeout``). A read raises
+seconds (SQLite: ``busy_timeout``; PostgreSQL: ``statement_timeout`` and ``lock_timeout``; there the statement
+is prepared once and runs on one cursor with binary results, which costs the loop less per read than a cursor
+per read in text; the values are the same). A read raises
 ``Busy`` at once when the connection is in use, not open or was opened by another process, and after the
 timeout when the database is locked or slow: the caller then takes its waiting path (the pool, in a thread).
 A failed read closes the connection, and ``open`` (called from a thread that may wait) opens it again no sooner
@@ -75,6 +77,7 @@ class PromptReader:
         self._pool: Any = None
         self._fairy: Any = None
         self._conn: Any = None
+        self._cursor: Any = None  # PostgreSQL: one cursor for every read (a new one per read costs more)
         self._pid = 0
         self._retry_at = 0.0
         from fluxnex.storage.store._models import COLUMNS
@@ -104,7 +107,7 @@ class PromptReader:
             if self.is_open or time.monotonic() < self._retry_at:
                 return
             if self._pid != os.getpid():  # inherited across a fork: the parent's socket is not ours to use
-                self._pool = self._fairy = self._conn = None
+                self._pool = self._fairy = self._conn = self._cursor = None
             try:
                 self._connect()
             except Exception:
@@ -122,11 +125,12 @@ class PromptReader:
             conn.autocommit = True
             conn.execute(f"SET statement_timeout = {ms}")
             conn.execute(f"SET lock_timeout = {ms}")
+            self._cursor = conn.cursor(binary=True)  # binary rows: the same values, decoded for less
         self._conn, self._pid = conn, os.getpid()
 
     def _drop(self) -> None:
         """Close the connection (after a failure: ``open`` waits ``RETRY_AFTER`` before the next)."""
-        fairy, self._fairy, self._conn = self._fairy, None, None
+        fairy, self._fairy, self._conn, self._cursor = self._fairy, None, None, None
         self._retry_at = time.monotonic() + RETRY_AFTER
         if fairy is not None and self._pid == os.getpid():
             with contextlib.suppress(Exception):  # closing a connection that already failed: nothing left to do
@@ -141,7 +145,11 @@ class PromptReader:
             if conn is None or self._pid != os.getpid():
                 raise Busy("the prompt connection is not open")
             try:
-                row: Sequence[Any] | None = conn.execute(sql, params).fetchone()
+                cursor = self._cursor
+                if cursor is None:
+                    row: Sequence[Any] | None = conn.execute(sql, params).fetchone()
+                else:
+                    row = cursor.execute(sql, params, prepare=True).fetchone()
             except Exception as exc:  # locked, slow or gone: the waiting path answers (and reports) instead
                 self._drop()
                 raise Busy(f"the prompt read failed: {type(exc).__name__}") from exc
