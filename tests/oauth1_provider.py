@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -24,6 +24,7 @@ from oauthlib.oauth1 import (
     ResourceEndpoint,
 )
 from oauthlib.oauth1.rfc5849 import SIGNATURE_METHODS
+from support import LocalServer
 
 __all__ = ["OAuth1Provider"]
 
@@ -140,7 +141,7 @@ class _Validator(RequestValidator):
         return True
 
 
-class OAuth1Provider:
+class OAuth1Provider(LocalServer):
     """See the module docstring. ``consumer_key``/``consumer_secret`` are the registered app's."""
 
     def __init__(self, *, rsa_public_pem: str | None = None) -> None:
@@ -149,18 +150,7 @@ class OAuth1Provider:
         self.validator = _Validator(self.consumer_key, self.consumer_secret, rsa_public_pem)
         self.calls: Counter[str] = Counter()
         self.last_resource_body: str | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> OAuth1Provider:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(self._handler())
 
     def settings(self, signature_method: str = "HMAC-SHA1") -> dict[str, str]:
         """oAuth1Api data for this provider."""

@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from requests.adapters import HTTPAdapter
+from support import LocalServer
 
 __all__ = ["CERT", "FLAT_PEM", "KEY", "PEM", "TENANT_GUID", "FakeTokenServer", "LoopbackAdapter", "route_to",
            "storm"]
@@ -55,7 +56,7 @@ def _jwt(exp: float, n: int) -> str:
     return f"{part({'alg': 'HS256'})}.{part({'exp': int(exp), 'n': n})}.c2ln"
 
 
-class FakeTokenServer:
+class FakeTokenServer(LocalServer):
     """See the module docstring. ``latency`` delays each token answer (seconds); ``status`` forces an error."""
 
     def __init__(self, *, latency: float = 0.0) -> None:
@@ -66,19 +67,7 @@ class FakeTokenServer:
         self.issued: list[str] = []
         self.valid: str | None = None
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeTokenServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(self._handler())
 
     @property
     def token_calls(self) -> int:

@@ -1,4 +1,5 @@
-"""Helpers for cross-package tests: throwaway plugin distributions installed into throwaway venvs."""
+"""Helpers for cross-package tests: throwaway plugin distributions installed into throwaway venvs, and the
+start and stop of the local HTTP servers the provider fakes run."""
 
 from __future__ import annotations
 
@@ -9,8 +10,30 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+
+
+class LocalServer:
+    """A threading HTTP server on a free 127.0.0.1 port (``port``, ``url``), served on a daemon thread from
+    ``with`` to its end. Subclasses call ``_serve(handler)`` in their ``__init__``."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 class PluginVenv:
