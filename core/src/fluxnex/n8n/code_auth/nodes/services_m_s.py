@@ -15,7 +15,16 @@ from typing import Any
 from fluxnex.n8n.code_auth._context import Context
 from fluxnex.n8n.code_auth._js import CodeAuthError, Options, basic, copy, get, put, text, truthy
 from fluxnex.n8n.code_auth.nodes._entry import NodeAuth
-from fluxnex.n8n.code_auth.nodes._parts import Creds, body_fields, field, headers, query, with_bearer, with_headers
+from fluxnex.n8n.code_auth.nodes._parts import (
+    Creds,
+    bearer,
+    body_fields,
+    field,
+    headers,
+    query,
+    with_bearer,
+    with_headers,
+)
 
 
 def _authkey(c: Creds, o: Options, _: Context) -> Options:
@@ -38,15 +47,6 @@ def marketstack(c: Creds, o: Options, _: Context) -> Options:
     qs = query(o)
     if "access_key" not in qs:
         put(qs, "access_key", get(c, "apiKey"))
-    return o
-
-
-def medium(c: Creds, o: Options, _: Context) -> Options:
-    """The access-token variant (``authentication: accessToken``; the other one is OAuth2)."""
-    o = copy(o)
-    h = headers(o)
-    h["Accept-Charset"] = "utf-8"
-    h["Authorization"] = f"Bearer {text(get(c, 'accessToken'))}"
     return o
 
 
@@ -123,7 +123,9 @@ NODES: dict[str, NodeAuth] = {
         _GF.format("Marketstack", "marketstackApiRequest")),
     "matrixApi": NodeAuth(with_bearer("accessToken"), lambda c: f"{text(get(c, 'homeserverUrl'))}/_matrix/client/r0",
                           _GF.format("Matrix", "matrixApiRequest")),
-    "mediumApi": NodeAuth(medium, lambda c: "https://api.medium.com/v1", _GF.format("Medium", "mediumApiRequest")),
+    # the access-token variant (``authentication: accessToken``; the other one is OAuth2)
+    "mediumApi": NodeAuth(with_headers(("Accept-Charset", lambda c: "utf-8"), ("Authorization", bearer("accessToken"))),
+                          lambda c: "https://api.medium.com/v1", _GF.format("Medium", "mediumApiRequest")),
     "messageBirdApi": NodeAuth(with_headers(("Authorization", lambda c: f"AccessKey {text(get(c, 'accessKey'))}")),
                                lambda c: "https://rest.messagebird.com",
                                _GF.format("MessageBird", "messageBirdApiRequest")),

@@ -105,14 +105,6 @@ def unleashed(c: Creds, o: Options, _: Context) -> Options:
     return o
 
 
-def travis(c: Creds, o: Options, _: Context) -> Options:
-    o = copy(o)
-    h = headers(o)
-    h["Travis-API-Version"] = "3"
-    h["Authorization"] = f"token {text(get(c, 'apiToken'))}"
-    return o
-
-
 def trim_slash(url: Any) -> str:
     """n8n's ``removeTrailingSlash`` (one slash)."""
     value = text(url)
@@ -138,7 +130,9 @@ NODES: dict[str, NodeAuth] = {
                              "nodes/SyncroMSP/v1/transport/index.js:apiRequest"),
     "tapfiliateApi": NodeAuth(with_headers(("Api-Key", field("apiKey"))), lambda c: "https://api.tapfiliate.com/1.6",
                               _G.format("Tapfiliate", "tapfiliateApiRequest")),
-    "travisCiApi": NodeAuth(travis, lambda c: "https://api.travis-ci.com",
+    "travisCiApi": NodeAuth(with_headers(("Travis-API-Version", lambda c: "3"),
+                                         ("Authorization", prefixed("token ", "apiToken"))),
+                            lambda c: "https://api.travis-ci.com",
                             _G.format("TravisCi", "travisciApiRequest")),
     "unleashedSoftwareApi": NodeAuth(unleashed, lambda c: "https://api.unleashedsoftware.com/",
                                      _G.format("UnleashedSoftware", "unleashedApiRequest")),
