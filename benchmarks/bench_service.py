@@ -4,7 +4,7 @@ Run: ``python benchmarks/bench_service.py [--requests 3000] [--clients 4] [--rou
 [--no-loop-reads]``. One uvicorn process serves the endpoints of one application: the service's
 ``GET /api/v1/tenants/{t}/connections/{c}/credentials`` (API key checked against its hash in the database,
 tenant check, the connection read and decrypted, JSON out; on the event loop, key and connection read in one
-statement, on PostgreSQL too, where it is opt-in, unless ``--no-loop-reads`` sends it to the thread pool as
+statement, sent without waiting for it on PostgreSQL, unless ``--no-loop-reads`` sends it to the thread pool as
 every other endpoint); ``GET /bare``, a
 plain Starlette endpoint answering JSON of exactly the same bytes; and ``GET /bare-thread``, the same plus one
 hop to the thread pool (where the service runs the manager's blocking calls, and credentials with

@@ -251,12 +251,12 @@ def test_serve_session_ttl(deployment: Deployment) -> None:
 
 
 @pytest.mark.parametrize(("flags", "loop_reads", "on", "ttl"), [
-    ((), None, True, 1800.0),  # the default on SQLite: on
+    ((), True, True, 1800.0),  # the default: on
     (("--no-loop-reads", "--session-ttl", "600"), False, False, 600.0),
     (("--loop-reads",), True, True, 1800.0),
 ])
 def test_serve_flags_reach_the_service(deployment: Deployment, monkeypatch: pytest.MonkeyPatch,
-                                       flags: tuple[str, ...], loop_reads: bool | None, on: bool, ttl: float) -> None:
+                                       flags: tuple[str, ...], loop_reads: bool, on: bool, ttl: float) -> None:
     import uvicorn
     from click.testing import CliRunner
     from fluxnex.cli.service import serve_command
@@ -272,7 +272,15 @@ def test_serve_flags_reach_the_service(deployment: Deployment, monkeypatch: pyte
     assert (service.prompt is not None) is on
 
 
-def test_loop_reads_default_to_sqlite_only(manager: CredentialManager) -> None:
-    """PostgreSQL's round trip is a wait the loop would sit out (the pool overlaps it): there they are opt-in."""
-    with LiveService(manager) as svc:
-        assert (svc.app.state.service.prompt is not None) is (manager.store.dialect == "sqlite")
+def test_loop_reads_are_on_by_default(manager: CredentialManager, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On SQLite and on PostgreSQL (whose reads the loop sends without waiting for them)."""
+    info = manager.create_connection(TENANT, "revenovaApi", "Default", {"accessToken": "tok-default-value-5"})
+    with LiveService(manager, rate_limit=(1000, 60.0)) as svc:
+        assert svc.app.state.service.prompt is not None and svc.app.state.service.prompt.is_open
+        key = create_key(manager, "credentials:read")
+        url = svc.api(f"/tenants/{TENANT}/connections/{info.id}/credentials")
+        _warm(url, key)
+        expected = manager.get_connection(TENANT, "Default")
+        threads = Threads(monkeypatch, manager, "ready_data")
+        assert get(url, headers=bearer(key)).json() == expected
+        assert [t for t, _ in threads.of("ready_data")] == [svc.thread.name]  # answered on the loop

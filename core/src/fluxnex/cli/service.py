@@ -158,12 +158,11 @@ def remove_app(type_name: str, tenant: str | None, as_json: bool) -> None:
               help="Requests per API key per window, counted in this process (N processes admit N times as many).")
 @click.option("--session-ttl", default=1800, show_default=True, type=click.IntRange(60, 86_400), metavar="SECONDS",
               help="How long a connect session's link stays usable.")
-@click.option("--loop-reads/--no-loop-reads", default=None,
+@click.option("--loop-reads/--no-loop-reads", default=True, show_default=True,
               help="Answer credential and connection reads that need no refresh on the event loop, over a "
-                   "connection of its own (one more than the pool) whose statements give up after 50 ms "
-                   "[default: on for SQLite, off for PostgreSQL].")
+                   "connection of its own (one more than the pool) whose statements give up after 50 ms.")
 def serve_command(host: str, port: int, public_url: str | None, allowed: tuple[str, ...], frame_ancestors: str,
-                  rate_limit: str, session_ttl: int, loop_reads: bool | None) -> None:
+                  rate_limit: str, session_ttl: int, loop_reads: bool) -> None:
     """Run the connect service (HTTP API and hosted connect pages) on uvicorn."""
     from fluxnex.contract.errors import FluxnexError
 

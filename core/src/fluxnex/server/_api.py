@@ -71,8 +71,12 @@ class Call:
     def connection(self) -> ConnectionRow:
         """The path's connection of the path's tenant; 404 for any other tenant's."""
         tenant = self.tenant()
-        connection_id = self.path_uuid("connection_id", "connection")
-        row = (self.prompt or self.service.manager.store).get_by_id(connection_id)
+        prompt = self.prompt
+        if prompt is not None and prompt.connection_id is not None:  # the loop parsed the same path parameter
+            connection_id = prompt.connection_id
+        else:
+            connection_id = self.path_uuid("connection_id", "connection")
+        row = (prompt or self.service.manager.store).get_by_id(connection_id)
         if row is None or row.tenant_id != tenant:
             raise Problem(404, f"connection {connection_id} not found for tenant {tenant}", kind="not-found")
         return row
@@ -331,7 +335,7 @@ def wrap(service: Service, endpoint: Endpoint) -> Callable[[Request], Awaitable[
         token = bearer_token(request)
         if prompt is not None and prompt.is_open and token is not None and endpoint.scope is not None:
             try:
-                reads = prompt.read(hash_secret(token), _uuid_or_none(request.path_params.get("connection_id")))
+                reads = await prompt.aread(hash_secret(token), _uuid_or_none(request.path_params.get("connection_id")))
                 key = authenticate(request, service.rows, service.limiter, endpoint.scope, reads)
                 touch = service.touch_due(key.id, time.monotonic())
                 if not touch:

@@ -91,8 +91,10 @@ def create_app(manager: CredentialManager, config: ServiceConfig | None = None, 
     async def metrics(request: Request) -> Response:
         return await run_in_threadpool(metrics_sync, request)
 
+    # the reads back ends make most first: a request is matched against the routes in order
+    hot_first = sorted(ENDPOINTS, key=lambda e: not e.on_loop)
     api: list[BaseRoute] = [Route(PREFIX + e.path, wrap(service, e), methods=[e.method], name=e.operation_id)
-                            for e in ENDPOINTS]
+                            for e in hot_first]
     app_routes: list[BaseRoute] = [
         *api,
         Route(PREFIX + "/openapi.json", openapi, methods=["GET"], name="openapi"),

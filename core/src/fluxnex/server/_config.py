@@ -22,8 +22,9 @@ class ServiceConfig:
     up to N times as many). ``session_ttl``: seconds a connect session's link stays usable. ``loop_reads``: serve
     ``GET .../credentials`` and ``GET .../connections/{id}`` of a connection needing no refresh on the event loop,
     on one connection of its own whose statements give up after ``loop_read_timeout`` seconds (then, and for a
-    due token, the request goes to the thread pool as every other does); None (the default) turns them on for
-    SQLite and off for PostgreSQL, whose round trip the loop would wait out (docs/service.md weighs it).
+    due token, the request goes to the thread pool as every other does; on PostgreSQL the loop does not wait for
+    the answer, it serves other requests meanwhile); False sends every request to the thread pool
+    (docs/service.md weighs it).
     """
 
     public_url: str = "http://127.0.0.1:8080"
@@ -32,7 +33,7 @@ class ServiceConfig:
     rate_limit: tuple[int, float] = (600, 60.0)
     session_ttl: float = 1800.0
     state_ttl: float = 600.0
-    loop_reads: bool | None = None
+    loop_reads: bool = True
     loop_read_timeout: float = 0.05
 
     def __attrs_post_init__(self) -> None:
@@ -51,10 +52,6 @@ class ServiceConfig:
                                      f"{self.loop_read_timeout!r}")
         if any(c in self.frame_ancestors for c in ";,\r\n"):
             raise ConfigurationError("frame-ancestors must be a source list without ';' or ','")
-
-    def loop_reads_on(self, dialect: str) -> bool:
-        """Whether reads run on the event loop over a database of ``dialect`` (``loop_reads``, else SQLite's)."""
-        return self.loop_reads if self.loop_reads is not None else dialect == "sqlite"
 
     @property
     def base(self) -> str:

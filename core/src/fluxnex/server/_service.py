@@ -38,7 +38,7 @@ class Service:
         self.rows.purge_expired()  # sessions and states that expired over a day ago
         #: the event loop's own connection for reads that need no refresh (None: every request takes a thread)
         self.prompt: PromptReader | None = None
-        if config.loop_reads_on(manager.store.dialect):
+        if config.loop_reads:
             from fluxnex.storage.store._prompt import PromptReader
 
             self.prompt = PromptReader(manager.store, config.loop_read_timeout)

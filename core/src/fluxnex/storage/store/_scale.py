@@ -30,6 +30,7 @@ __all__ = [
     "claim_pick",
     "count_all",
     "count_by_status",
+    "loads_text",
     "read_data_after",
     "rewrite_batch_limit",
     "write_data_batch",
@@ -111,7 +112,7 @@ _NO_ID = uuid.UUID(int=0)
 _DECODER = json.JSONDecoder()
 
 
-def _loads(text: str) -> Any:
+def loads_text(text: str) -> Any:
     """``json.loads`` of a stored document, at a third of its cost for text the database wrote (no padding)."""
     try:
         value, end = _DECODER.raw_decode(text)
@@ -122,7 +123,7 @@ def _loads(text: str) -> Any:
 
 def pg_rows(fetched: Sequence[tuple[Any, ...]]) -> list[DataRow]:
     """``DataRow``s of ``PG_READ_DATA``'s result (binary cursor): the id is the position."""
-    return [DataRow(i, t, ty, n, v, _loads(d), i) for i, t, ty, n, v, d in fetched]
+    return [DataRow(i, t, ty, n, v, loads_text(d), i) for i, t, ty, n, v, d in fetched]
 
 
 def read_data_after(
@@ -143,7 +144,7 @@ def read_data_after(
             tenant = tenants.get(t)
             if tenant is None:
                 tenant = tenants[t] = uuid.UUID(t)
-            out.append(DataRow(uuid.UUID(i), tenant, ty, n, v, _loads(d), p))
+            out.append(DataRow(uuid.UUID(i), tenant, ty, n, v, loads_text(d), p))
         return out
     finally:
         cursor.close()
