@@ -44,7 +44,7 @@ def ceiling(store: ConnectionStore, ring: Keyring, sample: int, repeat: int = 5)
         start, cpu_start = time.perf_counter(), time.thread_time()
         for row in rows:
             binding = RowBinding(row.tenant_id, row.id, row.type, row.name)
-            ring.encrypt(ring.decrypt(row.data, binding, what=""), binding)
+            ring.encrypt_json(ring.decrypt(row.data, binding, what=""), binding)
         rates.append(len(rows) / (time.perf_counter() - start))
         cpu.append((time.thread_time() - cpu_start) / len(rows) * 1e6)
     return statistics.median(rates), statistics.median(cpu)

@@ -66,7 +66,7 @@ def test_batch_write_detects_conflicts(store: ConnectionStore) -> None:
     _fill(store, Keyring.parse(OLD), 3)
     rows = store.list()
     store.update_cas(rows[1].id, 1, last_error="changed")
-    conflicts = store.write_data_batch([(r.id, 1, {"v": 1, "kid": "x", "n": "", "ct": ""}) for r in rows])
+    conflicts = store.write_data_batch([(r.id, 1, '{"v":1,"kid":"x","n":"","ct":""}') for r in rows])
     assert conflicts == [rows[1].id]
     assert [r.version for r in store.list()] == [2, 2, 2]
 
