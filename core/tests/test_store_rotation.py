@@ -63,12 +63,15 @@ def test_rotation_names_an_undecryptable_row(store: ConnectionStore) -> None:
 
 
 def test_batch_write_detects_conflicts(store: ConnectionStore) -> None:
-    _fill(store, Keyring.parse(OLD), 3)
+    _fill(store, Keyring.parse(OLD), 4)
     rows = store.list()
     store.update_cas(rows[1].id, 1, last_error="changed")
-    conflicts = store.write_data_batch([(r.id, 1, '{"v":1,"kid":"x","n":"","ct":""}') for r in rows])
-    assert conflicts == [rows[1].id]
-    assert [r.version for r in store.list()] == [2, 2, 2]
+    assert store.delete_by_id(rows[3].id)
+    texts = {r.id: f'{{"v":1,"kid":"x","n":"{i}","ct":""}}' for i, r in enumerate(rows)}
+    conflicts = store.write_data_batch([(r.id, 1, texts[r.id]) for r in rows])
+    assert conflicts == [rows[1].id, rows[3].id]  # moved, deleted: in the batch's order
+    assert [(r.version, r.last_error) for r in store.list()] == [(2, None), (2, "changed"), (2, None)]
+    assert [r.data == json.loads(texts[r.id]) for r in store.list()] == [True, False, True]
 
 
 def test_rotation_with_a_concurrent_writer(store: ConnectionStore) -> None:

@@ -180,6 +180,7 @@ PG_SET_DATA = (
 _SQLITE_SET_DATA = "UPDATE connection SET data = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?"
 
 #: A batch of rewrites: (id, expected version, the new ``data`` as JSON text, e.g. ``Keyring.encrypt_json``).
+#: Each text must be new to its row (a fresh envelope is): SQLite tells a conflicted row by its text.
 DataUpdates = Sequence[tuple[uuid.UUID, int, str]]
 
 
@@ -204,11 +205,14 @@ def write_data_batch(conn: sa.Connection, dialect: str, updates: DataUpdates, no
             cursor.execute(PG_SET_DATA, (pg_batch(updates), now))
             return pg_conflicts(updates, cursor.fetchall())
         stamp = now.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        conflicts = []
-        for cid, version, data in updates:  # sqlite3's rowcount after executemany is the total: one by one
-            cursor.execute(_SQLITE_SET_DATA, (data, stamp, cid.hex, version))
-            if cursor.rowcount != 1:
-                conflicts.append(cid)
-        return conflicts
+        cursor.executemany(_SQLITE_SET_DATA, [(data, stamp, cid.hex, version) for cid, version, data in updates])
+        if cursor.rowcount == len(updates):  # the total: every row was written
+            return []
+        # Some version had moved. Still inside this write transaction, a row this batch wrote holds its text
+        # (a fresh nonce each: no other write holds the same); the others conflicted (or were deleted).
+        marks = ",".join("?" * len(updates))  # fixed SQL: one placeholder per row
+        cursor.execute(f"SELECT id, data FROM connection WHERE id IN ({marks})", [u[0].hex for u in updates])  # noqa: S608
+        stored = dict(cursor.fetchall())
+        return [cid for cid, _, data in updates if stored.get(cid.hex) != data]
     finally:
         cursor.close()
