@@ -142,9 +142,11 @@ def test_an_undecryptable_row_mid_rotation_keeps_the_batch_in_flight(store_url: 
         lost = Keyring.parse(generate_key_line("lost"))
         bad = small.data_after(None, 20)[15]  # second batch: read while the first is written
         small.update_cas(bad.id, bad.version, data=lost.encrypt(b"{}", associated_data(bad.tenant_id, bad.id, "t")))
+        calls: list[RotationProgress] = []
         with pytest.raises(DecryptionError, match=r"key 'lost' is not in the keyring"):
-            rotate_keys(small, Keyring.parse(f"{NEW},{OLD}"), batch_size=10)
+            rotate_keys(small, Keyring.parse(f"{NEW},{OLD}"), batch_size=10, progress=calls.append)
         kids = [row.data["kid"] for row in small.list()]  # the pool's one connection is free again
         assert kids.count("new") == 10
+        assert [(p.seen, p.result.rotated) for p in calls] == [(10, 10)]  # reported before the error is raised
     finally:
         small.dispose()
