@@ -5,8 +5,9 @@ Run: ``python benchmarks/bench_rotation.py [--rows 20000] [--batch 500] [--rotat
 The ceiling is the same keyring's name-bound decrypt+encrypt of the same rows (rotation's envelope work),
 one thread, no database, measured before and after each rotation (goal: rotation at 30% of it or more).
 The CPU time per row of both is printed too: on a shared machine it varies less than the rates (the
-database server's own work is not in it). A last rotation takes ``fluxnex keys rotate``'s path: every row checked
-to decrypt (``check_all_readable``), then rotated. Sizes: ``pg_total_relation_size('connection')`` (PostgreSQL) or
+database server's own work is not in it). Two more rotations take ``fluxnex keys rotate``'s path: the key ids of
+every row checked in the database (``unknown_key_problem``), then rotated; and with ``--check-first``: every row
+decrypted first (``check_all_readable``). Sizes: ``pg_total_relation_size('connection')`` (PostgreSQL) or
 the SQLite file and its WAL, before and after each rotation (goal: under 10% growth per rotation).
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from _bulk import libpq, load, pg_database, pg_url, size_bytes
 from fluxnex.storage.crypto import Keyring, RowBinding
-from fluxnex.storage.key_fingerprints import check_all_readable
+from fluxnex.storage.key_fingerprints import check_all_readable, unknown_key_problem
 from fluxnex.storage.rotation import rotate_keys
 from fluxnex.storage.store import ConnectionStore
 
@@ -36,7 +37,8 @@ def ceiling(store: ConnectionStore, ring: Keyring, sample: int, repeat: int = 5)
 
     The same work per row as rotation's: the envelope (already parsed) decrypted and encrypted again under
     the primary key with the row's name-bound associated data (``RowBinding``), through the same
-    ``Keyring`` calls; no database, no JSON.
+    ``Keyring`` calls (``decrypt``, then ``encrypt_json``: the new envelope as the text rotation writes);
+    no database, no JSON parsing.
     """
     rows = store.data_after(None, sample)
     rates, cpu = [], []
@@ -44,7 +46,7 @@ def ceiling(store: ConnectionStore, ring: Keyring, sample: int, repeat: int = 5)
         start, cpu_start = time.perf_counter(), time.thread_time()
         for row in rows:
             binding = RowBinding(row.tenant_id, row.id, row.type, row.name)
-            ring.encrypt(ring.decrypt(row.data, binding, what=""), binding)
+            ring.encrypt_json(ring.decrypt(row.data, binding, what=""), binding)
         rates.append(len(rows) / (time.perf_counter() - start))
         cpu.append((time.thread_time() - cpu_start) / len(rows) * 1e6)
     return statistics.median(rates), statistics.median(cpu)
@@ -72,8 +74,24 @@ def held_back(url: str, started: int | None) -> bool:
         return bool(row and int(row[0]) <= started)
 
 
+def cli_path(
+    store: ConnectionStore, ring: Keyring, rows: int, batch: int, label: str, *, check_first: bool = False
+) -> None:
+    """One more rotation the way ``fluxnex keys rotate`` runs it: its checks before anything is rewritten, then
+    ``rotate_keys``; rows/s beside the in-memory rate measured before and after it."""
+    top_before = ceiling(store, ring, min(rows, 5000))[0]
+    start = time.perf_counter()
+    if check_first:
+        assert not list(check_all_readable(store, ring, batch_size=batch))
+    assert unknown_key_problem(store, ring) is None
+    assert rotate_keys(store, ring, batch_size=batch).rotated == rows
+    rate = rows / (time.perf_counter() - start)
+    top = statistics.median([top_before, ceiling(store, ring, min(rows, 5000))[0]])
+    print(f"  {label}: {rate:9,.0f} rows/s   {rate / top:5.1%} of the in-memory rate")
+
+
 def measure(url: str, backend: str, rows: int, batch: int, rotations: int) -> None:
-    kids = [f"k{i}" for i in range(rotations + 2)]
+    kids = [f"k{i}" for i in range(rotations + 3)]
     lines = {kid: key_line(kid) for kid in kids}
     store = ConnectionStore(url)
     try:
@@ -105,17 +123,10 @@ def measure(url: str, backend: str, rows: int, batch: int, rotations: int) -> No
                 f"growth {after / before - 1:+6.1%} (goal < 10%){held}"
             )
         print(f"  median share of the in-memory rate over {rotations} rotations: {statistics.median(ratios):.1%}")
+        ring = Keyring.parse(",".join(lines[k] for k in reversed(kids[:-1])))
+        cli_path(store, ring, rows, batch, "fluxnex keys rotate's path (key ids checked, then rotation)")
         ring = Keyring.parse(",".join(lines[k] for k in reversed(kids)))
-        top_before = ceiling(store, ring, min(rows, 5000))[0]
-        start = time.perf_counter()
-        assert not list(check_all_readable(store, ring, batch_size=batch))
-        assert rotate_keys(store, ring, batch_size=batch).rotated == rows
-        rate = rows / (time.perf_counter() - start)
-        top = statistics.median([top_before, ceiling(store, ring, min(rows, 5000))[0]])
-        print(
-            f"  fluxnex keys rotate's path (check, then rotation): {rate:9,.0f} rows/s   "
-            f"{rate / top:5.1%} of the in-memory rate"
-        )
+        cli_path(store, ring, rows, batch, "with --check-first (every row decrypted, then rotation)", check_first=True)
     finally:
         store.dispose()
 

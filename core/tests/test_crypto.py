@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fluxnex.contract.errors import ConfigurationError, DecryptionError
 from fluxnex.storage import config
-from fluxnex.storage.crypto import Keyring, associated_data, generate_key_line
+from fluxnex.storage.crypto import Keyring, RowBinding, associated_data, generate_key_line
 
 T1, T2 = uuid.uuid4(), uuid.uuid4()
 C1, C2 = uuid.uuid4(), uuid.uuid4()
@@ -38,6 +38,18 @@ def test_roundtrip_and_fresh_nonce(ring: Keyring) -> None:
     assert len(base64.urlsafe_b64decode(a["n"])) == 12
     assert ring.decrypt(a, aad, what="x") == SECRET
     assert b"s3cr3t" not in json.dumps(a).encode()
+
+
+@pytest.mark.parametrize("kid", ["k1", "a.b_c-D9", "x" * 64])
+def test_encrypt_json_is_the_compact_json_of_a_current_envelope(kid: str) -> None:
+    ring = Keyring.parse(generate_key_line(kid))
+    binding = RowBinding(T1, C1, "oAuth2Api", 'name "quoted" \\ ünïcode')
+    text = ring.encrypt_json(SECRET, binding)
+    envelope = json.loads(text)
+    assert text == json.dumps(envelope, separators=(",", ":"))  # nothing to escape, written as json would
+    assert list(envelope) == ["v", "kid", "n", "ct"] and envelope["v"] == 2 and envelope["kid"] == kid
+    assert ring.decrypt(envelope, binding, what="x") == SECRET
+    assert json.loads(ring.encrypt_json(SECRET, binding))["n"] != envelope["n"]
 
 
 @pytest.mark.parametrize(

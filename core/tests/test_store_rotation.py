@@ -63,12 +63,15 @@ def test_rotation_names_an_undecryptable_row(store: ConnectionStore) -> None:
 
 
 def test_batch_write_detects_conflicts(store: ConnectionStore) -> None:
-    _fill(store, Keyring.parse(OLD), 3)
+    _fill(store, Keyring.parse(OLD), 4)
     rows = store.list()
     store.update_cas(rows[1].id, 1, last_error="changed")
-    conflicts = store.write_data_batch([(r.id, 1, {"v": 1, "kid": "x", "n": "", "ct": ""}) for r in rows])
-    assert conflicts == [rows[1].id]
-    assert [r.version for r in store.list()] == [2, 2, 2]
+    assert store.delete_by_id(rows[3].id)
+    texts = {r.id: f'{{"v":1,"kid":"x","n":"{i}","ct":""}}' for i, r in enumerate(rows)}
+    conflicts = store.write_data_batch([(r.id, 1, texts[r.id]) for r in rows])
+    assert conflicts == [rows[1].id, rows[3].id]  # moved, deleted: in the batch's order
+    assert [(r.version, r.last_error) for r in store.list()] == [(2, None), (2, "changed"), (2, None)]
+    assert [r.data == json.loads(texts[r.id]) for r in store.list()] == [True, False, True]
 
 
 def test_rotation_with_a_concurrent_writer(store: ConnectionStore) -> None:
@@ -139,9 +142,11 @@ def test_an_undecryptable_row_mid_rotation_keeps_the_batch_in_flight(store_url: 
         lost = Keyring.parse(generate_key_line("lost"))
         bad = small.data_after(None, 20)[15]  # second batch: read while the first is written
         small.update_cas(bad.id, bad.version, data=lost.encrypt(b"{}", associated_data(bad.tenant_id, bad.id, "t")))
+        calls: list[RotationProgress] = []
         with pytest.raises(DecryptionError, match=r"key 'lost' is not in the keyring"):
-            rotate_keys(small, Keyring.parse(f"{NEW},{OLD}"), batch_size=10)
+            rotate_keys(small, Keyring.parse(f"{NEW},{OLD}"), batch_size=10, progress=calls.append)
         kids = [row.data["kid"] for row in small.list()]  # the pool's one connection is free again
         assert kids.count("new") == 10
+        assert [(p.seen, p.result.rotated) for p in calls] == [(10, 10)]  # reported before the error is raised
     finally:
         small.dispose()

@@ -26,39 +26,54 @@ def generate_key(kid: str | None) -> None:
 
 @keys_group.command("rotate")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--check-first", is_flag=True,
+              help="Decrypt every connection before rewriting any (reads the table twice).")
 @JSON_OPTION
-def rotate(batch_size: int, as_json: bool) -> None:
+def rotate(batch_size: int, check_first: bool, as_json: bool) -> None:
     """Re-encrypt every connection under the primary (first) key; resumable, safe while others read and write.
 
-    Every connection is first checked to decrypt with the keyring: if any does not, nothing is rewritten.
+    If a connection is under a key the keyring lacks, nothing is rewritten. A connection that fails to decrypt
+    under a known key stops the rotation there (the batches before it stay rotated); with --check-first every
+    connection is decrypted first and nothing is rewritten if one fails.
     """
     from fluxnex.contract.errors import DecryptionError
     from fluxnex.storage.config import database_url, load_keyring
-    from fluxnex.storage.key_fingerprints import check_all_readable, verify_keyring
-    from fluxnex.storage.rotation import RotationProgress, rotate_keys
+    from fluxnex.storage.key_fingerprints import check_all_readable, unknown_key_problem, verify_keyring
+    from fluxnex.storage.rotation import RotationProgress, RotationResult, rotate_keys
     from fluxnex.storage.store import ConnectionStore
 
     url = database_url()
     keyring = load_keyring(url)
     store = ConnectionStore(url)
-    unreadable = list(check_all_readable(store, keyring, batch_size=batch_size))  # before anything is rewritten
-    if unreadable:
-        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
-        raise DecryptionError(f"nothing rotated: {unreadable[0]}{more}")
+    if check_first:  # before anything is rewritten
+        unreadable = list(check_all_readable(store, keyring, batch_size=batch_size))
+        if unreadable:
+            more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+            raise DecryptionError(f"nothing rotated: {unreadable[0]}{more}")
+    problem = unknown_key_problem(store, keyring)
+    if problem:
+        raise DecryptionError(f"nothing rotated: {problem}")
     verify_keyring(store, keyring)  # a changed key is refused; the new primary's fingerprint is recorded
     total = store.count()
     bar_context: Any = click.progressbar(
         length=total, label=f"re-encrypting under {keyring.primary_kid}", file=sys.stderr, show_pos=True
     )
+    done = RotationResult()
     with bar_context as bar:
         seen = 0
 
         def progress(step: RotationProgress) -> None:
-            nonlocal seen
+            nonlocal seen, done
             bar.update(step.seen - seen)
-            seen = step.seen
+            seen, done = step.seen, step.result
 
-        result = rotate_keys(store, keyring, batch_size=batch_size, progress=progress)
+        try:
+            result = rotate_keys(store, keyring, batch_size=batch_size, progress=progress)
+        except DecryptionError as exc:
+            raise DecryptionError(
+                f"rotation stopped: {exc}; {done.rotated} connection(s) were rotated before it, the others are "
+                "unchanged (repair or delete that connection, then run again: rotated rows are skipped)"
+            ) from None
     from fluxnex.storage.store._webhooks import WebhookStore
 
     from ._context import manager

@@ -24,7 +24,9 @@ from fluxnex.contract.errors import DecryptionError, KeyMismatch
 from fluxnex.storage.crypto import Keyring, RowBinding
 from fluxnex.storage.store import ConnectionRow, ConnectionStore, connection_table
 
-__all__ = ["KeyGuard", "check_all_readable", "recorded_fingerprints", "rows_per_kid", "verify_keyring"]
+__all__ = [
+    "KeyGuard", "check_all_readable", "recorded_fingerprints", "rows_per_kid", "unknown_key_problem", "verify_keyring",
+]
 
 _metadata = sa.MetaData()
 fingerprint_table = sa.Table(
@@ -59,9 +61,10 @@ def rows_per_kid(store: ConnectionStore) -> dict[str | None, int]:
         return {k: int(n) for k, n in conn.execute(sa.select(kid, sa.func.count()).group_by(kid))}
 
 
-def _sample_row(store: ConnectionStore, kid: str) -> ConnectionRow | None:
+def _sample_row(store: ConnectionStore, kid: object) -> ConnectionRow | None:
+    where = _kid_column().is_(None) if kid is None else _kid_column() == kid
     with store.engine.connect() as conn:
-        found = conn.execute(sa.select(T.c.id).where(_kid_column() == kid).limit(1)).scalar()
+        found = conn.execute(sa.select(T.c.id).where(where).limit(1)).scalar()
     return None if found is None else store.get_by_id(found)
 
 
@@ -184,3 +187,27 @@ def check_all_readable(store: ConnectionStore, keyring: Keyring, *, batch_size: 
                         problems.append(str(exc))
             rows = reader.receive()[1]
             yield from problems  # nothing in flight: the caller may use the pool meanwhile
+
+
+def unknown_key_problem(store: ConnectionStore, keyring: Keyring) -> str | None:
+    """One line naming a connection under a key id ``keyring`` lacks, and how many more (None: every kid known).
+
+    The database counts the rows per kid (``rows_per_kid``): nothing is decrypted and no row comes to Python
+    but the one named, so this costs a fraction of a rotation. It catches a keyring that lacks a key (the usual
+    mistake) before anything is rewritten; a row that fails authentication under a known key is found by the
+    rotation itself, which names it and stops (``rotate_keys``). ``check_all_readable`` decrypts every row.
+    """
+    unknown = {kid: n for kid, n in rows_per_kid(store).items() if kid not in keyring.kids}
+    if not unknown:
+        return None
+    kid = min(unknown, key=str)
+    total = sum(unknown.values())
+    more = f" (and {total - 1} more)" if total > 1 else ""
+    row = _sample_row(store, kid)
+    if row is not None:
+        try:
+            keyring.decrypt(row.data, RowBinding(row.tenant_id, row.id, row.type, row.name),
+                            what=f"connection {row.name!r} (id {row.id})")
+        except DecryptionError as exc:  # a kid the keyring lacks never decrypts: the row is named as rotation does
+            return f"{exc}{more}"
+    return f"{total} connection(s) under key id(s) not in the keyring: {', '.join(sorted(map(str, unknown)))}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import attrs
 
@@ -40,13 +40,13 @@ def _what(row: ConnectionRow | DataRow) -> str:
     return f"connection {row.name!r} (id {row.id})"
 
 
-def _reencrypt(keyring: Keyring, row: ConnectionRow | DataRow) -> dict[str, Any]:
-    binding = RowBinding(row.tenant_id, row.id, row.type, row.name)  # older envelopes come out as current ones
+def _plaintext(keyring: Keyring, row: ConnectionRow | DataRow) -> tuple[bytes, RowBinding]:
+    """The row's plaintext and what its new envelope binds to (older envelopes come out as current ones)."""
+    binding = RowBinding(row.tenant_id, row.id, row.type, row.name)
     try:
-        plaintext = keyring.decrypt(row.data, binding, what="")
+        return keyring.decrypt(row.data, binding, what=""), binding
     except DecryptionError:  # decrypting again fails the same way, now naming the row (named only when needed)
-        plaintext = keyring.decrypt(row.data, binding, what=_what(row))
-    return keyring.encrypt(plaintext, binding)
+        return keyring.decrypt(row.data, binding, what=_what(row)), binding
 
 
 def _current(keyring: Keyring, row: ConnectionRow | DataRow) -> bool:
@@ -56,7 +56,7 @@ def _current(keyring: Keyring, row: ConnectionRow | DataRow) -> bool:
 class _Batch(NamedTuple):
     """A re-encrypted batch waiting for its write: the updates, rows seen up to its end, its last row's id."""
 
-    updates: list[tuple[uuid.UUID, int, dict[str, Any]]]
+    updates: list[tuple[uuid.UUID, int, str]]
     seen: int
     last_id: uuid.UUID
 
@@ -72,11 +72,12 @@ def rotate_keys(
 
     A row changed concurrently is re-read and retried; rows already under the primary are skipped, so an
     interrupted rotation resumes where it stopped when run again. A row no key decrypts raises
-    DecryptionError naming it (rows of earlier batches stay rotated). ``progress`` is called after each
-    batch is written.
+    DecryptionError naming it: the batches before its own are written and reported to ``progress`` first
+    (they stay rotated), its own batch is not written. ``progress`` is called after each batch is written.
 
-    While batch N is re-encrypted, the database writes batch N-1 and reads batch N+1 (``store.rewriter``:
-    one pooled connection, in pipeline mode on PostgreSQL), so the cipher and the database work side by side.
+    Batch N-1 is written and batch N+1 read on one pooled connection (``store.rewriter``): on PostgreSQL in
+    pipeline mode while batch N is re-encrypted, so the cipher and the database work side by side; on SQLite
+    (in-process) before it. New envelopes go to the database as JSON text (``Keyring.encrypt_json``).
     """
     totals = {"rotated": 0, "skipped": 0, "retried": 0}
     limit = store.rewrite_batch_limit()  # PostgreSQL, small tables: smaller batches keep updates HOT
@@ -90,12 +91,18 @@ def rotate_keys(
             after = rows[-1].position if len(rows) == batch_size else None  # a short batch is the last one
             rewriter.send(unwritten.updates if unwritten else [], after)
             updates = []
-            for row in rows:
-                data = row.data
-                if data.get("kid") == primary and data.get("v") == ENVELOPE_VERSION:
-                    totals["skipped"] += 1
-                else:
-                    updates.append((row.id, row.version, _reencrypt(keyring, row)))
+            try:
+                for row in rows:
+                    data = row.data
+                    if data.get("kid") == primary and data.get("v") == ENVELOPE_VERSION:
+                        totals["skipped"] += 1
+                    else:
+                        updates.append((row.id, row.version, keyring.encrypt_json(*_plaintext(keyring, row))))
+            except DecryptionError:  # the batch in flight is written and reported; this one is not
+                conflicts = rewriter.receive()[0]
+                if unwritten is not None:
+                    _finish(store, keyring, unwritten, conflicts, totals, progress)
+                raise
             seen += len(rows)
             current = _Batch(updates, seen, rows[-1].id)
             conflicts, rows = rewriter.receive()
@@ -138,7 +145,7 @@ def _retry_one(store: ConnectionStore, keyring: Keyring, connection_id: uuid.UUI
             return "deleted"
         if _current(keyring, row):
             return "skipped"
-        if store.update_cas(row.id, row.version, data=_reencrypt(keyring, row)) is not None:
+        if store.update_cas(row.id, row.version, data=keyring.encrypt(*_plaintext(keyring, row))) is not None:
             return "rotated"
     raise ConcurrentUpdateError(
         f"connection id {connection_id} kept changing during key rotation; run the rotation again"

@@ -284,7 +284,7 @@ class ConnectionStore:
             result = conn.execute(T.delete().where(*where))
         return bool(result.rowcount)
 
-    def write_data_batch(self, updates: Sequence[tuple[uuid.UUID, int, dict[str, Any]]]) -> builtins.list[uuid.UUID]:
+    def write_data_batch(self, updates: _scale.DataUpdates) -> builtins.list[uuid.UUID]:
         """Set ``data`` on many rows by compare-and-set in one transaction; return the ids that conflicted.
 
         PostgreSQL: one ``UPDATE ... FROM jsonb_to_recordset(...)`` statement for the whole batch.

@@ -27,6 +27,7 @@ from fluxnex.storage.store._models import CLAIMABLE_SQL, Status, UTCDateTime, co
 __all__ = [
     "DUE_INDEX",
     "DataRow",
+    "DataUpdates",
     "claim_pick",
     "count_all",
     "count_by_status",
@@ -178,25 +179,24 @@ PG_SET_DATA = (
     "SELECT v.id FROM v WHERE v.id NOT IN (SELECT id FROM u)"
 )
 _SQLITE_SET_DATA = "UPDATE connection SET data = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?"
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+#: A batch of rewrites: (id, expected version, the new ``data`` as JSON text, e.g. ``Keyring.encrypt_json``).
+#: Each text must be new to its row (a fresh envelope is): SQLite tells a conflicted row by its text.
+DataUpdates = Sequence[tuple[uuid.UUID, int, str]]
 
 
-def pg_batch(updates: Sequence[tuple[uuid.UUID, int, dict[str, Any]]]) -> str:
-    """``PG_SET_DATA``'s batch: one JSON document (C-speed encoding, where array parameters escape per item)."""
-    return _ENCODE([{"id": i.hex, "version": v, "data": d} for i, v, d in updates])
+def pg_batch(updates: DataUpdates) -> str:
+    """``PG_SET_DATA``'s batch: one JSON document, joined from the rows' JSON texts (nothing encoded again)."""
+    return "[" + ",".join([f'{{"id":"{i.hex}","version":{v:d},"data":{d}}}' for i, v, d in updates]) + "]"
 
 
-def pg_conflicts(
-    updates: Sequence[tuple[uuid.UUID, int, dict[str, Any]]], fetched: Sequence[tuple[Any, ...]]
-) -> list[uuid.UUID]:
+def pg_conflicts(updates: DataUpdates, fetched: Sequence[tuple[Any, ...]]) -> list[uuid.UUID]:
     """The ids of ``updates`` that ``PG_SET_DATA`` returned (not written: their version had moved), in order."""
     conflicted = {row[0] for row in fetched}
     return [i for i, _, _ in updates if i in conflicted] if conflicted else []
 
 
-def write_data_batch(
-    conn: sa.Connection, dialect: str, updates: Sequence[tuple[uuid.UUID, int, dict[str, Any]]], now: dt.datetime
-) -> list[uuid.UUID]:
+def write_data_batch(conn: sa.Connection, dialect: str, updates: DataUpdates, now: dt.datetime) -> list[uuid.UUID]:
     """Set ``data`` on many rows by compare-and-set in the caller's transaction; return the ids that conflicted."""
     if not updates:
         return []
@@ -206,11 +206,14 @@ def write_data_batch(
             cursor.execute(PG_SET_DATA, (pg_batch(updates), now))
             return pg_conflicts(updates, cursor.fetchall())
         stamp = now.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        conflicts = []
-        for cid, version, data in updates:  # sqlite3's rowcount after executemany is the total: one by one
-            cursor.execute(_SQLITE_SET_DATA, (_ENCODE(data), stamp, cid.hex, version))
-            if cursor.rowcount != 1:
-                conflicts.append(cid)
-        return conflicts
+        cursor.executemany(_SQLITE_SET_DATA, [(data, stamp, cid.hex, version) for cid, version, data in updates])
+        if cursor.rowcount == len(updates):  # the total: every row was written
+            return []
+        # Some version had moved. Still inside this write transaction, a row this batch wrote holds its text
+        # (a fresh nonce each: no other write holds the same); the others conflicted (or were deleted).
+        marks = ",".join("?" * len(updates))  # fixed SQL: one placeholder per row
+        cursor.execute(f"SELECT id, data FROM connection WHERE id IN ({marks})", [u[0].hex for u in updates])  # noqa: S608
+        stored = dict(cursor.fetchall())
+        return [cid for cid, _, data in updates if stored.get(cid.hex) != data]
     finally:
         cursor.close()
