@@ -74,6 +74,16 @@ def test_batch_write_detects_conflicts(store: ConnectionStore) -> None:
     assert [r.data == json.loads(texts[r.id]) for r in store.list()] == [True, False, True]
 
 
+def test_batch_write_finds_conflicts_past_the_lookup_chunk(store: ConnectionStore) -> None:
+    """A batch of more ids than one conflict lookup binds (SQLite: 500 a statement) still names its conflict."""
+    _fill(store, Keyring.parse(OLD), 1_050)
+    rows = store.list()
+    store.update_cas(rows[-1].id, 1, last_error="changed")
+    conflicts = store.write_data_batch([(r.id, 1, f'{{"v":1,"kid":"x","n":"{i}","ct":""}}')
+                                        for i, r in enumerate(rows)])
+    assert conflicts == [rows[-1].id]
+
+
 def test_rotation_with_a_concurrent_writer(store: ConnectionStore) -> None:
     old = Keyring.parse(OLD)
     secrets = _fill(store, old, 60)

@@ -178,6 +178,7 @@ PG_SET_DATA = (
     "FROM v WHERE c.id = v.id AND c.version = v.version RETURNING c.id) "
     "SELECT v.id FROM v WHERE v.id NOT IN (SELECT id FROM u)"
 )
+_SQLITE_IN_MAX = 500  # ids per conflict lookup (SQLite before 3.32 binds at most 999 variables)
 _SQLITE_SET_DATA = "UPDATE connection SET data = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?"
 
 #: A batch of rewrites: (id, expected version, the new ``data`` as JSON text, e.g. ``Keyring.encrypt_json``).
@@ -211,9 +212,12 @@ def write_data_batch(conn: sa.Connection, dialect: str, updates: DataUpdates, no
             return []
         # Some version had moved. Still inside this write transaction, a row this batch wrote holds its text
         # (a fresh nonce each: no other write holds the same); the others conflicted (or were deleted).
-        marks = ",".join("?" * len(updates))  # fixed SQL: one placeholder per row
-        cursor.execute(f"SELECT id, data FROM connection WHERE id IN ({marks})", [u[0].hex for u in updates])  # noqa: S608
-        stored = dict(cursor.fetchall())
+        stored: dict[str, str] = {}
+        for start in range(0, len(updates), _SQLITE_IN_MAX):  # within any SQLite's limit of bound variables
+            ids = [u[0].hex for u in updates[start:start + _SQLITE_IN_MAX]]
+            marks = ",".join("?" * len(ids))  # fixed SQL: one placeholder per row
+            cursor.execute(f"SELECT id, data FROM connection WHERE id IN ({marks})", ids)  # noqa: S608
+            stored.update(cursor.fetchall())
         return [cid for cid, _, data in updates if stored.get(cid.hex) != data]
     finally:
         cursor.close()
