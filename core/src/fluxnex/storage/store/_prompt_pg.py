@@ -4,8 +4,7 @@ A read is one execution of a prepared statement sent on the prompt connection in
 loop does not wait for the answer: it goes on serving other requests, and the connection's socket tells the
 loop when answers arrive (``add_reader``), in the order the reads were sent. Several requests' reads are in
 flight at once on the one connection. The reads sent in one turn of the loop go out together, behind one sync
-point, at the end of the turn (one system call, not one each); a read that fails fails the rest of its turn's
-reads too (they go to the thread pool), never a later turn's.
+point, at the end of the turn (one system call, not one each).
 
 A read is answered promptly or not at all: PostgreSQL's ``statement_timeout`` and ``lock_timeout`` (``timeout``)
 end a slow statement on the server, and a timer of the loop's ends a wait the server does not answer at all
@@ -20,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import time
 import uuid
 from collections.abc import Sequence
 from typing import Any, Final
@@ -54,7 +52,6 @@ class PipelinedReads:
     """
 
     def __init__(self, conn: Any, sql: str, timeout: float, busy: type[Exception], on_failure: Any) -> None:
-        self._conn = conn
         self._pg: pq.abc.PGconn = conn.pgconn
         prepared = self._pg.prepare(STATEMENT, sql.encode(), [_TEXT_OID, _UUID_OID])
         if prepared.status != pq.ExecStatus.COMMAND_OK:
@@ -91,7 +88,7 @@ class PipelinedReads:
             self.fail(f"the prompt read could not be sent: {type(exc).__name__}")
             raise self._busy("the prompt connection failed") from exc
         future: asyncio.Future[Sequence[Any] | None] = self.loop.create_future()
-        self._pending.append((future, time.monotonic() + self._timeout))
+        self._pending.append((future, self.loop.time() + self._timeout))
         if not self._syncing:  # the turn's reads go out together once the turn's callbacks have run
             self._syncing = True
             self.loop.call_soon(self._sync)
@@ -104,24 +101,27 @@ class PipelinedReads:
         if self._failed:
             return
         try:
-            self._pg.pipeline_sync()  # a sync point, and the buffer flushed as far as the socket takes it
-            flushed = self._pg.flush() == 0
+            self._pg.pipeline_sync()  # a sync point; the buffer is flushed below as far as the socket takes it
         except Exception as exc:
             self.fail(f"the prompt read could not be sent: {type(exc).__name__}")
             return
-        if not flushed and not self._writing and self.loop is not None:  # the socket's buffer is full
-            self._writing = True
-            self.loop.add_writer(self._fd, self._writable)
+        self._flush()
 
-    def _writable(self) -> None:
+    def _flush(self) -> None:
+        """Send what is buffered; while the socket's buffer is full, again whenever it drains."""
         try:
             done = self._pg.flush() == 0
         except Exception as exc:
             self.fail(f"the prompt read could not be sent: {type(exc).__name__}")
             return
-        if done and self.loop is not None:
+        if self.loop is None:
+            return
+        if done and self._writing:  # drained: stop watching for room
             self.loop.remove_writer(self._fd)
             self._writing = False
+        elif not done and not self._writing:  # full: flush again when the socket has room
+            self.loop.add_writer(self._fd, self._flush)
+            self._writing = True
 
     def _readable(self) -> None:
         pg = self._pg
@@ -163,10 +163,10 @@ class PipelinedReads:
         if not self._pending or self.loop is None:
             return
         deadline = self._pending[0][1]
-        if time.monotonic() >= deadline:  # the oldest read is unanswered after the timeout: the server is gone
+        if self.loop.time() >= deadline:  # the oldest read is unanswered after the timeout: the server is gone
             self.fail("the prompt read ran over its timeout")
             return
-        self._timer = self.loop.call_at(self.loop.time() + deadline - time.monotonic(), self._expire)
+        self._timer = self.loop.call_at(deadline, self._expire)
 
     @property
     def in_flight(self) -> int:
