@@ -147,7 +147,7 @@ class ManagerParts:
                         http=self._provider,
                         recovery=RecoveryFiles(recovery_dir(self.database_url), self.keyring),
                         lease_seconds=self._lease_seconds,
-                        client_settings=self.oauth_apps.settings_for,
+                        client_settings=self.oauth_apps,
                     )
         return self._refresher
 

@@ -29,7 +29,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Final
 
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from fluxnex.lifecycle.provider_http import ProviderHTTP
     from fluxnex.lifecycle.recovery import RecoveryFiles
     from fluxnex.lifecycle.token_policy import TokenPolicy
+    from fluxnex.storage.oauth_apps import OAuthApps
     from fluxnex.storage.row_cipher import RowCipher
     from fluxnex.storage.store import ConnectionStore
 
@@ -91,7 +92,7 @@ class RefreshCoordinator:
         http: ProviderHTTP,
         recovery: RecoveryFiles,
         lease_seconds: float = 30.0,
-        client_settings: Callable[[str, uuid.UUID], Mapping[str, Any]] | None = None,
+        client_settings: OAuthApps | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -99,7 +100,7 @@ class RefreshCoordinator:
         self.tokens = tokens
         self.http = http
         self.lease_seconds = lease_seconds
-        # the OAuth app settings a connection of (type, tenant) inherits (fluxnex.storage.oauth_apps), if any
+        # the OAuth apps whose settings a connection of (type, tenant) inherits (fluxnex.storage.oauth_apps), if any
         self.client_settings = client_settings
         self.owner = process_owner()
         self._flights: dict[uuid.UUID, Future[dict[str, Any]]] = {}
@@ -113,11 +114,14 @@ class RefreshCoordinator:
         """Return fresh data for ``row``, refreshing at most once for every caller in this process."""
         return self._single_flight(row, lambda: self._across_processes(row, force=force))
 
-    def refresh_leased(self, row: ConnectionRow, *, horizon: float | None = None) -> dict[str, Any] | None:
+    def refresh_leased(
+        self, row: ConnectionRow, *, horizon: float | None = None, app: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         """Refresh a row whose lease this process holds (the worker's claim); its data, or None when skipped.
 
         With ``horizon``, the current row is re-read first: unless this process still holds its lease at the
         version claimed and the token is still due within ``horizon``, the lease is released and nothing runs.
+        ``app`` is the OAuth app settings the row inherits when the caller read them already (``apps_of``).
         """
         if horizon is not None and self.writer.pending_data(row.id) is None:
             current = self.store.get_by_id(row.id)
@@ -127,7 +131,14 @@ class RefreshCoordinator:
                     self.store.release_lease(row.id, self.owner)
                 return None
             row = current
-        return self._single_flight(row, lambda: self._refresh_holding_lease(row, force=True))
+        return self._single_flight(row, lambda: self._refresh_holding_lease(row, force=True, app=app))
+
+    def apps_of(self, rows: Sequence[ConnectionRow]) -> dict[uuid.UUID, dict[str, Any]]:
+        """The OAuth app settings each of ``rows`` inherits, read in one query (the worker's claimed batch)."""
+        if self.client_settings is None:
+            return {row.id: {} for row in rows}
+        apps = self.client_settings.settings_many((row.type, row.tenant_id) for row in rows)
+        return {row.id: apps[row.type, row.tenant_id] for row in rows}
 
     def replay_recoveries(self) -> int:
         """Write the recovery files of this database (``fluxnex.lifecycle.recovery``); how many were settled."""
@@ -212,7 +223,9 @@ class RefreshCoordinator:
             time.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(_POLL_MAX, delay * 1.5)
 
-    def _refresh_holding_lease(self, row: ConnectionRow, *, force: bool) -> dict[str, Any]:
+    def _refresh_holding_lease(
+        self, row: ConnectionRow, *, force: bool, app: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         store = self.store
         try:
             data = self.cipher.decrypt(row)
@@ -226,7 +239,8 @@ class RefreshCoordinator:
         with self.heartbeat.holding(row.id):  # renewed until the result is written (or pending)
             try:
                 ct = self.registry.get(row.type)
-                app = self.client_settings(row.type, row.tenant_id) if self.client_settings else {}
+                if app is None:
+                    app = self.client_settings.settings_for(row.type, row.tenant_id) if self.client_settings else {}
                 answer, plugin = call_refresh_hook(self.registry, ct, inherit(app, data, ct), self.http.session)
                 new_data = check_result(self.registry, ct, answer, plugin, f"connection {row.name!r}")
                 new_data = strip_inherited(app, data, new_data, ct)  # the operator's client stays out of the row

@@ -241,9 +241,10 @@ class RefreshWorker:
                         self.coordinator.store.release_lease(row.id, self.owner)
                 exhausted = len(rows) < limit or not fresh
                 heartbeat.add(row.id for row in fresh)
+                apps = self._apps(fresh)
                 for row in fresh:
                     seen.add(row.id)
-                    pending.add(pool.submit(self._refresh_one, row))
+                    pending.add(pool.submit(self._refresh_one, row, apps.get(row.id)))
                 counts["claimed"] += len(fresh)
             if not pending:
                 break
@@ -309,14 +310,24 @@ class RefreshWorker:
 
     # -- one row (runs on a pool thread) -----------------------------------------------------------------
 
-    def _refresh_one(self, row: ConnectionRow) -> str | ConnectionRow:
+    def _apps(self, rows: list[ConnectionRow]) -> dict[uuid.UUID, dict[str, Any]]:
+        """The OAuth app settings of a claimed batch in one query; if that fails, each refresh reads its own."""
+        if not rows:
+            return {}
+        try:
+            return self.coordinator.apps_of(rows)
+        except Exception as exc:
+            _log.error("reading OAuth apps failed: %s: %s", type(exc).__name__, _first_line(exc))
+            return {}
+
+    def _refresh_one(self, row: ConnectionRow, app: dict[str, Any] | None = None) -> str | ConnectionRow:
         """Refresh one claimed row; an outcome name, or the row when the refresh returned normally."""
         try:
-            return self._refresh_claimed(row)
+            return self._refresh_claimed(row, app)
         finally:
             self.coordinator.heartbeat.discard(row.id)
 
-    def _refresh_claimed(self, row: ConnectionRow) -> str | ConnectionRow:
+    def _refresh_claimed(self, row: ConnectionRow, app: dict[str, Any] | None) -> str | ConnectionRow:
         store = self.coordinator.store
         if self._stop.is_set():
             store.release_lease(row.id, self.owner)
@@ -326,7 +337,7 @@ class RefreshWorker:
         if idle:
             _log.info("refresh connection=%s type=%s reason=keep_alive", row.id, row.type)
         try:  # an idle (keep-alive) row is refreshed although its access token is not due
-            if self.coordinator.refresh_leased(row, horizon=None if idle else self.horizon) is None:
+            if self.coordinator.refresh_leased(row, horizon=None if idle else self.horizon, app=app) is None:
                 _log.info("refresh connection=%s: no longer due or no longer ours; skipped", row.id)
                 return _SKIPPED
         except ConnectionExpired:

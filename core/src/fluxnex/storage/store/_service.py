@@ -340,10 +340,12 @@ class ServiceStore:
             found = conn.execute(sa.select(A).where(A.c.type == type_name, A.c.tenant == tenant)).mappings().first()
         return None if found is None else dict(found)
 
-    def oauth_app_rows(self, type_name: str, tenants: Sequence[str]) -> list[dict[str, Any]]:
-        """The app rows of ``type_name`` for any of ``tenants`` (one query on the refresh path)."""
+    def oauth_app_rows(self, type_names: Sequence[str], tenants: Sequence[str]) -> list[dict[str, Any]]:
+        """The app rows of any of ``type_names`` for any of ``tenants`` (one query per refresh, or per claimed
+        batch of the worker)."""
+        where = A.c.type.in_(type_names), A.c.tenant.in_(tenants)
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(A).where(A.c.type == type_name, A.c.tenant.in_(tenants))).mappings().all()
+            rows = conn.execute(sa.select(A).where(*where)).mappings().all()
         return [dict(r) for r in rows]
 
     def all_oauth_apps(self) -> list[dict[str, Any]]:
