@@ -3,10 +3,11 @@
 Run: ``python benchmarks/bench_workers.py [--rows 1000] [--processes 1,2,4] [--concurrency 32] [--latency 0.1]``
 (the issue's figures: ``--rows 1000,10000``); needs ``FLUXNEX_BENCH_POSTGRES_URL`` (or
 ``FLUXNEX_TEST_POSTGRES_URL``): each run gets a throw-away database. The sandbox provider answers every token
-request after ``--latency`` seconds. For each run it prints refreshes/s (from the first cycle's start to the
-last one's end, interpreter start-up excluded), the speed-up over one process measured in the same run (goal:
-1.8x or more from 1 to 2), the exactly-once check at the provider (every connection's refresh token presented
-exactly once, grants == connections) and the peak of server connections to the database (pg_stat_activity
+request after ``--latency`` seconds, over kept-alive HTTP/1.1 connections as real token endpoints answer
+(``--no-provider-keep-alive``: HTTP/1.0, a connection per request). For each run it prints refreshes/s (from the first
+cycle's start to the last one's end, interpreter start-up excluded), the speed-up over one process measured in the
+same run (goal: 1.8x or more from 1 to 2), the exactly-once check at the provider (every connection's refresh token
+presented exactly once, grants == connections) and the peak of server connections to the database (pg_stat_activity
 polled every 20 ms). Exits non-zero if a token was refreshed other than exactly once.
 """
 
@@ -130,12 +131,15 @@ def run_workers(url: str, keys: str, processes: int, concurrency: int) -> tuple[
     return max(ends) - min(starts), wall, summaries
 
 
-def measure(base: str, rows: int, processes: int, concurrency: int, latency: float, sync: str) -> dict[str, Any]:
+def measure(
+    base: str, rows: int, processes: int, concurrency: int, latency: float, sync: str, keep_alive: bool
+) -> dict[str, Any]:
     import psycopg
 
     keys = "k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode()
     Keyring.parse(keys)
-    with pg_database(base) as url, SandboxProvider(expires_in=LIFETIME, latency=latency) as sandbox:
+    provider = SandboxProvider(expires_in=LIFETIME, latency=latency, keep_alive=keep_alive)
+    with pg_database(base) as url, provider as sandbox:
         if sync != "on":
             with psycopg.connect(libpq(url), autocommit=True) as conn:
                 conn.execute(f"ALTER DATABASE {make_url(url).database} SET synchronous_commit = {sync}")
@@ -176,6 +180,9 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.1, help="sandbox seconds per token request")
     parser.add_argument("--synchronous-commit", default="on", choices=["on", "off"],
                         help="the benchmark database's synchronous_commit: off shows whether WAL flushes bound it")
+    parser.add_argument("--provider-keep-alive", action=argparse.BooleanOptionalAction, default=True,
+                        help="the sandbox keeps connections alive (HTTP/1.1) as real token endpoints do; "
+                             "--no-provider-keep-alive: a new TCP connection (and sandbox thread) per request")
     args = parser.parse_args()
     base = pg_url()
     if not base:
@@ -194,7 +201,8 @@ def main() -> int:
                       f"({per_worker} each, as measured), the server has {free} free; try --concurrency "
                       f"{max(1, args.concurrency * free // (per_worker * n) - 2)}")  # fmt: skip
                 continue
-            r = measure(base, rows, n, args.concurrency, args.latency, args.synchronous_commit)
+            r = measure(base, rows, n, args.concurrency, args.latency, args.synchronous_commit,
+                        args.provider_keep_alive)
             per_worker = max(per_worker, -(-r["peak"] // n))
             first = first or r["rate"]
             ok = ok and r["once"]

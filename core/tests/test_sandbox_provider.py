@@ -324,3 +324,38 @@ def test_oauth2_data_points_at_the_sandbox(sandbox: SandboxProvider) -> None:
     data = sandbox.oauth2_data(scope="x")
     assert data["accessTokenUrl"] == sandbox.token_url and data["authUrl"] == sandbox.authorize_url
     assert data["clientId"] == DEFAULT_CLIENT_ID and data["scope"] == "x"
+
+
+def test_keep_alive_answers_on_one_connection_without_nagle_stalls_and_stop_cuts_it() -> None:
+    """``keep_alive=True`` speaks HTTP/1.1 as real token endpoints do: one TCP connection for many requests,
+    with Nagle off (a kept-alive answer written in two parts waited 40 ms for the delayed ACK); ``stop``
+    closes a connection the client still holds open."""
+    import socket
+
+    with SandboxProvider(keep_alive=True) as provider:
+        host, port = urlsplit(provider.url).hostname, urlsplit(provider.url).port
+        conn = socket.create_connection((host, port), timeout=5)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = conn.makefile("rb")
+        for _ in range(10):
+            conn.sendall(b"GET /.well-known/openid-configuration HTTP/1.1\r\nHost: x\r\n\r\n")
+            status = reader.readline()
+            headers = {}
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode().partition(":")
+                headers[name.strip().lower()] = value.strip()
+            body = reader.read(int(headers["content-length"]))
+            assert status.startswith(b"HTTP/1.1 200") and b"token_endpoint" in body
+        server = provider._server
+        assert server is not None and len(server._open) == 1  # all ten on the one connection
+        # headers and body go out in two writes: with Nagle on, each body waited for the client's delayed ACK
+        assert all(c.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for c in server._open)
+        assert requests.Session().get(provider.url + "/.well-known/openid-configuration", timeout=5).ok
+    conn.settimeout(5)
+    assert reader.read() == b""  # stop() cut the open connection instead of leaving its thread blocked
+    conn.close()
+
+
+def test_without_keep_alive_each_answer_closes_its_connection(sandbox: SandboxProvider) -> None:
+    response = requests.get(sandbox.url + "/.well-known/openid-configuration", timeout=5)
+    assert response.raw.version == 10 and response.headers.get("Connection", "close").lower() == "close"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -20,6 +23,27 @@ class Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], provider: SandboxState) -> None:
         super().__init__(address, _Handler)
         self.provider = provider
+        self._open: set[socket.socket] = set()  # kept-alive connections, cut at close
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        """Stop listening and cut the connections still open (a kept-alive one would hold its thread)."""
+        super().server_close()
+        with self._open_lock:
+            left, self._open = list(self._open), set()
+        for conn in left:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 def metadata(provider: SandboxState) -> dict[str, Any]:
@@ -45,7 +69,16 @@ def _json(body: Any) -> bytes:
 class _Handler(BaseHTTPRequestHandler):
     server: Server
     server_version = "FluxNexSandbox/1.0"
+    # headers and body are two writes: with Nagle on, a kept-alive connection's body waited for the client's
+    # delayed ACK (40 ms on Linux) on every answer
+    disable_nagle_algorithm = True
     _context: tuple[str, dict[str, str], dict[str, str], str] = ("", {}, {}, "none")
+
+    def setup(self) -> None:
+        """HTTP/1.1 (persistent connections) when the provider's behaviour asks for it, else HTTP/1.0."""
+        if self.server.provider.behaviour.keep_alive:
+            self.protocol_version = "HTTP/1.1"
+        super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr log, which would print query strings."""

@@ -36,6 +36,7 @@ class Behaviour:
     callback_iss: str | None = None  # the iss value sent (None: this sandbox's own issuer URL)
     openid_configuration: bool = True  # False: only RFC 8414's /.well-known/oauth-authorization-server answers
     code_lifetime: float = 600.0
+    keep_alive: bool = False  # answer HTTP/1.1 and keep connections open, as real token endpoints do
     unauthorized_body: Any = attrs.Factory(
         lambda: {"error": "invalid_token", "error_description": "The access token is invalid or expired"}
     )
