@@ -191,11 +191,7 @@ class OAuthApps:
     def settings_for(self, type_name: str, tenant_id: uuid.UUID) -> dict[str, Any]:
         """The settings connections of ``type_name`` in ``tenant_id`` inherit: the tenant's app, else the
         every-tenant app, else none ({}; also for types that are not OAuth2)."""
-        if not self.applies_to(type_name):
-            return {}
-        rows = {r["tenant"]: r for r in self.rows.oauth_app_rows([type_name], ["", str(tenant_id)])}
-        row = rows.get(str(tenant_id)) or rows.get("")
-        return {} if row is None else self._decrypt(row)
+        return self.settings_many([(type_name, tenant_id)])[type_name, tenant_id]
 
     def settings_many(self, pairs: Iterable[tuple[str, uuid.UUID]]) -> dict[tuple[str, uuid.UUID], dict[str, Any]]:
         """``settings_for`` of every (type, tenant) pair, read in one query ({} for a pair without an app):
