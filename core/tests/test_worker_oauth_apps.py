@@ -4,9 +4,7 @@ and an app changed between cycles is used at the next one."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ from fluxnex.lifecycle.refresher import RefreshWorker
 from fluxnex.storage.store import Status
 from fluxnex.storage.store._service import ServiceStore
 from fluxnex.testing.sandbox import SandboxProvider
-from store_fixtures import *  # noqa: F403 - fixtures
+from store_fixtures import *  # noqa: F403 - fixtures (manager: each backend, a fresh key)
 
 EVERY, OWN_APP, OWN_CLIENT = (uuid.UUID(f"00000000-0000-4000-8000-00000000000{i}") for i in (1, 2, 3))
 
@@ -29,16 +27,6 @@ def sandbox() -> Iterator[SandboxProvider]:
         provider.register_client("app-every", "secret-every")
         provider.register_client("app-tenant", "secret-tenant")
         yield provider
-
-
-@pytest.fixture
-def manager(store_url: str) -> Iterator[CredentialManager]:
-    keys = "k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode()
-    mgr = CredentialManager(database_url=store_url, encryption_keys=keys)
-    try:
-        yield mgr
-    finally:
-        mgr.close()
 
 
 def add(manager: CredentialManager, sandbox: SandboxProvider, tenant: uuid.UUID, name: str, client: str) -> None:
