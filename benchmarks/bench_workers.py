@@ -1,14 +1,21 @@
 """Worker scale-out benchmark on PostgreSQL: 1, 2 and 4 ``fluxnex worker --once`` processes over N due tokens.
 
 Run: ``python benchmarks/bench_workers.py [--rows 1000] [--processes 1,2,4] [--concurrency 32] [--latency 0.1]``
-(the issue's figures: ``--rows 1000,10000``); needs ``FLUXNEX_BENCH_POSTGRES_URL`` (or
+(the issue's figures: ``--rows 1000,10000 --concurrency 8,32``); needs ``FLUXNEX_BENCH_POSTGRES_URL`` (or
 ``FLUXNEX_TEST_POSTGRES_URL``): each run gets a throw-away database. The sandbox provider answers every token
 request after ``--latency`` seconds, over kept-alive HTTP/1.1 connections as real token endpoints answer
-(``--no-provider-keep-alive``: HTTP/1.0, a connection per request). For each run it prints refreshes/s (from the first
-cycle's start to the last one's end, interpreter start-up excluded), the speed-up over one process measured in the
+(``--no-provider-keep-alive``: HTTP/1.0, a connection per request). For each run it prints refreshes/s (from the
+release of the workers, which wait at their first claim until all have started, to the last cycle's end: no
+worker's interpreter start-up overlaps another's refreshing), the speed-up over one process measured in the
 same run (goal: 1.8x or more from 1 to 2), the exactly-once check at the provider (every connection's refresh token
 presented exactly once, grants == connections) and the peak of server connections to the database (pg_stat_activity
 polled every 20 ms). Exits non-zero if a token was refreshed other than exactly once.
+
+Beside each run of more than one worker it prints the machine's ceiling for that speed-up: the cores there are
+over the cores the one-worker run kept busy (workers, PostgreSQL, the sandbox provider: all on this machine), at
+most the number of workers. Where one worker is CPU-bound (concurrency 32 on two cores) no second worker can
+double; where it is bound by concurrency over the provider's latency (concurrency 8) the ceiling is the count of
+workers, and the speed-up shows whether anything shared (claims, leases, the database) serialises them.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from fluxnex.testing.sandbox import SandboxProvider
 from sqlalchemy.engine import make_url
 
 UTC = dt.UTC
+_BENCH = "fluxnex-bench"  # the application_name of this script's own connections, left out of the peak
 LIFETIME = 3600  # each token was issued for an hour and has 30 s left: due under any horizon or lifetime rule
 
 
@@ -73,10 +81,12 @@ def seed(url: str, keys: str, sandbox: SandboxProvider, rows: int) -> list[str]:
 
 
 class PeakConnections:
-    """Polls pg_stat_activity for the benchmark database's server connections (its own left out)."""
+    """Polls pg_stat_activity for the benchmark database's server connections (its own left out), and the
+    machine's CPU counters with the wall-clock time of each poll (``busy_between``)."""
 
     def __init__(self, url: str) -> None:
         self.url, self.peak, self._stop = url, 0, threading.Event()
+        self.cpu: list[tuple[float, tuple[float, float, float]]] = []
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -86,10 +96,20 @@ class PeakConnections:
             while not self._stop.is_set():
                 row = conn.execute(
                     "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> %s",
+                    (_BENCH,),
                 ).fetchone()
                 self.peak = max(self.peak, int(row[0]) if row else 0)
+                self.cpu.append((time.time(), machine_busy()))
                 self._stop.wait(0.02)
+
+    def busy_between(self, start: float, end: float) -> tuple[float, float]:
+        """(busy, stolen) cores of the machine between two wall-clock times (the polls nearest inside them)."""
+        inside = [c for t, c in self.cpu if start <= t <= end] or [c for _, c in self.cpu[-2:]]
+        first, last = inside[0], inside[-1]
+        total = max(last[1] - first[1], 1.0)
+        cores = os.cpu_count() or 1
+        return (last[0] - first[0]) / total * cores, (last[2] - first[2]) / total * cores
 
     def __enter__(self) -> PeakConnections:
         self._thread.start()
@@ -109,8 +129,18 @@ def machine_busy() -> tuple[float, float, float]:
     return sum(values) - idle - steal, sum(values), steal
 
 
-def run_workers(url: str, keys: str, processes: int, concurrency: int) -> tuple[float, float, list[dict[str, Any]]]:
-    """Start ``processes`` workers at once; return (refresh span seconds, wall seconds, their cycle summaries)."""
+def run_workers(
+    url: str, keys: str, processes: int, concurrency: int
+) -> tuple[float, float, list[dict[str, Any]], float]:
+    """Start ``processes`` workers, let them refresh together; return (refresh span seconds, wall seconds, their
+    cycle summaries, the wall-clock time they were let go).
+
+    Each worker's interpreter start-up (about 1.5 s of CPU) would otherwise overlap the others' refreshing and
+    charge the runs of several workers for it: the table is locked until every worker waits on it at its first
+    claim, so the span runs from the release to the last cycle's end.
+    """
+    import psycopg
+
     env = {**os.environ, "FLUXNEX_DATABASE_URL": url, "FLUXNEX_ENCRYPTION_KEYS": keys}
     cmd = [sys.executable, "-m", "fluxnex", "worker", "--once", "--json", "--concurrency", str(concurrency)]
     summaries = []
@@ -119,9 +149,14 @@ def run_workers(url: str, keys: str, processes: int, concurrency: int) -> tuple[
         outs = [(Path(tmp) / f"{i}.out", Path(tmp) / f"{i}.err") for i in range(processes)]
         start = time.perf_counter()
         procs = []
-        for out, err in outs:
-            with out.open("w") as stdout, err.open("w") as stderr:
-                procs.append(subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr))
+        with psycopg.connect(libpq(url), application_name=_BENCH) as gate:
+            gate.execute("LOCK TABLE connection IN ACCESS EXCLUSIVE MODE")
+            for out, err in outs:
+                with out.open("w") as stdout, err.open("w") as stderr:
+                    procs.append(subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr))
+            _await_blocked(url, procs, outs)
+            released = time.time()
+            gate.commit()
         for p, (out, err) in zip(procs, outs, strict=True):
             if p.wait(timeout=900) != 0:
                 raise SystemExit(f"worker exited {p.returncode}: {err.read_text().strip()[-2000:]}")
@@ -129,7 +164,26 @@ def run_workers(url: str, keys: str, processes: int, concurrency: int) -> tuple[
         summaries = [json.loads(out.read_text().strip().splitlines()[-1]) for out, _ in outs]
     starts = [dt.datetime.fromisoformat(s["started_at"]).timestamp() for s in summaries]
     ends = [b + s["duration"] for b, s in zip(starts, summaries, strict=True)]
-    return max(ends) - min(starts), wall, summaries
+    return max(ends) - released, wall, summaries, released
+
+
+def _await_blocked(url: str, procs: list[subprocess.Popen[bytes]], outs: list[tuple[Path, Path]]) -> None:
+    """Wait until every worker's first claim waits on the table lock (a worker that exits first is an error)."""
+    import psycopg
+
+    deadline = time.monotonic() + 300
+    with psycopg.connect(libpq(url), autocommit=True, application_name=_BENCH) as conn:
+        while True:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                               " AND wait_event_type = 'Lock'").fetchone()  # fmt: skip
+            if row is not None and int(row[0]) >= len(procs):
+                return
+            for p, (_, err) in zip(procs, outs, strict=True):
+                if p.poll() is not None:
+                    raise SystemExit(f"worker exited {p.returncode} before claiming: {err.read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise SystemExit("workers did not reach their first claim within 300 s")
+            time.sleep(0.02)
 
 
 def measure(
@@ -146,15 +200,14 @@ def measure(
                 conn.execute(f"ALTER DATABASE {make_url(url).database} SET synchronous_commit = {sync}")
         tokens = seed(url, keys, sandbox, rows)
         sandbox.reset_counters()
-        children, own, busy = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time(), machine_busy()
+        children, own = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time()
         with PeakConnections(url) as peak:
-            span, wall, summaries = run_workers(url, keys, processes, concurrency)
-        after_children, after_busy = resource.getrusage(resource.RUSAGE_CHILDREN), machine_busy()
+            span, wall, summaries, first_start = run_workers(url, keys, processes, concurrency)
+        after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
         workers_cpu = (after_children.ru_utime + after_children.ru_stime) - (children.ru_utime + children.ru_stime)
         sandbox_cpu = time.process_time() - own  # this process: the sandbox provider (and the poller)
-        total = max(after_busy[1] - busy[1], 1.0)
-        machine = (after_busy[0] - busy[0]) / total * (os.cpu_count() or 1)
-        stolen = (after_busy[2] - busy[2]) / total * (os.cpu_count() or 1)
+        # the machine while the workers refreshed: their start-up and exit left out
+        machine, stolen = peak.busy_between(first_start, first_start + span)
         grants = sum(sandbox.token_requests.values())
         once = all(sandbox.token_requests_for(t) == 1 for t in tokens) and grants == rows
         refreshed = sum(int(s["refreshed"]) for s in summaries)
@@ -179,7 +232,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="1000", help="comma-separated due connections per run (e.g. 1000,10000)")
     parser.add_argument("--processes", default="1,2,4", help="comma-separated worker process counts")
-    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="each worker's --concurrency")
+    parser.add_argument("--concurrency", default=str(DEFAULT_CONCURRENCY),
+                        help="comma-separated --concurrency of each worker, a table for each (e.g. 8,32)")
     parser.add_argument("--latency", type=float, default=0.1, help="sandbox seconds per token request")
     parser.add_argument("--synchronous-commit", default="on", choices=["on", "off"],
                         help="the benchmark database's synchronous_commit: off shows whether WAL flushes bound it")
@@ -192,30 +246,39 @@ def main() -> int:
         print("bench_workers: skipped (set FLUXNEX_BENCH_POSTGRES_URL to a PostgreSQL server)")
         return 0
     ok = True
-    for rows in [int(r) for r in args.rows.split(",")]:
-        print(f"{rows:,} due connections, {args.latency * 1000:.0f} ms provider latency, concurrency "
-              f"{args.concurrency} per worker; ideal one worker: {args.concurrency / args.latency:,.0f} refreshes/s")
-        first: float | None = None
-        per_worker = 0  # server connections one worker was seen to hold (peak of the runs so far / processes)
-        for n in [int(p) for p in args.processes.split(",")]:
-            free = free_connections(base)
-            if per_worker * n > free:
-                print(f"  {n} worker(s): not run: they would need about {per_worker * n} server connections "
-                      f"({per_worker} each, as measured), the server has {free} free; try --concurrency "
-                      f"{max(1, args.concurrency * free // (per_worker * n) - 2)}")  # fmt: skip
-                continue
-            r = measure(base, rows, n, args.concurrency, args.latency, args.synchronous_commit,
-                        args.provider_keep_alive)
-            per_worker = max(per_worker, -(-r["peak"] // n))
-            first = first or r["rate"]
-            ok = ok and r["once"]
-            print(f"  {n} worker(s): {r['rate']:7,.0f} refreshes/s  ({r['rate'] / first:4.2f}x of 1)  "
-                  f"span {r['span']:6.2f}s  wall {r['wall']:6.2f}s  grants {r['grants']:,}/{rows:,}  "
-                  f"exactly once: {r['once']}  peak server connections: {r['peak']}")  # fmt: skip
-            print(f"      CPU per refresh: workers {r['worker_ms']:.2f} ms, sandbox provider {r['sandbox_ms']:.2f} ms; "
-                  f"machine busy {r['cores']:.1f} of {os.cpu_count()} cores over the run, "
-                  f"{r['stolen']:.1f} stolen by the hypervisor")  # fmt: skip
+    for rows, concurrency in [(int(r), int(c)) for c in args.concurrency.split(",") for r in args.rows.split(",")]:
+        ok = table(base, rows, concurrency, args) and ok
     return 0 if ok else 1
+
+
+def table(base: str, rows: int, concurrency: int, args: argparse.Namespace) -> bool:
+    """1, 2, 4 ... workers over ``rows`` due tokens at ``concurrency``; False if one run was not exactly once."""
+    print(f"{rows:,} due connections, {args.latency * 1000:.0f} ms provider latency, concurrency "
+          f"{concurrency} per worker; ideal one worker: {concurrency / args.latency:,.0f} refreshes/s")
+    ok, cores = True, os.cpu_count() or 1
+    first: float | None = None
+    busy_one = 0.0  # cores the one-worker run kept busy
+    per_worker = 0  # server connections one worker was seen to hold (peak of the runs so far / processes)
+    for n in [int(p) for p in args.processes.split(",")]:
+        free = free_connections(base)
+        if per_worker * n > free:
+            print(f"  {n} worker(s): not run: they would need about {per_worker * n} server connections "
+                  f"({per_worker} each, as measured), the server has {free} free; try --concurrency "
+                  f"{max(1, concurrency * free // (per_worker * n) - 2)}")  # fmt: skip
+            continue
+        r = measure(base, rows, n, concurrency, args.latency, args.synchronous_commit, args.provider_keep_alive)
+        per_worker = max(per_worker, -(-r["peak"] // n))
+        if first is None:
+            first, busy_one = r["rate"], r["cores"]
+        ok = ok and r["once"]
+        ceiling = f"; machine ceiling {min(n, cores / max(busy_one, 1e-9)):4.2f}x" if n > 1 and busy_one else ""
+        print(f"  {n} worker(s): {r['rate']:7,.0f} refreshes/s  ({r['rate'] / first:4.2f}x of 1{ceiling})  "
+              f"span {r['span']:6.2f}s  wall {r['wall']:6.2f}s  grants {r['grants']:,}/{rows:,}  "
+              f"exactly once: {r['once']}  peak server connections: {r['peak']}")  # fmt: skip
+        print(f"      CPU per refresh: workers {r['worker_ms']:.2f} ms, sandbox provider {r['sandbox_ms']:.2f} ms; "
+              f"machine busy {r['cores']:.1f} of {cores} cores while refreshing, "
+              f"{r['stolen']:.1f} stolen by the hypervisor")  # fmt: skip
+    return ok
 
 
 if __name__ == "__main__":
