@@ -80,8 +80,12 @@ def test_expansion_within_the_limits_is_exact() -> None:
 
 
 def test_work_budget_counts_expansions_across_a_chain() -> None:
+    from fluxnex.n8n.expressions._budget import Budget, running
+
     step = "'a'.repeat(999).replace(/a/g, '$&'.repeat(1000))"
-    with pytest.raises(ExpressionError, match=r"work budget|longer than"):
+    # A time budget no machine spends here: on a slow or loaded one the 0.5 s budget (tested on its own above)
+    # could otherwise end the chain before the work budget this test is about.
+    with running(Budget(seconds=120)), pytest.raises(ExpressionError, match=r"work budget|longer than"):
         evaluate("={{ [" + ",".join([step] * (MAX_WORK // 999_000 + 2)) + "] }}")
 
 
