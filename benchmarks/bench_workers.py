@@ -11,9 +11,11 @@ same run (goal: 1.8x or more from 1 to 2), the exactly-once check at the provide
 presented exactly once, grants == connections) and the peak of server connections to the database (pg_stat_activity
 polled every 20 ms). Exits non-zero if a token was refreshed other than exactly once.
 
-Beside each run of more than one worker it prints the machine's ceiling for that speed-up: the cores there are
-over the cores the one-worker run kept busy (workers, PostgreSQL, the sandbox provider: all on this machine), at
-most the number of workers. Where one worker is CPU-bound (concurrency 32 on two cores) no second worker can
+Beside each run of more than one worker it prints the speed-up the machine's cores allow: the cores there are
+over the cores the one-worker run kept busy while refreshing (workers, PostgreSQL, the sandbox provider: all on
+this machine), at most the number of workers. It is an estimate that takes the CPU of a refresh to stay the
+same; part of the one-worker run's load does not grow with more workers (the poller, the server's background
+work), so several workers can pass it. Where one worker is CPU-bound (concurrency 32 on two cores) no second worker can
 double; where it is bound by concurrency over the provider's latency (concurrency 8) the ceiling is the count of
 workers, and the speed-up shows whether anything shared (claims, leases, the database) serialises them.
 """
@@ -271,7 +273,7 @@ def table(base: str, rows: int, concurrency: int, args: argparse.Namespace) -> b
         if first is None:
             first, busy_one = r["rate"], r["cores"]
         ok = ok and r["once"]
-        ceiling = f"; machine ceiling {min(n, cores / max(busy_one, 1e-9)):4.2f}x" if n > 1 and busy_one else ""
+        ceiling = f"; the cores allow ~{min(n, cores / max(busy_one, 1e-9)):4.2f}x" if n > 1 and busy_one else ""
         print(f"  {n} worker(s): {r['rate']:7,.0f} refreshes/s  ({r['rate'] / first:4.2f}x of 1{ceiling})  "
               f"span {r['span']:6.2f}s  wall {r['wall']:6.2f}s  grants {r['grants']:,}/{rows:,}  "
               f"exactly once: {r['once']}  peak server connections: {r['peak']}")  # fmt: skip
