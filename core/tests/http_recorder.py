@@ -16,12 +16,15 @@ __all__ = ["RecordingServer", "ToLocal", "server"]
 
 
 class RecordingServer:
-    """A local HTTP server recording every request; ``answers[path] = (status, json)``."""
+    """A local HTTP server recording every request; ``answers[path] = (status, json)``, ``headers[path]``: more
+    response headers (a ``Location``, a ``Set-Cookie``). ``seen`` holds each request's method, path, headers
+    (a dict, and ``items``: the lines in the order sent) and body."""
 
     def __init__(self) -> None:
         self.seen: list[dict[str, Any]] = []
         self.answers: dict[str, tuple[int, Any]] = {}
         self.raw: dict[str, str] = {}
+        self.headers: dict[str, dict[str, str]] = {}
         self.gate = threading.Event()
         self.gate.set()
         outer = self
@@ -31,7 +34,7 @@ class RecordingServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 outer.seen.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                   "body": body})
+                                   "items": list(self.headers.items()), "body": body})
                 outer.gate.wait(5)
                 status, payload = outer.answers.get(urlsplit(self.path).path, (200, {"ok": True}))
                 raw = outer.raw.get(urlsplit(self.path).path)
@@ -39,6 +42,8 @@ class RecordingServer:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in outer.headers.get(urlsplit(self.path).path, {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 

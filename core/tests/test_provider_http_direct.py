@@ -14,58 +14,20 @@ import pytest
 import requests
 from fluxnex.lifecycle import _http
 from fluxnex.lifecycle._http import provider_session
+from http_recorder import RecordingServer
 from requests.auth import AuthBase, HTTPBasicAuth
 
 
-class _Server:
-    """Records each request (method, path, headers in order, body); ``/jump`` redirects to ``/token`` and sets a
-    cookie, every other path answers a JSON token."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, str, list[tuple[str, str]], bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                outer.seen.append((self.command, self.path, list(self.headers.items()), body))
-                if self.path.startswith("/jump"):
-                    self.send_response(302)
-                    self.send_header("Location", "/token")
-                    self.send_header("Set-Cookie", "tracker=1; Path=/")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                data = b'{"access_token": "a"}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Set-Cookie", "session=2; Path=/")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Server]:
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingServer]:
+    """The recording server; ``/jump`` redirects to ``/token`` and sets a cookie, ``/token`` sets one too."""
     for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NETRC"):
         monkeypatch.delenv(name, raising=False)
-    srv = _Server()
+    srv = RecordingServer()
+    srv.answers["/jump"] = (302, {})
+    srv.headers["/jump"] = {"Location": "/token", "Set-Cookie": "tracker=1; Path=/"}
+    srv.answers["/token"] = (200, {"access_token": "a"})
+    srv.headers["/token"] = {"Set-Cookie": "session=2; Path=/"}
     yield srv
     srv.close()
 
@@ -103,7 +65,7 @@ PLAIN: list[tuple[str, str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("method", "path", "kwargs"), PLAIN)
 def test_a_plain_request_reaches_the_server_exactly_as_through_requests(
-    server: _Server, prepared: list[str], monkeypatch: pytest.MonkeyPatch, method: str, path: str,
+    server: RecordingServer, prepared: list[str], monkeypatch: pytest.MonkeyPatch, method: str, path: str,
     kwargs: dict[str, Any]
 ) -> None:
     ours = provider_session(10).request(method, server.url + path, timeout=5, allow_redirects=False, **kwargs)
@@ -133,14 +95,16 @@ class _Signed(AuthBase):
     ("", {}),
 ])
 def test_requests_that_are_not_plain_take_requests_path(
-    server: _Server, prepared: list[str], url_path: str, kwargs: dict[str, Any]
+    server: RecordingServer, prepared: list[str], url_path: str, kwargs: dict[str, Any]
 ) -> None:
     response = provider_session(10).post(server.url + url_path, timeout=5, **kwargs)
     assert response.status_code == 200
     assert len(prepared) == 1
 
 
-def test_an_upper_case_host_takes_requests_path_and_is_lower_cased(server: _Server, prepared: list[str]) -> None:
+def test_an_upper_case_host_takes_requests_path_and_is_lower_cased(
+    server: RecordingServer, prepared: list[str]
+) -> None:
     response = provider_session(10).post(server.url.replace("127.0.0.1", "LOCALHOST") + "/token", data="a=1",
                                          timeout=5)
     assert response.status_code == 200 and len(prepared) == 1
@@ -148,7 +112,7 @@ def test_an_upper_case_host_takes_requests_path_and_is_lower_cased(server: _Serv
 
 
 def test_redirects_are_followed_or_stopped_as_requests_does_and_no_cookie_is_kept(
-    server: _Server, prepared: list[str], monkeypatch: pytest.MonkeyPatch
+    server: RecordingServer, prepared: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ours, reference = provider_session(10), _through_requests(monkeypatch)
     for session in (ours, reference):
@@ -164,7 +128,7 @@ def test_redirects_are_followed_or_stopped_as_requests_does_and_no_cookie_is_kep
 
 
 def test_netrc_credentials_are_used_on_the_direct_path_and_read_once_per_origin(
-    server: _Server, prepared: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: RecordingServer, prepared: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login client password from-netrc\n")
@@ -183,7 +147,7 @@ def test_netrc_credentials_are_used_on_the_direct_path_and_read_once_per_origin(
         session.post(server.url + "/token", data="a=1", timeout=5)
     assert prepared == [] and reads == [server.url + "/token"]
     _through_requests(monkeypatch).post(server.url + "/token", data="a=1", timeout=5)
-    headers = [dict(seen[2]) for seen in server.seen]
+    headers = [seen["headers"] for seen in server.seen]
     assert headers[0]["Authorization"] == headers[3]["Authorization"] == requests.auth._basic_auth_str(
         "client", "from-netrc")
     explicit = session.post(server.url + "/token", data="a=1", auth=("other", "pw"), timeout=5)
