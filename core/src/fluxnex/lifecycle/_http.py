@@ -136,7 +136,6 @@ class DeadlineSession(requests.Session):
         response.close()
         return response
 
-
     # -- the direct path for plain requests ------------------------------------------------------------
 
     def _plain(self, method: str | bytes, url: str | bytes, kwargs: Mapping[str, Any]) -> PreparedRequest | None:
