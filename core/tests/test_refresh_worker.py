@@ -242,6 +242,26 @@ def test_stop_finishes_running_refreshes_and_releases_the_rest(
     assert RefreshWorker(manager).run_once().refreshed == 6 - summary.refreshed  # the rest is still due
 
 
+def test_stop_from_a_signal_handler_that_interrupted_the_pause_does_not_wait_for_itself(
+    manager: CredentialManager,
+) -> None:
+    """A signal can land while the main thread is inside ``Event.wait``, holding the event's lock (the CLI's
+    SIGTERM/SIGINT handler then calls ``stop()`` on that thread): stop must return, and the pause must end."""
+    worker = RefreshWorker(manager)
+    interrupted = threading.Thread(target=lambda: _stop_holding_the_event_lock(worker), daemon=True)
+    interrupted.start()
+    interrupted.join(timeout=5)
+    assert not interrupted.is_alive()  # Event.set() on the lock holder's own thread never returned
+    assert worker.stopping
+    assert worker._stop.wait(5)  # the pause of run_forever ends
+    worker.close()
+
+
+def _stop_holding_the_event_lock(worker: RefreshWorker) -> None:
+    with worker._stop._cond:  # where the interrupted Event.wait holds it
+        worker.stop()
+
+
 def test_a_row_whose_lease_was_lost_before_it_started_is_skipped(
     manager: CredentialManager, sandbox: SandboxProvider
 ) -> None:

@@ -137,6 +137,7 @@ class RefreshWorker:
         self.batch_size = batch_size
         self.jitter = jitter
         self._stop = threading.Event()
+        self._stop_requested = False  # set by stop() before the event is (see stop())
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         #: Outbox dispatch and webhook delivery (``fluxnex.lifecycle.events``), on threads of their own; None: off.
@@ -173,11 +174,20 @@ class RefreshWorker:
     @property
     def stopping(self) -> bool:
         """True once ``stop()`` was called."""
-        return self._stop.is_set()
+        return self._stop_requested or self._stop.is_set()
 
     def stop(self) -> None:
-        """Stop claiming; running refreshes finish, claimed rows not started are released (signal-safe)."""
-        self._stop.set()
+        """Stop claiming; running refreshes finish, claimed rows not started are released (signal-safe).
+
+        Safe from a signal handler: the handler runs on the main thread, which the signal may have interrupted
+        inside ``Event.wait`` while it holds the event's (non-reentrant) lock, so ``Event.set`` there could wait
+        for itself forever. A plain flag is set at once and the event on a short-lived thread of its own.
+        """
+        self._stop_requested = True
+        try:
+            threading.Thread(target=self._stop.set, name="fluxnex-worker-stop", daemon=True).start()
+        except RuntimeError:  # no new threads at interpreter shutdown: nothing can be waiting on the lock then
+            self._stop.set()
 
     def close(self) -> None:
         """Shut the executor down (waiting for running refreshes); ``run_once`` makes a new one if called again."""
@@ -201,7 +211,7 @@ class RefreshWorker:
         if self.events is not None:
             self.events.start()  # retries and new events between cycles too
         try:
-            while not self._stop.is_set():
+            while not self.stopping:
                 try:
                     summary = self.run_once()
                 except Exception as exc:
@@ -232,7 +242,7 @@ class RefreshWorker:
         pool = self._pool()
         heartbeat = self.coordinator.heartbeat
         while True:
-            if not exhausted and not self._stop.is_set() and len(pending) <= self.concurrency:
+            if not exhausted and not self.stopping and len(pending) <= self.concurrency:
                 limit = min(self.batch_size, window - len(pending))
                 rows = self._claim(limit)
                 fresh = [row for row in rows if row.id not in seen]
@@ -329,7 +339,7 @@ class RefreshWorker:
 
     def _refresh_claimed(self, row: ConnectionRow, app: dict[str, Any] | None) -> str | ConnectionRow:
         store = self.coordinator.store
-        if self._stop.is_set():
+        if self.stopping:
             store.release_lease(row.id, self.owner)
             return _RELEASED
         idle = row.id in self._idle
