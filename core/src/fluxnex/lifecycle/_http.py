@@ -26,7 +26,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 from urllib.parse import urlsplit
 
 import requests
@@ -58,6 +58,21 @@ _PLAIN_URL: Final = re.compile(r"https?://[a-z0-9.-]+(?::[0-9]{1,5})?/[A-Za-z0-9
 #: ``Session.request`` keywords the direct path takes (any other one not None takes requests' path).
 _DIRECT_KEYWORDS: Final = frozenset({"data", "headers", "auth", "timeout", "allow_redirects", "stream", "proxies",
                                      "verify", "cert"})
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _per_origin(cache: dict[_K, tuple[float, _V]], key: _K, read: Callable[[], _V]) -> _V:
+    """``read()`` for ``key``, kept for ``PROXY_ENV_SECONDS`` (at most ``_PROXY_ORIGINS`` keys, then all dropped)."""
+    now = time.monotonic()
+    hit = cache.get(key)
+    if hit is None or now - hit[0] > PROXY_ENV_SECONDS:
+        if len(cache) >= _PROXY_ORIGINS:
+            cache.clear()
+        hit = cache[key] = (now, read())
+    return hit[1]
 
 
 def _limit(value: Any, default: float) -> float:
@@ -92,13 +107,8 @@ class DeadlineSession(requests.Session):
         no_proxy = proxies.get("no_proxy")
         parts = urlsplit(url)
         key = (parts.scheme, parts.netloc, no_proxy)
-        now = time.monotonic()
-        hit = self._environ.get(key)
-        if hit is None or now - hit[0] > PROXY_ENV_SECONDS:
-            if len(self._environ) >= _PROXY_ORIGINS:
-                self._environ.clear()
-            hit = self._environ[key] = (now, get_environ_proxies(url, no_proxy=no_proxy))
-        for name, value in hit[1].items():
+        environ = _per_origin(self._environ, key, lambda: get_environ_proxies(url, no_proxy=no_proxy))
+        for name, value in environ.items():
             proxies.setdefault(name, value)
         if verify is True or verify is None:
             verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
@@ -176,13 +186,7 @@ class DeadlineSession(requests.Session):
     def _netrc_auth(self, url: str) -> tuple[str, str] | None:
         """requests' ``get_netrc_auth(url)``, read once per origin every ``PROXY_ENV_SECONDS``."""
         parts = urlsplit(url)
-        key, now = (parts.scheme, parts.netloc), time.monotonic()
-        hit = self._netrc.get(key)
-        if hit is None or now - hit[0] > PROXY_ENV_SECONDS:
-            if len(self._netrc) >= _PROXY_ORIGINS:
-                self._netrc.clear()
-            hit = self._netrc[key] = (now, get_netrc_auth(url))
-        return hit[1]
+        return _per_origin(self._netrc, (parts.scheme, parts.netloc), lambda: get_netrc_auth(url))
 
     def _send_plain(self, prepared: PreparedRequest, kwargs: Mapping[str, Any]) -> requests.Response:
         """``Session.request``'s sending of a prepared plain request: its settings, its adapter, its redirects."""
