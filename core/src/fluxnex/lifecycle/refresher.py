@@ -174,7 +174,7 @@ class RefreshWorker:
     @property
     def stopping(self) -> bool:
         """True once ``stop()`` was called."""
-        return self._stop_requested or self._stop.is_set()
+        return self._stop_requested  # stop() sets it before the event: the event is never set without it
 
     def stop(self) -> None:
         """Stop claiming; running refreshes finish, claimed rows not started are released (signal-safe).
